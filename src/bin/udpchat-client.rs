@@ -1,0 +1,42 @@
+//! `udpchat-client`: chat in a udpchat (or compatible) room from a terminal.
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use udpchat::client::{self, Outcome};
+use udpchat::{cli, proto};
+
+/// Chat in a UDP chat room. Type a line to send it; `quit` or end of input leaves.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The server, as host:port (e.g. 127.0.0.1:9999, localhost:9999, [::1]:9999).
+    server: String,
+    /// Seconds between heartbeats (fractions allowed).
+    #[arg(long, default_value = "5", value_parser = cli::parse_secs)]
+    heartbeat: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    cli::logger("warn").init();
+    let config = client::Config {
+        server: args.server,
+        heartbeat: args.heartbeat,
+        max_message: proto::DEFAULT_MAX_MESSAGE,
+    };
+    let stdin = io::BufReader::new(io::stdin());
+    match client::run(&config, stdin, &mut io::stdout().lock()) {
+        Ok(Outcome::Quit) => ExitCode::SUCCESS,
+        Ok(Outcome::ServerDown) => {
+            eprintln!("udpchat-client: server {} is down", config.server);
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("udpchat-client: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

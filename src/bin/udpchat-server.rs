@@ -1,0 +1,56 @@
+//! `udpchat-server`: runs a chat room on a UDP port, with a console on stdin.
+
+use std::io;
+use std::net::UdpSocket;
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use clap::Parser;
+use udpchat::{cli, proto, room, server};
+
+/// A UDP chat room. Type `who` or `quit` on stdin.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Address to listen on, e.g. 0.0.0.0:9999 or [::]:9999.
+    #[arg(long, default_value = "127.0.0.1:9999")]
+    bind: String,
+    /// Seconds of silence after which a client is evicted (fractions allowed).
+    #[arg(long, default_value = "10", value_parser = cli::parse_secs)]
+    timeout: Duration,
+    /// Longest chat message, in bytes; longer ones get a notice instead.
+    #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE)]
+    max_message: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    cli::logger("info").init();
+    let socket = match UdpSocket::bind(&args.bind) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("udpchat-server: cannot bind {}: {e}", args.bind);
+            return ExitCode::from(2);
+        }
+    };
+    let config = room::Config {
+        timeout: args.timeout,
+        max_message: args.max_message,
+    };
+    let (server, handle) = match server::Server::new(socket, config) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("udpchat-server: cannot set up the socket: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let console = thread::spawn(move || server::run_console(io::stdin().lock(), &handle));
+    if let Err(e) = server.run() {
+        // The console thread may be blocked reading stdin; exiting ends it.
+        eprintln!("udpchat-server: receive failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    let _ = console.join();
+    ExitCode::SUCCESS
+}

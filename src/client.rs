@@ -1,0 +1,297 @@
+//! The client: a connected socket, a recv thread, a heartbeat thread and a stdin thread,
+//! all reporting to one loop that owns the output.
+
+use std::fmt;
+use std::io::{self, BufRead, ErrorKind, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use crate::proto::{self, Reply};
+
+/// How long the recv thread blocks before it checks whether to stop; the longest a
+/// clean exit waits for it.
+const RECV_POLL: Duration = Duration::from_millis(200);
+/// How long to wait for an ICMP "port unreachable" before trusting an address, when the
+/// server's name resolved to several and a later one may be the live one.
+const PROBE_WAIT: Duration = Duration::from_millis(150);
+
+/// What the client needs to know to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server as the user wrote it: `host:port`.
+    pub server: String,
+    /// Time between heartbeats.
+    pub heartbeat: Duration,
+    /// Lines longer than this many bytes are sent as several messages.
+    pub max_message: usize,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The user typed `quit` or closed the input.
+    Quit,
+    /// The server said it is going away, or its port is closed.
+    ServerDown,
+}
+
+/// Why the client could not run.
+#[derive(Debug)]
+pub enum Error {
+    /// The server's address could not be resolved.
+    Resolve { server: String, source: io::Error },
+    /// The server's name resolved to no address.
+    NoAddress { server: String },
+    /// A local socket operation failed.
+    Socket(io::Error),
+    /// Writing to the output failed.
+    Output(io::Error),
+}
+
+/// What the other threads tell the main loop.
+#[derive(Debug)]
+enum Event {
+    Line(String),
+    InputClosed,
+    Datagram(Vec<u8>),
+    ServerDown,
+    Failed(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Resolve { server, source } => write!(f, "cannot resolve {server}: {source}"),
+            Error::NoAddress { server } => write!(f, "{server} resolves to no address"),
+            Error::Socket(e) => write!(f, "socket error: {e}"),
+            Error::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Chats with the server until the user quits or the server goes down.
+///
+/// Lines are read from `input` and received lines are written to `output` as
+/// `HH:MM:SS <line>`. Every thread but the input reader is joined before returning;
+/// a blocking read of stdin cannot be interrupted, so that one ends with the process.
+pub fn run(
+    config: &Config,
+    input: impl BufRead + std::marker::Send + 'static,
+    output: &mut impl Write,
+) -> Result<Outcome, Error> {
+    let Some((socket, first)) = connect(&config.server)? else {
+        return Ok(Outcome::ServerDown);
+    };
+    socket
+        .set_read_timeout(Some(RECV_POLL))
+        .map_err(Error::Socket)?;
+    let (events, inbox) = mpsc::channel();
+    if let Some(datagram) = first {
+        let _ = events.send(Event::Datagram(datagram));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stop_heartbeat, heartbeat_stopped) = mpsc::channel::<()>();
+
+    let recv_thread = {
+        let socket = socket.try_clone().map_err(Error::Socket)?;
+        let (events, stop) = (events.clone(), Arc::clone(&stop));
+        thread::spawn(move || receive(&socket, &events, &stop))
+    };
+    let heartbeat_thread = {
+        let socket = socket.try_clone().map_err(Error::Socket)?;
+        let (events, interval) = (events.clone(), config.heartbeat);
+        thread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = heartbeat_stopped.recv_timeout(interval) {
+                if let Err(e) = socket.send(proto::HEARTBEAT) {
+                    if report_send_error(e, &events) {
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    thread::spawn(move || read_input(input, &events));
+
+    let result = chat(config, &socket, &inbox, output);
+    stop.store(true, Ordering::Relaxed);
+    drop(stop_heartbeat);
+    for (name, thread) in [("recv", recv_thread), ("heartbeat", heartbeat_thread)] {
+        if thread.join().is_err() {
+            warn!("the {name} thread panicked");
+        }
+    }
+    result
+}
+
+/// The main loop: sends what the user types, prints what the server sends.
+fn chat(
+    config: &Config,
+    socket: &UdpSocket,
+    inbox: &mpsc::Receiver<Event>,
+    output: &mut impl Write,
+) -> Result<Outcome, Error> {
+    while let Ok(event) = inbox.recv() {
+        match event {
+            Event::Line(line) => {
+                if line.trim().as_bytes().eq_ignore_ascii_case(proto::QUIT) {
+                    return Ok(leave(socket));
+                }
+                if line.trim().is_empty() {
+                    continue;
+                }
+                for piece in proto::split_message(&line, config.max_message) {
+                    if let Err(e) = socket.send(piece.as_bytes()) {
+                        if e.kind() == ErrorKind::ConnectionRefused {
+                            return Ok(Outcome::ServerDown);
+                        }
+                        warn!("cannot send: {e}");
+                    }
+                }
+            }
+            Event::InputClosed => return Ok(leave(socket)),
+            Event::Datagram(datagram) => match proto::parse_reply(&datagram) {
+                Reply::ServerGone => return Ok(Outcome::ServerDown),
+                Reply::Line(line) => {
+                    if let Err(e) = print_line(output, line) {
+                        leave(socket);
+                        return Err(Error::Output(e));
+                    }
+                }
+            },
+            Event::ServerDown => return Ok(Outcome::ServerDown),
+            Event::Failed(e) => return Err(Error::Socket(e)),
+        }
+    }
+    // Every sender is gone, which only happens if the threads died.
+    Ok(leave(socket))
+}
+
+/// Tells the server we leave.
+fn leave(socket: &UdpSocket) -> Outcome {
+    if let Err(e) = socket.send(proto::QUIT) {
+        debug!("cannot send quit: {e}");
+    }
+    Outcome::Quit
+}
+
+/// Writes `HH:MM:SS <line>`, with terminal controls made harmless.
+fn print_line(output: &mut impl Write, line: &[u8]) -> io::Result<()> {
+    let text = proto::decode(line);
+    let time = chrono::Local::now().format("%H:%M:%S");
+    writeln!(output, "{time} {}", proto::sanitize_for_terminal(&text))?;
+    output.flush()
+}
+
+/// Resolves the server and connects to the first address whose port is not closed.
+///
+/// Sends the first heartbeat. Returns `None` when every address refused, and any
+/// datagram that arrived while probing.
+#[allow(clippy::type_complexity)]
+fn connect(server: &str) -> Result<Option<(UdpSocket, Option<Vec<u8>>)>, Error> {
+    let addrs: Vec<SocketAddr> = server
+        .to_socket_addrs()
+        .map_err(|source| Error::Resolve {
+            server: server.to_string(),
+            source,
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::NoAddress {
+            server: server.to_string(),
+        });
+    }
+    for (i, &addr) in addrs.iter().enumerate() {
+        let local: SocketAddr = match addr {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = match UdpSocket::bind(local).and_then(|s| s.connect(addr).map(|()| s)) {
+            Ok(socket) => socket,
+            Err(e) if i + 1 < addrs.len() => {
+                debug!("cannot use {addr}: {e}");
+                continue;
+            }
+            Err(e) => return Err(Error::Socket(e)),
+        };
+        match socket.send(proto::HEARTBEAT) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+            Err(e) => return Err(Error::Socket(e)),
+        }
+        if i + 1 == addrs.len() {
+            return Ok(Some((socket, None)));
+        }
+        // Another address remains: give this one a moment to say its port is closed.
+        socket
+            .set_read_timeout(Some(PROBE_WAIT))
+            .map_err(Error::Socket)?;
+        let mut buf = vec![0u8; proto::RECV_BUFFER];
+        match socket.recv(&mut buf) {
+            Ok(len) => return Ok(Some((socket, Some(buf[..len].to_vec())))),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                debug!("{addr} refused; trying the next address");
+            }
+            Err(_) => return Ok(Some((socket, None))),
+        }
+    }
+    Ok(None)
+}
+
+/// The recv thread: forwards datagrams until told to stop or the server is down.
+fn receive(socket: &UdpSocket, events: &Sender<Event>, stop: &AtomicBool) {
+    let mut buf = vec![0u8; proto::RECV_BUFFER];
+    while !stop.load(Ordering::Relaxed) {
+        let event = match socket.recv(&mut buf) {
+            Ok(len) => Event::Datagram(buf[..len].to_vec()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Event::ServerDown,
+            Err(e) => Event::Failed(e),
+        };
+        let last = matches!(event, Event::ServerDown | Event::Failed(_));
+        if events.send(event).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Reports a failed send; true when the thread should stop.
+fn report_send_error(e: io::Error, events: &Sender<Event>) -> bool {
+    if e.kind() == ErrorKind::ConnectionRefused {
+        let _ = events.send(Event::ServerDown);
+        return true;
+    }
+    debug!("cannot send heartbeat: {e}");
+    false
+}
+
+/// The input thread: forwards lines (decoded lossily, line end trimmed) until end of input.
+fn read_input(mut input: impl BufRead, events: &Sender<Event>) {
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match input.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {
+                let line = proto::decode(proto::trim_line_end(&buf)).into_owned();
+                if events.send(Event::Line(line)).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                debug!("cannot read input: {e}");
+                break;
+            }
+        }
+    }
+    let _ = events.send(Event::InputClosed);
+}

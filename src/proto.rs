@@ -1,0 +1,240 @@
+//! The wire format: what a datagram means and how the lines we send are written.
+//!
+//! Pure functions over bytes and strings; nothing here touches a socket, so every
+//! rule of the protocol is a unit test with byte literals. `docs/PROTOCOL.md` is the
+//! prose version of this file.
+
+use std::borrow::Cow;
+
+/// The heartbeat a client sends to join or stay in the room (matched case-insensitively).
+pub const HEARTBEAT: &[u8] = b"@im@";
+/// The datagram a client sends to leave (matched case-insensitively).
+pub const QUIT: &[u8] = b"quit";
+/// Default and client-side limit on the bytes of one chat message.
+pub const DEFAULT_MAX_MESSAGE: usize = 1024;
+/// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
+pub const RECV_BUFFER: usize = 65_536;
+/// Every server notice starts with this; chat lines never do, as they start with a sender.
+pub const NOTICE_PREFIX: &str = "* ";
+
+/// What a client's datagram asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// `@im@`: join, or refresh the sender's last-seen time.
+    Heartbeat,
+    /// `quit` or an empty datagram: the sender leaves.
+    Leave,
+    /// Anything else: chat text with trailing CR/LF trimmed, as raw (maybe non-UTF-8) bytes.
+    Text(&'a [u8]),
+}
+
+/// What a datagram from the server means to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// An empty datagram: the server is going away.
+    ServerGone,
+    /// A line to show, trailing CR/LF trimmed.
+    Line(&'a [u8]),
+}
+
+/// Reads a client's datagram.
+pub fn parse_request(datagram: &[u8]) -> Request<'_> {
+    if datagram.is_empty() {
+        return Request::Leave;
+    }
+    let text = trim_line_end(datagram);
+    if text.eq_ignore_ascii_case(HEARTBEAT) {
+        Request::Heartbeat
+    } else if text.eq_ignore_ascii_case(QUIT) {
+        Request::Leave
+    } else {
+        Request::Text(text)
+    }
+}
+
+/// Reads a server's datagram.
+pub fn parse_reply(datagram: &[u8]) -> Reply<'_> {
+    if datagram.is_empty() {
+        Reply::ServerGone
+    } else {
+        Reply::Line(trim_line_end(datagram))
+    }
+}
+
+/// Removes every trailing `\r` and `\n`.
+pub fn trim_line_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// Decodes text, replacing invalid UTF-8 with U+FFFD rather than failing.
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Whether `c` could drive a terminal: the C0 controls except tab, DEL, and the C1
+/// controls (Unicode category Cc).
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control() && c != '\t'
+}
+
+/// Replaces terminal controls with U+FFFD, so a received line cannot move the cursor,
+/// change colours or ring the bell of whoever reads it.
+pub fn sanitize_for_terminal(text: &str) -> Cow<'_, str> {
+    if text.chars().any(is_terminal_control) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if is_terminal_control(c) {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Appends the broadcast form of a chat message: `"<who> <text>"`.
+pub fn write_chat_line(out: &mut Vec<u8>, who: &str, text: &str) {
+    out.extend_from_slice(who.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// The notice an oversized message's sender receives.
+pub fn too_long_notice(len: usize, limit: usize) -> String {
+    format!("{NOTICE_PREFIX}message too long ({len} bytes, limit {limit})")
+}
+
+/// Splits `text` into pieces of at most `max_bytes` bytes, never inside a UTF-8 character.
+///
+/// `max_bytes` below 4 is raised to 4 so that every character fits in a piece.
+pub fn split_message(text: &str, max_bytes: usize) -> Vec<&str> {
+    let max_bytes = max_bytes.max(4);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > max_bytes {
+        let mut cut = max_bytes;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_matches_any_case_with_line_ends() {
+        for d in [&b"@im@"[..], b"@IM@", b"@Im@\n", b"@im@\r\n", b"@im@\n\n"] {
+            assert_eq!(parse_request(d), Request::Heartbeat, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn quit_and_empty_datagram_mean_leave() {
+        for d in [&b""[..], b"quit", b"QUIT", b"Quit\r\n", b"quit\n"] {
+            assert_eq!(parse_request(d), Request::Leave, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn near_misses_are_text() {
+        assert_eq!(parse_request(b" quit"), Request::Text(b" quit"));
+        assert_eq!(parse_request(b"quit now"), Request::Text(b"quit now"));
+        assert_eq!(parse_request(b"@im@ "), Request::Text(b"@im@ "));
+        assert_eq!(parse_request(b"@im"), Request::Text(b"@im"));
+    }
+
+    #[test]
+    fn text_is_trimmed_of_trailing_cr_lf_only() {
+        assert_eq!(parse_request(b"hi\r\n"), Request::Text(b"hi"));
+        assert_eq!(
+            parse_request(b"  hi there \n"),
+            Request::Text(b"  hi there ")
+        );
+        assert_eq!(parse_request(b"a\nb\n"), Request::Text(b"a\nb"));
+        assert_eq!(parse_request(b"\n"), Request::Text(b""));
+        assert_eq!(parse_request(b"\r\n\r\n"), Request::Text(b""));
+    }
+
+    #[test]
+    fn replies_empty_means_server_gone() {
+        assert_eq!(parse_reply(b""), Reply::ServerGone);
+        assert_eq!(parse_reply(b"1.2.3.4:5 hi\n"), Reply::Line(b"1.2.3.4:5 hi"));
+        assert_eq!(parse_reply(b"\n"), Reply::Line(b""));
+    }
+
+    #[test]
+    fn decode_is_lossy_not_failing() {
+        assert_eq!(decode(b"caf\xc3\xa9"), "café");
+        assert_eq!(decode(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(decode(b"\xc3"), "\u{fffd}");
+    }
+
+    #[test]
+    fn sanitize_replaces_controls_but_keeps_tab_and_unicode() {
+        assert_eq!(sanitize_for_terminal("plain é ✓\tx"), "plain é ✓\tx");
+        assert!(matches!(sanitize_for_terminal("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            sanitize_for_terminal("\x1b[31mred\x07\x08\r\n\x7f\u{9b}"),
+            "\u{fffd}[31mred\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn chat_line_is_who_space_text() {
+        let mut out = Vec::new();
+        write_chat_line(&mut out, "127.0.0.1:5000", "hello");
+        assert_eq!(out, b"127.0.0.1:5000 hello");
+        out.clear();
+        write_chat_line(&mut out, "[::1]:5000", "x");
+        assert_eq!(out, b"[::1]:5000 x");
+    }
+
+    #[test]
+    fn too_long_notice_wording() {
+        assert_eq!(
+            too_long_notice(2000, 1024),
+            "* message too long (2000 bytes, limit 1024)"
+        );
+    }
+
+    #[test]
+    fn split_keeps_short_text_whole() {
+        assert_eq!(split_message("hello", 1024), vec!["hello"]);
+        assert!(split_message("", 1024).is_empty());
+        let exact = "a".repeat(1024);
+        assert_eq!(split_message(&exact, 1024), vec![exact.as_str()]);
+    }
+
+    #[test]
+    fn split_respects_utf8_boundaries_and_limit() {
+        // 'é' is two bytes: 5 of them are 10 bytes; a limit of 5 must cut at 4.
+        let text = "ééééé";
+        let pieces = split_message(text, 5);
+        assert_eq!(pieces, vec!["éé", "éé", "é"]);
+        assert_eq!(pieces.concat(), text);
+        let long = "x".repeat(2500);
+        let pieces = split_message(&long, 1024);
+        assert_eq!(
+            pieces.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [1024, 1024, 452]
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The server's socket loop and its console.
+//!
+//! One thread owns the socket's receiving side and the [`Room`]; the console talks to it
+//! through a channel plus a wake-up datagram, so no state is shared behind a lock.
+
+use std::io::{self, BufRead, ErrorKind, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+
+use crate::proto;
+use crate::room::{Config, Outbox, Room};
+
+/// A request from the console to the recv thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Tell every member the server is going away, then stop.
+    Quit,
+    /// Print the members and how long each has been idle.
+    Who,
+}
+
+/// The recv loop with its room, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    socket: UdpSocket,
+    room: Room,
+    commands: Receiver<Command>,
+    /// Where the console's wake-up datagrams come from (the socket's own address).
+    wake_addr: SocketAddr,
+    /// How long a receive waits before the loop checks for evictions anyway.
+    tick: Duration,
+}
+
+/// Sends commands to a running [`Server`] from another thread.
+#[derive(Debug)]
+pub struct Handle {
+    commands: Sender<Command>,
+    waker: UdpSocket,
+    wake_addr: SocketAddr,
+}
+
+impl Server {
+    /// Prepares a server on a bound socket; the [`Handle`] controls it from other threads.
+    pub fn new(socket: UdpSocket, config: Config) -> io::Result<(Server, Handle)> {
+        let wake_addr = loopback_of(socket.local_addr()?);
+        // Wake at least once a second, and often enough that a short timeout is honoured
+        // within a fraction of itself.
+        let tick = (config.timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        socket.set_read_timeout(Some(tick))?;
+        let (sender, commands) = mpsc::channel();
+        let handle = Handle {
+            commands: sender,
+            waker: socket.try_clone()?,
+            wake_addr,
+        };
+        let server = Server {
+            socket,
+            room: Room::new(config),
+            commands,
+            wake_addr,
+            tick,
+        };
+        Ok((server, handle))
+    }
+
+    /// Serves until a [`Command::Quit`] arrives. Returns an error only if the socket
+    /// fails in a way that receiving again cannot cure.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; proto::RECV_BUFFER];
+        let mut out = Outbox::new();
+        info!(
+            "listening on {} (timeout {:?}, wake-up every {:?})",
+            self.socket.local_addr()?,
+            self.room.config().timeout,
+            self.tick
+        );
+        loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((len, from)) if from == self.wake_addr => {
+                    debug!("wake-up datagram of {len} bytes");
+                }
+                Ok((len, from)) => {
+                    self.room
+                        .handle_datagram(&buf[..len], from, Instant::now(), &mut out)
+                }
+                Err(e) if is_tick(&e) => {}
+                Err(e) if is_transient(&e) => debug!("receive: {e}"),
+                Err(e) => return Err(e),
+            }
+            self.room.tick(Instant::now(), &mut out);
+            let stop = self.run_commands(&mut out);
+            self.send_all(&mut out);
+            if stop {
+                info!("stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs every pending console command; true when the server should stop.
+    fn run_commands(&mut self, out: &mut Outbox) -> bool {
+        loop {
+            let command = match self.commands.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return false,
+            };
+            match command {
+                Command::Quit => {
+                    info!("stopping: telling {} clients", self.room.len());
+                    self.room.shutdown(out);
+                    return true;
+                }
+                Command::Who => print_console(&self.who()),
+            }
+        }
+    }
+
+    fn who(&self) -> String {
+        let members = self.room.members(Instant::now());
+        let mut text = format!("{} here", members.len());
+        for member in members {
+            text.push_str(&format!(
+                "\n  {} idle {:.1}s",
+                member.label,
+                member.idle.as_secs_f64()
+            ));
+        }
+        text
+    }
+
+    /// Sends what the room produced; a failure to one client does not stop the rest.
+    fn send_all(&mut self, out: &mut Outbox) {
+        for (to, datagram) in out.iter() {
+            if let Err(e) = self.socket.send_to(datagram, to) {
+                debug!("send to {to}: {e}");
+            }
+        }
+        out.clear();
+    }
+}
+
+impl Handle {
+    /// Queues `command` and wakes the recv thread so it runs at once.
+    pub fn send(&self, command: Command) {
+        if self.commands.send(command).is_err() {
+            return; // The server has stopped already.
+        }
+        if let Err(e) = self.waker.send_to(&[], self.wake_addr) {
+            warn!("cannot wake the server ({e}); the command runs within a second");
+        }
+    }
+}
+
+/// Reads console commands from `input` until `quit` or end of input.
+///
+/// End of input does not stop the server: run in the background or under a service
+/// manager, stdin is empty from the start.
+pub fn run_console(input: impl BufRead, handle: &Handle) {
+    for line in input.lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "" => {}
+            "quit" => {
+                handle.send(Command::Quit);
+                return;
+            }
+            "who" => handle.send(Command::Who),
+            _ => print_console("commands: who (list clients), quit (stop the server)"),
+        }
+    }
+    debug!("console input closed; serving until killed");
+}
+
+/// Whether a receive error is just the read timeout expiring (`WouldBlock` on Unix,
+/// `TimedOut` on Windows).
+fn is_tick(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// Whether a receive error says nothing about our socket: an ICMP error from a past
+/// send (reported by Windows on unconnected sockets), or a signal.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused | ErrorKind::Interrupted
+    )
+}
+
+/// The address a datagram sent to `local` comes from: a wildcard bind is reached on loopback.
+fn loopback_of(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+fn print_console(text: &str) {
+    let mut stdout = io::stdout().lock();
+    // The console is best effort: a closed stdout must not stop the server.
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}

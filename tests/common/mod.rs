@@ -1,0 +1,316 @@
+//! Test helpers: child processes that cannot outlive a test, and raw UDP peers that
+//! speak the protocol as the original Python client does. Loopback only; every wait
+//! has a deadline.
+
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any wait-for-a-condition lasts before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+/// How long a negative check ("nothing arrives") listens.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub const SERVER: &str = env!("CARGO_BIN_EXE_udpchat-server");
+pub const CLIENT: &str = env!("CARGO_BIN_EXE_udpchat-client");
+
+/// A child process, killed and reaped on drop, with stdout and stderr collected by threads.
+pub struct Proc {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// A running `udpchat-server` on a free loopback port.
+pub struct TestServer {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+}
+
+/// A raw UDP client, as the Python client or `nc -u` would be.
+pub struct Peer {
+    pub socket: UdpSocket,
+    server: SocketAddr,
+}
+
+impl Proc {
+    pub fn spawn(program: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let stdout = collect_lines(child.stdout.take().expect("piped stdout"));
+        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+        let name = std::path::Path::new(program)
+            .file_name()
+            .map_or(program.to_string(), |n| n.to_string_lossy().into_owned());
+        Proc {
+            name: format!("{name} {}", args.join(" ")),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Writes one line to the child's stdin.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to child stdin");
+        stdin.flush().expect("flush child stdin");
+    }
+
+    /// Closes the child's stdin (end of input).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits until a stdout line satisfies `pred`, and returns it.
+    pub fn wait_stdout(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_lines(&self.stdout, "stdout", what, |lines| {
+            lines.iter().find(|l| pred(l)).cloned()
+        })
+    }
+
+    /// Waits until a stderr line satisfies `pred`, and returns it.
+    pub fn wait_stderr(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_lines(&self.stderr, "stderr", what, |lines| {
+            lines.iter().find(|l| pred(l)).cloned()
+        })
+    }
+
+    /// Waits until at least `n` stderr lines contain `text`.
+    pub fn wait_stderr_count(&self, text: &str, n: usize) {
+        let what = format!("{n} times containing {text:?}");
+        self.wait_lines(&self.stderr, "stderr", &what, |lines| {
+            let count = lines.iter().filter(|l| l.contains(text)).count();
+            (count >= n).then(String::new)
+        });
+    }
+
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the child to exit, failing the test after the deadline.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    // Let the collector threads read what the child wrote last.
+                    thread::sleep(Duration::from_millis(20));
+                    return status;
+                }
+                Ok(None) if start.elapsed() < DEADLINE => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => panic!(
+                    "{} did not exit within {DEADLINE:?}\n{}",
+                    self.name,
+                    self.report()
+                ),
+                Err(e) => panic!("cannot wait for {}: {e}", self.name),
+            }
+        }
+    }
+
+    /// Whether the child is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything the child wrote, for failure messages.
+    pub fn report(&self) -> String {
+        format!(
+            "--- {} stdout:\n{}\n--- stderr:\n{}",
+            self.name,
+            self.stdout_lines().join("\n"),
+            self.stderr_lines().join("\n")
+        )
+    }
+
+    fn wait_lines(
+        &self,
+        lines: &Mutex<Vec<String>>,
+        stream: &str,
+        what: &str,
+        found: impl Fn(&[String]) -> Option<String>,
+    ) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = found(&lines.lock().unwrap()) {
+                return line;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!(
+                    "no {stream} line {what} within {DEADLINE:?}\n{}",
+                    self.report()
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestServer {
+    /// Starts a server on `127.0.0.1:0` with extra arguments and waits until it listens.
+    pub fn start(args: &[&str]) -> TestServer {
+        TestServer::start_on("127.0.0.1:0", args)
+    }
+
+    pub fn start_on(bind: &str, args: &[&str]) -> TestServer {
+        let mut all = vec!["--bind", bind];
+        all.extend_from_slice(args);
+        let proc = Proc::spawn(SERVER, &all);
+        let line = proc.wait_stderr("saying where it listens", |l| l.contains("listening on "));
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
+        TestServer { proc, addr }
+    }
+
+    /// A raw peer talking to this server.
+    pub fn peer(&self) -> Peer {
+        Peer::new(self.addr)
+    }
+
+    /// A raw peer that has joined with a heartbeat, confirmed by the server's log.
+    pub fn joined_peer(&self) -> Peer {
+        let peer = self.peer();
+        peer.send(b"@im@");
+        self.wait_log(&format!("{} joined", peer.addr()));
+        peer
+    }
+
+    /// Waits for a server log line containing `text`.
+    pub fn wait_log(&self, text: &str) -> String {
+        self.proc
+            .wait_stderr(&format!("containing {text:?}"), |l| l.contains(text))
+    }
+
+    /// Starts a client binary connected to this server.
+    pub fn client(&self, args: &[&str]) -> Proc {
+        let server = self.addr.to_string();
+        let mut all = vec![server.as_str()];
+        all.extend_from_slice(args);
+        Proc::spawn(CLIENT, &all)
+    }
+}
+
+impl Peer {
+    pub fn new(server: SocketAddr) -> Peer {
+        let local: SocketAddr = if server.is_ipv6() {
+            "[::1]:0".parse().unwrap()
+        } else {
+            "127.0.0.1:0".parse().unwrap()
+        };
+        let socket = UdpSocket::bind(local).expect("bind a loopback peer");
+        socket
+            .set_read_timeout(Some(DEADLINE))
+            .expect("set read timeout");
+        Peer { socket, server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().expect("peer address")
+    }
+
+    pub fn send(&self, datagram: &[u8]) {
+        self.socket
+            .send_to(datagram, self.server)
+            .expect("send to server");
+    }
+
+    /// The next datagram from the server, or a failure after the deadline.
+    pub fn recv(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((len, from)) if from == self.server => return buf[..len].to_vec(),
+                Ok(_) => continue,
+                Err(e) => panic!("peer {} got nothing from the server: {e}", self.addr()),
+            }
+        }
+    }
+
+    /// The next datagram as text.
+    pub fn recv_text(&self) -> String {
+        String::from_utf8(self.recv()).expect("server sent UTF-8")
+    }
+
+    /// Receives and checks the next datagram.
+    pub fn expect(&self, want: &str) {
+        let got = self.recv();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            want,
+            "peer {} received the wrong datagram",
+            self.addr()
+        );
+    }
+
+    /// Checks that nothing arrives for a while.
+    pub fn expect_nothing(&self) {
+        self.socket.set_read_timeout(Some(QUIET)).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let got = self.socket.recv_from(&mut buf);
+        self.socket.set_read_timeout(Some(DEADLINE)).unwrap();
+        if let Ok((len, from)) = got {
+            panic!(
+                "peer {} expected nothing, got {:?} from {from}",
+                self.addr(),
+                String::from_utf8_lossy(&buf[..len])
+            );
+        }
+    }
+}
+
+/// A port on loopback where nothing listens (bound, read, released).
+pub fn closed_port() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.local_addr().expect("address")
+}
+
+fn collect_lines(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches('\n')
+                .to_string();
+            sink.lock().unwrap().push(line);
+            buf.clear();
+        }
+    });
+    lines
+}

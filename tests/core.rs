@@ -1,0 +1,211 @@
+//! End-to-end tests of the core protocol against the real binaries, with raw sockets
+//! speaking as the original Python client does, and with the client binary over pipes.
+
+mod common;
+
+use common::{closed_port, Proc, TestServer, CLIENT, SERVER};
+
+#[test]
+fn a_message_fans_out_to_every_member_including_the_sender() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    let c = server.peer();
+    c.send(b"hello there\n");
+    let line = format!("{} hello there", c.addr());
+    for peer in [&a, &b, &c] {
+        peer.expect(&line);
+    }
+    server.wait_log(&line);
+}
+
+#[test]
+fn heartbeats_and_empty_lines_are_never_broadcast() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    b.send(b"@IM@");
+    b.send(b"\r\n");
+    b.send(b"after");
+    a.expect(&format!("{} after", b.addr()));
+}
+
+#[test]
+fn quit_and_an_empty_datagram_leave_the_room() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    let c = server.joined_peer();
+    a.send(b"QUIT\n");
+    server.wait_log(&format!("{} left", a.addr()));
+    b.send(b"");
+    server.wait_log(&format!("{} left", b.addr()));
+    c.send(b"anyone?");
+    c.expect(&format!("{} anyone?", c.addr()));
+    a.expect_nothing();
+    b.expect_nothing();
+}
+
+#[test]
+fn a_silent_client_is_evicted_after_the_timeout() {
+    let server = TestServer::start(&["--timeout", "0.5"]);
+    let silent = server.joined_peer();
+    server.wait_log(&format!("{} timed out", silent.addr()));
+    let talker = server.peer();
+    talker.send(b"still here?");
+    talker.expect(&format!("{} still here?", talker.addr()));
+    silent.expect_nothing();
+}
+
+#[test]
+fn oversize_text_gets_a_notice_and_is_not_broadcast() {
+    let server = TestServer::start(&[]);
+    let listener = server.joined_peer();
+    let sender = server.peer();
+    // The largest UDP payload over IPv4: the notice must count all of it.
+    sender.send(&vec![b'x'; 65_507]);
+    sender.expect("* message too long (65507 bytes, limit 1024)");
+    sender.send(&vec![b'y'; 1025]);
+    sender.expect("* message too long (1025 bytes, limit 1024)");
+    listener.expect_nothing();
+    // Exactly the limit passes.
+    let exact = "z".repeat(1024);
+    sender.send(exact.as_bytes());
+    listener.expect(&format!("{} {exact}", sender.addr()));
+}
+
+#[test]
+fn non_utf8_bytes_are_decoded_lossily() {
+    let mut server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    a.send(b"caf\xc3\xa9 \xff\xfe!");
+    a.expect(&format!("{} café \u{fffd}\u{fffd}!", a.addr()));
+    assert!(server.proc.is_running());
+}
+
+#[test]
+fn console_quit_tells_clients_and_the_client_binary_exits_1() {
+    let mut server = TestServer::start(&[]);
+    let raw = server.joined_peer();
+    let mut client = server.client(&[]);
+    server.proc.wait_stderr_count(" joined", 2);
+    server.proc.type_line("quit");
+    assert_eq!(raw.recv(), b"", "the goodbye is an empty datagram");
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", client.report());
+    let down = format!("udpchat-client: server {} is down", server.addr);
+    assert!(client.stderr_lines().contains(&down), "{}", client.report());
+    let status = server.proc.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.proc.report());
+}
+
+#[test]
+fn console_who_lists_members_and_eof_does_not_stop_the_server() {
+    let mut server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    server.proc.type_line("who");
+    server
+        .proc
+        .wait_stdout("with the member", |l| l.contains(&a.addr().to_string()));
+    server.proc.wait_stdout("with the count", |l| l == "1 here");
+    server.proc.type_line("help me");
+    server
+        .proc
+        .wait_stdout("of help", |l| l.starts_with("commands:"));
+    server.proc.close_stdin();
+    server.wait_log("console input closed");
+    a.send(b"still serving");
+    a.expect(&format!("{} still serving", a.addr()));
+    assert!(server.proc.is_running());
+}
+
+#[test]
+fn client_exits_1_when_no_server_is_there() {
+    let addr = closed_port().to_string();
+    let mut client = Proc::spawn(CLIENT, &[&addr]);
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", client.report());
+    let down = format!("udpchat-client: server {addr} is down");
+    assert!(client.stderr_lines().contains(&down), "{}", client.report());
+}
+
+#[test]
+fn bad_bind_addresses_get_one_clear_line() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for (bind, reason) in [
+        ("nonsense", "cannot bind nonsense: "),
+        (taken.as_str(), "Address already in use"),
+    ] {
+        let mut server = Proc::spawn(SERVER, &["--bind", bind]);
+        let status = server.wait_exit();
+        assert_eq!(status.code(), Some(2), "{}", server.report());
+        let stderr = server.stderr_lines();
+        assert_eq!(stderr.len(), 1, "{}", server.report());
+        assert!(
+            stderr[0].starts_with("udpchat-server: cannot bind "),
+            "{stderr:?}"
+        );
+        assert!(stderr[0].contains(reason), "{stderr:?}");
+    }
+}
+
+#[test]
+fn bad_options_are_refused_with_usage_status() {
+    let mut server = Proc::spawn(SERVER, &["--timeout", "0"]);
+    assert_eq!(server.wait_exit().code(), Some(2), "{}", server.report());
+    let mut client = Proc::spawn(CLIENT, &["127.0.0.1:9", "--heartbeat", "soon"]);
+    assert_eq!(client.wait_exit().code(), Some(2), "{}", client.report());
+}
+
+#[test]
+fn two_client_binaries_chat_and_quit() {
+    let server = TestServer::start(&[]);
+    let mut alice = server.client(&[]);
+    let mut bob = server.client(&[]);
+    server.proc.wait_stderr_count(" joined", 2);
+    alice.type_line("hello bob");
+    let got = bob.wait_stdout("with alice's line", |l| l.ends_with(" hello bob"));
+    // "HH:MM:SS 127.0.0.1:PORT hello bob"
+    let parts: Vec<&str> = got.splitn(3, ' ').collect();
+    assert_eq!(parts[0].len(), 8, "{got}");
+    assert_eq!(parts[0].as_bytes()[2], b':', "{got}");
+    assert!(parts[1].starts_with("127.0.0.1:"), "{got}");
+    alice.wait_stdout("with its own line", |l| l.ends_with(" hello bob"));
+
+    alice.type_line("QUIT");
+    assert_eq!(alice.wait_exit().code(), Some(0), "{}", alice.report());
+    server.wait_log(&format!("{} left", parts[1]));
+    bob.close_stdin();
+    assert_eq!(bob.wait_exit().code(), Some(0), "{}", bob.report());
+    server.proc.wait_stderr_count(" left", 2);
+}
+
+#[test]
+fn the_client_neutralises_terminal_controls_and_splits_long_lines() {
+    let server = TestServer::start(&[]);
+    let raw = server.joined_peer();
+    let client = server.client(&[]);
+    server.proc.wait_stderr_count(" joined", 2);
+    raw.send(b"\x1b[2Jgotcha\x07");
+    assert_eq!(
+        raw.recv().last(),
+        Some(&b'\x07'),
+        "the server relays bytes as they are"
+    );
+    let line = client.wait_stdout("with the raw line", |l| l.contains("gotcha"));
+    assert!(line.ends_with(" \u{fffd}[2Jgotcha\u{fffd}"), "{line:?}");
+    assert!(!line.contains('\x1b'));
+
+    let mut long = "é".repeat(700); // 1400 bytes
+    long.push('!');
+    let mut client = client;
+    client.type_line(&long);
+    let first = raw.recv_text();
+    let second = raw.recv_text();
+    let (who, a) = first.split_once(' ').unwrap();
+    let (_, b) = second.split_once(' ').unwrap();
+    assert_eq!(a.len(), 1024, "the first piece fills the limit");
+    assert_eq!(format!("{a}{b}"), long);
+    assert!(who.starts_with("127.0.0.1:"));
+}
