@@ -17,6 +17,18 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Checks a name for `--name`, with the same rule the server applies to `/nick`.
+pub fn parse_name(text: &str) -> Result<String, String> {
+    if crate::proto::is_valid_name(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a valid name: use 1-{} ASCII letters, digits, _ or -",
+            crate::proto::MAX_NAME
+        ))
+    }
+}
+
 /// A logger builder for a binary: `RUST_LOG` if set, else `default_level`, and lines
 /// written by [`write_log_line`]. The binary calls `.init()`; the library never does.
 pub fn logger(default_level: &str) -> env_logger::Builder {

@@ -21,6 +21,13 @@ const RECV_POLL: Duration = Duration::from_millis(200);
 /// server's name resolved to several and a later one may be the live one.
 const PROBE_WAIT: Duration = Duration::from_millis(150);
 
+/// The notice telling us the operator removed us.
+const REMOVED: &str = "* you were removed by the server";
+/// The start of the notice confirming our name.
+const NOW_CALLED: &str = "* you are now ";
+/// The start of a private message to us.
+const PRIVATE_FROM: &str = "* private from ";
+
 /// What the client needs to know to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +37,10 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Lines longer than this many bytes are sent as several messages.
     pub max_message: usize,
+    /// A name to take with `/nick` right after joining.
+    pub name: Option<String>,
+    /// Ring the terminal bell on a private message, or a chat line mentioning our name.
+    pub bell: bool,
 }
 
 /// How a session ended.
@@ -39,6 +50,8 @@ pub enum Outcome {
     Quit,
     /// The server said it is going away, or its port is closed.
     ServerDown,
+    /// The server's operator removed us from the room.
+    Removed,
 }
 
 /// Why the client could not run.
@@ -90,6 +103,11 @@ pub fn run(
     let Some((socket, first)) = connect(&config.server)? else {
         return Ok(Outcome::ServerDown);
     };
+    if let Some(name) = &config.name {
+        if let Err(e) = socket.send(format!("/nick {name}").as_bytes()) {
+            debug!("cannot send /nick: {e}");
+        }
+    }
     socket
         .set_read_timeout(Some(RECV_POLL))
         .map_err(Error::Socket)?;
@@ -138,6 +156,8 @@ fn chat(
     inbox: &mpsc::Receiver<Event>,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
+    // Our name as the server knows it, learnt from its `* you are now NAME` notices.
+    let mut own_name: Option<String> = None;
     while let Ok(event) = inbox.recv() {
         match event {
             Event::Line(line) => {
@@ -160,7 +180,15 @@ fn chat(
             Event::Datagram(datagram) => match proto::parse_reply(&datagram) {
                 Reply::ServerGone => return Ok(Outcome::ServerDown),
                 Reply::Line(line) => {
-                    if let Err(e) = print_line(output, line) {
+                    let text = proto::decode(line);
+                    if text == REMOVED {
+                        return Ok(Outcome::Removed);
+                    }
+                    if let Some(name) = text.strip_prefix(NOW_CALLED) {
+                        own_name = Some(name.to_string());
+                    }
+                    let bell = config.bell && should_ring(&text, own_name.as_deref());
+                    if let Err(e) = print_line(output, &text, bell) {
                         leave(socket);
                         return Err(Error::Output(e));
                     }
@@ -182,12 +210,34 @@ fn leave(socket: &UdpSocket) -> Outcome {
     Outcome::Quit
 }
 
-/// Writes `HH:MM:SS <line>`, with terminal controls made harmless.
-fn print_line(output: &mut impl Write, line: &[u8]) -> io::Result<()> {
-    let text = proto::decode(line);
+/// Writes `HH:MM:SS <line>`, with terminal controls made harmless, after a BEL if asked.
+fn print_line(output: &mut impl Write, text: &str, bell: bool) -> io::Result<()> {
     let time = chrono::Local::now().format("%H:%M:%S");
-    writeln!(output, "{time} {}", proto::sanitize_for_terminal(&text))?;
+    let bell = if bell { "\x07" } else { "" };
+    writeln!(
+        output,
+        "{bell}{time} {}",
+        proto::sanitize_for_terminal(text)
+    )?;
     output.flush()
+}
+
+/// Whether a line from the server deserves the bell: a private message to us, or
+/// someone else's chat line that mentions our name as a word.
+fn should_ring(line: &str, own_name: Option<&str>) -> bool {
+    if line.starts_with(PRIVATE_FROM) {
+        return true;
+    }
+    if line.starts_with(proto::NOTICE_PREFIX) {
+        return false;
+    }
+    let Some(name) = own_name else {
+        return false;
+    };
+    match line.split_once(' ') {
+        Some((sender, text)) => !sender.eq_ignore_ascii_case(name) && proto::mentions(text, name),
+        None => false,
+    }
 }
 
 /// Resolves the server and connects to the first address whose port is not closed.
@@ -294,4 +344,32 @@ fn read_input(mut input: impl BufRead, events: &Sender<Event>) {
         }
     }
     let _ = events.send(Event::InputClosed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bell_rings_for_mentions_by_others_and_private_messages() {
+        let me = Some("alice");
+        assert!(should_ring("bob hey Alice, look", me));
+        assert!(should_ring("127.0.0.1:5000 alice?", me));
+        assert!(should_ring("* private from bob: psst", me));
+        assert!(should_ring("* private from bob: psst", None));
+    }
+
+    #[test]
+    fn bell_stays_quiet_otherwise() {
+        let me = Some("alice");
+        assert!(!should_ring("alice I am alice", me), "our own line");
+        assert!(
+            !should_ring("ALICE shouting my own name", me),
+            "our own line, any case"
+        );
+        assert!(!should_ring("bob malice", me), "not a whole word");
+        assert!(!should_ring("* alice joined", me), "other notices");
+        assert!(!should_ring("* private to bob: hi alice", me));
+        assert!(!should_ring("bob hi alice", None), "no name, no mention");
+    }
 }

@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_MESSAGE: usize = 1024;
 pub const RECV_BUFFER: usize = 65_536;
 /// Every server notice starts with this; chat lines never do, as they start with a sender.
 pub const NOTICE_PREFIX: &str = "* ";
+/// The longest name `/nick` accepts, in bytes (names are ASCII).
+pub const MAX_NAME: usize = 16;
 
 /// What a client's datagram asks of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,32 @@ pub enum Request<'a> {
     Leave,
     /// Anything else: chat text with trailing CR/LF trimmed, as raw (maybe non-UTF-8) bytes.
     Text(&'a [u8]),
+}
+
+/// What chat text asks for, once decoded and cleaned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chat<'a> {
+    /// Text to broadcast (a leading `//` already reduced to `/`).
+    Text(&'a str),
+    /// A `/command` for the server; never broadcast.
+    Command(Command<'a>),
+}
+
+/// A `/command`. Arguments are trimmed; a missing one is an empty string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `/nick NAME`: take a name.
+    Nick(&'a str),
+    /// `/who`: list the members.
+    Who,
+    /// `/me ACTION`: broadcast `* <who> ACTION`.
+    Me(&'a str),
+    /// `/msg WHO TEXT`: a private message.
+    Msg { to: &'a str, text: &'a str },
+    /// `/help`: list the commands.
+    Help,
+    /// Any other `/word` (the word with its slash).
+    Unknown(&'a str),
 }
 
 /// What a datagram from the server means to a client.
@@ -61,6 +89,49 @@ pub fn parse_reply(datagram: &[u8]) -> Reply<'_> {
     }
 }
 
+/// Reads decoded chat text: a `/command`, or text to broadcast.
+pub fn parse_chat(text: &str) -> Chat<'_> {
+    let Some(body) = text.strip_prefix('/') else {
+        return Chat::Text(text);
+    };
+    if body.starts_with('/') {
+        return Chat::Text(body);
+    }
+    let (word, rest) = split_word(body);
+    let command = match word.to_ascii_lowercase().as_str() {
+        "nick" => Command::Nick(rest.trim_end()),
+        "who" => Command::Who,
+        "me" => Command::Me(rest.trim_end()),
+        "msg" => {
+            let (to, text) = split_word(rest);
+            Command::Msg {
+                to,
+                text: text.trim_end(),
+            }
+        }
+        "help" => Command::Help,
+        _ => Command::Unknown(&text[..word.len() + 1]),
+    };
+    Chat::Command(command)
+}
+
+/// Whether `name` may be taken with `/nick`: 1 to [`MAX_NAME`] ASCII letters, digits,
+/// `_` or `-`, so a name never looks like an address or a notice.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether `text` mentions `name` as a whole word, in any case.
+pub fn mentions(text: &str, name: &str) -> bool {
+    !name.is_empty()
+        && text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .any(|word| word.eq_ignore_ascii_case(name))
+}
+
 /// Removes every trailing `\r` and `\n`.
 pub fn trim_line_end(bytes: &[u8]) -> &[u8] {
     let end = bytes
@@ -79,6 +150,15 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// controls (Unicode category Cc).
 pub fn is_terminal_control(c: char) -> bool {
     c.is_control() && c != '\t'
+}
+
+/// Removes terminal controls, so text relayed to a netcat user cannot drive its terminal.
+pub fn strip_controls(text: &str) -> Cow<'_, str> {
+    if text.chars().any(is_terminal_control) {
+        Cow::Owned(text.chars().filter(|&c| !is_terminal_control(c)).collect())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// Replaces terminal controls with U+FFFD, so a received line cannot move the cursor,
@@ -111,6 +191,15 @@ pub fn write_chat_line(out: &mut Vec<u8>, who: &str, text: &str) {
 /// The notice an oversized message's sender receives.
 pub fn too_long_notice(len: usize, limit: usize) -> String {
     format!("{NOTICE_PREFIX}message too long ({len} bytes, limit {limit})")
+}
+
+/// Splits the first whitespace-separated word off `text`: `(word, rest)`, with the rest's
+/// leading whitespace removed.
+fn split_word(text: &str) -> (&str, &str) {
+    match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim_start()),
+        None => (text, ""),
+    }
 }
 
 /// Splits `text` into pieces of at most `max_bytes` bytes, never inside a UTF-8 character.
@@ -195,6 +284,86 @@ mod tests {
             sanitize_for_terminal("\x1b[31mred\x07\x08\r\n\x7f\u{9b}"),
             "\u{fffd}[31mred\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}"
         );
+    }
+
+    #[test]
+    fn strip_removes_controls_but_keeps_tab_and_unicode() {
+        assert_eq!(
+            strip_controls("a\x1b[31mb\x07c\rd\x7fe\u{9b}f\tg é"),
+            "a[31mbcdef\tg é"
+        );
+        assert!(matches!(strip_controls("clean ✓"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn chat_text_and_double_slash() {
+        assert_eq!(parse_chat("hello"), Chat::Text("hello"));
+        assert_eq!(parse_chat(" /nick x"), Chat::Text(" /nick x"));
+        assert_eq!(parse_chat("//like this"), Chat::Text("/like this"));
+        assert_eq!(parse_chat("///x"), Chat::Text("//x"));
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        let cmd = |t| match parse_chat(t) {
+            Chat::Command(c) => c,
+            Chat::Text(t) => panic!("{t:?} is not a command"),
+        };
+        assert_eq!(cmd("/nick alice"), Command::Nick("alice"));
+        assert_eq!(cmd("/NICK  alice "), Command::Nick("alice"));
+        assert_eq!(cmd("/nick"), Command::Nick(""));
+        assert_eq!(cmd("/nick two words"), Command::Nick("two words"));
+        assert_eq!(cmd("/who"), Command::Who);
+        assert_eq!(cmd("/me waves  at all"), Command::Me("waves  at all"));
+        assert_eq!(cmd("/me"), Command::Me(""));
+        assert_eq!(
+            cmd("/msg bob  hi there"),
+            Command::Msg {
+                to: "bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(
+            cmd("/msg bob"),
+            Command::Msg {
+                to: "bob",
+                text: ""
+            }
+        );
+        assert_eq!(cmd("/msg"), Command::Msg { to: "", text: "" });
+        assert_eq!(cmd("/help"), Command::Help);
+        assert_eq!(cmd("/dance now"), Command::Unknown("/dance"));
+        assert_eq!(cmd("/"), Command::Unknown("/"));
+        assert_eq!(cmd("/\tx"), Command::Unknown("/"));
+    }
+
+    #[test]
+    fn names_are_short_plain_ascii() {
+        for good in ["a", "alice", "Bob_2", "x-y", "0123456789abcdef"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "0123456789abcdefg",
+            "two words",
+            "a.b",
+            "a:b",
+            "*",
+            "é",
+            "[::1]:9",
+        ] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mentions_match_whole_words_in_any_case() {
+        assert!(mentions("hi Alice!", "alice"));
+        assert!(mentions("ALICE", "alice"));
+        assert!(mentions("@alice, look", "alice"));
+        assert!(!mentions("malice aforethought", "alice"));
+        assert!(!mentions("alice_b", "alice"));
+        assert!(!mentions("anything", ""));
     }
 
     #[test]

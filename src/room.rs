@@ -2,12 +2,20 @@
 //! datagrams to send come out. No sockets, no clocks: the caller passes `now`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use crate::proto::{self, Request};
+use crate::proto::{self, Chat, Command, Request, NOTICE_PREFIX};
+
+/// How long datagrams from a kicked address are ignored, so its client's heartbeats do
+/// not bring it straight back.
+pub const KICK_BAN: Duration = Duration::from_secs(60);
+
+/// The command list `/help` sends.
+const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
+                    start a line with // to say something starting with /";
 
 /// The room's limits.
 #[derive(Debug, Clone)]
@@ -23,6 +31,10 @@ pub struct Config {
 pub struct Room {
     config: Config,
     members: HashMap<SocketAddr, Member>,
+    /// Lower-cased name → member, so names are unique regardless of case.
+    names: HashMap<String, SocketAddr>,
+    /// Kicked addresses and when they may come back.
+    banned: HashMap<SocketAddr, Instant>,
     /// Join counter, so listings can show members in join order.
     n_joined: u64,
     /// No member can have timed out before this instant; `None` when the room is empty.
@@ -35,7 +47,7 @@ pub struct Room {
 pub struct MemberInfo {
     /// The member's address.
     pub addr: SocketAddr,
-    /// How the member is shown to others.
+    /// How the member is shown to others: its name, or else its address.
     pub label: String,
     /// Time since the member was last heard from.
     pub idle: Duration,
@@ -56,8 +68,12 @@ pub struct Outbox {
 struct Member {
     last_seen: Instant,
     joined: u64,
-    /// The sender prefix of this member's chat lines.
+    /// The member's name if it took one, else its address: the prefix of its chat lines.
     label: String,
+    named: bool,
+    /// Whether its last datagram ended in `\n` (netcat and friends): if so, everything
+    /// sent to it ends in `\n` too.
+    line_mode: bool,
 }
 
 /// One payload's place in `Outbox::bytes`, newline excluded.
@@ -80,6 +96,8 @@ impl Room {
         Room {
             config,
             members: HashMap::new(),
+            names: HashMap::new(),
+            banned: HashMap::new(),
             n_joined: 0,
             next_sweep: None,
         }
@@ -93,35 +111,58 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
+        if self.is_banned(from, now) {
+            return;
+        }
+        let line_mode = datagram.ends_with(b"\n");
         match proto::parse_request(datagram) {
-            Request::Heartbeat => self.touch(from, now),
-            Request::Leave => {
-                if let Some(member) = self.members.remove(&from) {
-                    info!("{} left", member.label);
-                }
-            }
+            Request::Heartbeat => self.touch(from, now, line_mode, out),
+            Request::Leave => self.remove(from, "left", out),
             Request::Text(text) => {
-                self.touch(from, now);
+                self.touch(from, now, line_mode, out);
                 self.chat(text, from, out);
             }
         }
     }
 
     /// Evicts members idle for longer than the timeout. Cheap when nobody is due.
-    pub fn tick(&mut self, now: Instant, _out: &mut Outbox) {
+    pub fn tick(&mut self, now: Instant, out: &mut Outbox) {
         match self.next_sweep {
             Some(due) if now > due => {}
             _ => return,
         }
+        self.banned.retain(|_, until| now < *until);
         let timeout = self.config.timeout;
-        self.members.retain(|_, member| {
-            let keep = now.duration_since(member.last_seen) <= timeout;
-            if !keep {
-                info!("{} timed out", member.label);
-            }
-            keep
-        });
+        let idle: Vec<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|(_, m)| now.duration_since(m.last_seen) > timeout)
+            .map(|(&addr, _)| addr)
+            .collect();
+        for addr in idle {
+            self.remove(addr, "timed out", out);
+        }
         self.next_sweep = self.members.values().map(|m| m.last_seen + timeout).min();
+    }
+
+    /// Removes the member named by `who` (its name or address) on the operator's say-so,
+    /// and ignores its address for [`KICK_BAN`]. Returns how it was shown, if found.
+    pub fn kick(&mut self, who: &str, now: Instant, out: &mut Outbox) -> Option<String> {
+        let addr = self.find(who)?;
+        let label = self.members[&addr].label.clone();
+        let payload = out.notice("you were removed by the server");
+        self.deliver(addr, payload, out);
+        self.remove(addr, "was removed", out);
+        self.banned.insert(addr, now + KICK_BAN);
+        Some(label)
+    }
+
+    /// Broadcasts `* server: TEXT` to every member.
+    pub fn say(&mut self, text: &str, out: &mut Outbox) {
+        let text = proto::strip_controls(text);
+        info!("* server: {text}");
+        let payload = out.notice(&format!("server: {text}"));
+        self.deliver_to_all(payload, None, out);
     }
 
     /// Tells every member the server is going away (an empty datagram) and empties the room.
@@ -131,14 +172,13 @@ impl Room {
             out.push(addr, goodbye, false);
         }
         self.members.clear();
+        self.names.clear();
         self.next_sweep = None;
     }
 
     /// The members in join order.
     pub fn members(&self, now: Instant) -> Vec<MemberInfo> {
-        let mut members: Vec<(&SocketAddr, &Member)> = self.members.iter().collect();
-        members.sort_by_key(|(_, m)| m.joined);
-        members
+        self.members_in_join_order()
             .into_iter()
             .map(|(&addr, m)| MemberInfo {
                 addr,
@@ -163,10 +203,22 @@ impl Room {
         self.members.is_empty()
     }
 
-    /// Registers `from` or refreshes its last-seen time.
-    fn touch(&mut self, from: SocketAddr, now: Instant) {
+    fn is_banned(&mut self, from: SocketAddr, now: Instant) -> bool {
+        match self.banned.get(&from) {
+            Some(&until) if now < until => true,
+            Some(_) => {
+                self.banned.remove(&from);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Registers `from` (telling the others) or refreshes its last-seen time.
+    fn touch(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
         if let Some(member) = self.members.get_mut(&from) {
             member.last_seen = now;
+            member.line_mode = line_mode;
             return;
         }
         self.n_joined += 1;
@@ -174,33 +226,163 @@ impl Room {
             last_seen: now,
             joined: self.n_joined,
             label: from.to_string(),
+            named: false,
+            line_mode,
         };
         info!("{} joined", member.label);
+        let payload = out.notice(&format!("{} joined", member.label));
         self.members.insert(from, member);
+        self.deliver_to_all(payload, Some(from), out);
         let due = now + self.config.timeout;
         self.next_sweep = Some(self.next_sweep.map_or(due, |d| d.min(due)));
     }
 
-    /// Broadcasts chat text from the member `from` to every member, itself included.
-    fn chat(&mut self, text: &[u8], from: SocketAddr, out: &mut Outbox) {
-        if text.len() > self.config.max_message {
-            debug!("{from} sent {} bytes, over the limit", text.len());
-            let notice = proto::too_long_notice(text.len(), self.config.max_message);
-            let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
-            out.push(from, payload, false);
-            return;
-        }
-        let text = proto::decode(text);
-        if text.is_empty() {
-            return;
-        }
-        let Some(sender) = self.members.get(&from) else {
+    /// Removes `addr` if it is a member, telling the others `* <who> <how>`.
+    fn remove(&mut self, addr: SocketAddr, how: &str, out: &mut Outbox) {
+        let Some(member) = self.members.remove(&addr) else {
             return;
         };
-        info!("{} {}", sender.label, proto::sanitize_for_terminal(&text));
-        let payload = out.payload(|buf| proto::write_chat_line(buf, &sender.label, &text));
-        for &addr in self.members.keys() {
-            out.push(addr, payload, false);
+        if member.named {
+            self.names.remove(&member.label.to_ascii_lowercase());
+        }
+        info!("{} {how}", member.label);
+        let payload = out.notice(&format!("{} {how}", member.label));
+        self.deliver_to_all(payload, None, out);
+    }
+
+    /// Handles chat text from the member `from`: a command, or a line for everyone.
+    fn chat(&mut self, raw: &[u8], from: SocketAddr, out: &mut Outbox) {
+        if raw.len() > self.config.max_message {
+            debug!("{from} sent {} bytes, over the limit", raw.len());
+            let notice = proto::too_long_notice(raw.len(), self.config.max_message);
+            let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
+            self.deliver(from, payload, out);
+            return;
+        }
+        let decoded = proto::decode(raw);
+        let text = proto::strip_controls(&decoded);
+        match proto::parse_chat(&text) {
+            Chat::Text("") => {}
+            Chat::Text(text) => {
+                let label = &self.members[&from].label;
+                info!("{label} {text}");
+                let payload = out.payload(|buf| proto::write_chat_line(buf, label, text));
+                self.deliver_to_all(payload, None, out);
+            }
+            Chat::Command(command) => self.command(command, from, out),
+        }
+    }
+
+    fn command(&mut self, command: Command<'_>, from: SocketAddr, out: &mut Outbox) {
+        let reply = match command {
+            Command::Nick(name) => self.nick(name, from, out),
+            Command::Who => {
+                let labels: Vec<&str> = self
+                    .members_in_join_order()
+                    .into_iter()
+                    .map(|(_, m)| m.label.as_str())
+                    .collect();
+                format!("{} here: {}", labels.len(), labels.join(", "))
+            }
+            Command::Me("") => "usage: /me ACTION".to_string(),
+            Command::Me(action) => {
+                let label = &self.members[&from].label;
+                info!("* {label} {action}");
+                let payload = out.notice(&format!("{label} {action}"));
+                self.deliver_to_all(payload, None, out);
+                return;
+            }
+            Command::Msg { to: "", .. } | Command::Msg { text: "", .. } => {
+                "usage: /msg WHO TEXT".to_string()
+            }
+            Command::Msg { to, text } => match self.find(to) {
+                Some(target) => {
+                    let sender = &self.members[&from].label;
+                    let receiver = &self.members[&target].label;
+                    debug!("private message from {sender} to {receiver}");
+                    let payload = out.notice(&format!("private from {sender}: {text}"));
+                    self.deliver(target, payload, out);
+                    format!("private to {receiver}: {text}")
+                }
+                None => format!("no one here is called {to}"),
+            },
+            Command::Help => HELP.to_string(),
+            Command::Unknown(word) => format!("unknown command {word}; try /help"),
+        };
+        let payload = out.notice(&reply);
+        self.deliver(from, payload, out);
+    }
+
+    /// Renames `from`; returns the answer for it. Everyone else is told on success.
+    fn nick(&mut self, name: &str, from: SocketAddr, out: &mut Outbox) -> String {
+        if name.is_empty() {
+            return format!(
+                "usage: /nick NAME (1-{} letters, digits, _ or -)",
+                proto::MAX_NAME
+            );
+        }
+        if !proto::is_valid_name(name) {
+            return format!(
+                "cannot take the name {name}: use 1-{} ASCII letters, digits, _ or -",
+                proto::MAX_NAME
+            );
+        }
+        let key = name.to_ascii_lowercase();
+        if self.names.get(&key).is_some_and(|&owner| owner != from) {
+            return format!("the name {name} is taken");
+        }
+        let Some(member) = self.members.get_mut(&from) else {
+            return String::new();
+        };
+        if member.named && member.label == name {
+            return format!("you are already {name}");
+        }
+        if member.named {
+            self.names.remove(&member.label.to_ascii_lowercase());
+        }
+        let old = std::mem::replace(&mut member.label, name.to_string());
+        member.named = true;
+        self.names.insert(key, from);
+        info!("{old} is now {name}");
+        let payload = out.notice(&format!("{old} is now {name}"));
+        self.deliver_to_all(payload, Some(from), out);
+        format!("you are now {name}")
+    }
+
+    /// The member called `who`: a name in any case, or an address as shown.
+    fn find(&self, who: &str) -> Option<SocketAddr> {
+        if let Ok(addr) = who.parse::<SocketAddr>() {
+            // On a dual-stack socket IPv4 clients arrive as IPv4-mapped IPv6 addresses.
+            let mapped = match addr.ip() {
+                IpAddr::V4(ip) => Some(SocketAddr::new(ip.to_ipv6_mapped().into(), addr.port())),
+                IpAddr::V6(_) => None,
+            };
+            return [Some(addr), mapped]
+                .into_iter()
+                .flatten()
+                .find(|a| self.members.contains_key(a));
+        }
+        self.names.get(&who.to_ascii_lowercase()).copied()
+    }
+
+    fn members_in_join_order(&self) -> Vec<(&SocketAddr, &Member)> {
+        let mut members: Vec<(&SocketAddr, &Member)> = self.members.iter().collect();
+        members.sort_by_key(|(_, m)| m.joined);
+        members
+    }
+
+    /// Sends a payload to one address, in its line mode if it is a member.
+    fn deliver(&self, to: SocketAddr, payload: Payload, out: &mut Outbox) {
+        let line_mode = self.members.get(&to).is_some_and(|m| m.line_mode);
+        out.push(to, payload, line_mode);
+    }
+
+    /// Sends a payload to every member but `except`.
+    fn deliver_to_all(&self, payload: Payload, except: Option<SocketAddr>, out: &mut Outbox) {
+        for (&addr, member) in &self.members {
+            if Some(addr) != except {
+                out.push(addr, payload, member.line_mode);
+            }
         }
     }
 }
@@ -244,6 +426,14 @@ impl Outbox {
         Payload { start, end }
     }
 
+    /// Writes a notice: `* ` and `text`.
+    fn notice(&mut self, text: &str) -> Payload {
+        self.payload(|buf| {
+            buf.extend_from_slice(NOTICE_PREFIX.as_bytes());
+            buf.extend_from_slice(text.as_bytes());
+        })
+    }
+
     /// A zero-length payload (never sent with a newline).
     fn empty_payload(&mut self) -> Payload {
         let at = self.bytes.len();
@@ -273,79 +463,110 @@ mod tests {
     fn room() -> Room {
         Room::new(Config {
             timeout: TIMEOUT,
-            max_message: 16,
+            max_message: 64,
         })
     }
 
+    /// A room with members on the given ports, joined in that order.
+    fn room_with(ports: &[u16], now: Instant) -> Room {
+        let mut room = room();
+        for &port in ports {
+            feed(&mut room, b"@im@", port, now);
+        }
+        room
+    }
+
     /// Feeds one datagram and returns what the room sends, sorted by destination.
-    fn feed(room: &mut Room, datagram: &[u8], from: u16, now: Instant) -> Vec<(u16, Vec<u8>)> {
+    fn feed(room: &mut Room, datagram: &[u8], from: u16, now: Instant) -> Vec<(u16, String)> {
         let mut out = Outbox::new();
         room.handle_datagram(datagram, addr(from), now, &mut out);
         sorted(&out)
     }
 
-    fn sorted(out: &Outbox) -> Vec<(u16, Vec<u8>)> {
-        let mut sent: Vec<(u16, Vec<u8>)> =
-            out.iter().map(|(a, b)| (a.port(), b.to_vec())).collect();
+    fn sorted(out: &Outbox) -> Vec<(u16, String)> {
+        let mut sent: Vec<(u16, String)> = out
+            .iter()
+            .map(|(a, b)| (a.port(), String::from_utf8(b.to_vec()).unwrap()))
+            .collect();
         sent.sort();
         sent
     }
 
-    #[test]
-    fn heartbeat_joins_silently() {
-        let mut room = room();
-        let t = Instant::now();
-        assert!(feed(&mut room, b"@im@", 1, t).is_empty());
-        assert_eq!(room.len(), 1);
-        assert!(feed(&mut room, b"@IM@\n", 1, t).is_empty());
-        assert_eq!(room.len(), 1);
+    fn to(ports: &[u16], text: &str) -> Vec<(u16, String)> {
+        ports.iter().map(|&p| (p, text.to_string())).collect()
     }
 
     #[test]
-    fn fan_out_includes_the_sender_and_registers_it() {
-        let mut room = room();
+    fn heartbeat_joins_telling_only_the_others() {
         let t = Instant::now();
-        feed(&mut room, b"@im@", 1, t);
-        let sent = feed(&mut room, b"hello\r\n", 2, t);
-        let line = b"127.0.0.1:2 hello".to_vec();
-        assert_eq!(sent, vec![(1, line.clone()), (2, line)]);
+        let mut room = room_with(&[1], t);
+        assert_eq!(
+            feed(&mut room, b"@im@", 2, t),
+            to(&[1], "* 127.0.0.1:2 joined")
+        );
+        assert!(
+            feed(&mut room, b"@IM@\n", 2, t).is_empty(),
+            "a refresh is silent"
+        );
         assert_eq!(room.len(), 2);
     }
 
     #[test]
-    fn quit_and_empty_datagram_remove_without_broadcast() {
-        let mut room = room();
+    fn fan_out_includes_the_sender_and_a_new_sender_joins_first() {
         let t = Instant::now();
-        feed(&mut room, b"@im@", 1, t);
-        feed(&mut room, b"@im@", 2, t);
-        assert!(feed(&mut room, b"QUIT\n", 1, t).is_empty());
-        assert_eq!(room.len(), 1);
-        assert!(feed(&mut room, b"", 2, t).is_empty());
-        assert!(room.is_empty());
+        let mut room = room_with(&[1], t);
+        let sent = feed(&mut room, b"hello\r\n", 2, t);
+        assert_eq!(
+            sent,
+            vec![
+                (1, "* 127.0.0.1:2 joined".into()),
+                (1, "127.0.0.1:2 hello".into()),
+                (2, "127.0.0.1:2 hello\n".into()), // it ended its line, so it is in line mode
+            ]
+        );
+        assert_eq!(
+            feed(&mut room, b"again", 2, t),
+            to(&[1, 2], "127.0.0.1:2 again")
+        );
+    }
+
+    #[test]
+    fn quit_and_empty_datagram_leave_telling_the_others() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2, 3], t);
+        assert_eq!(
+            feed(&mut room, b"QUIT\n", 1, t),
+            to(&[2, 3], "* 127.0.0.1:1 left")
+        );
+        assert_eq!(feed(&mut room, b"", 2, t), to(&[3], "* 127.0.0.1:2 left"));
         // Leaving twice, or without ever joining, is a no-op.
         assert!(feed(&mut room, b"quit", 2, t).is_empty());
-        assert!(feed(&mut room, b"", 3, t).is_empty());
-        assert!(room.is_empty());
+        assert!(feed(&mut room, b"", 9, t).is_empty());
+        assert_eq!(room.len(), 1);
     }
 
     #[test]
     fn empty_text_after_trimming_registers_but_is_not_broadcast() {
-        let mut room = room();
         let t = Instant::now();
+        let mut room = room();
         assert!(feed(&mut room, b"\r\n", 1, t).is_empty());
         assert_eq!(room.len(), 1);
+        assert!(
+            feed(&mut room, b"\x1b\x07\n", 1, t).is_empty(),
+            "nothing left after stripping"
+        );
     }
 
     #[test]
     fn eviction_happens_just_past_the_timeout_not_at_it() {
-        let mut room = room();
         let t = Instant::now();
-        let mut out = Outbox::new();
-        feed(&mut room, b"@im@", 1, t);
+        let mut room = room_with(&[1], t);
         feed(&mut room, b"@im@", 2, t + Duration::from_secs(3));
+        let mut out = Outbox::new();
         room.tick(t + TIMEOUT, &mut out);
         assert_eq!(room.len(), 2, "idle exactly the timeout stays");
         room.tick(t + TIMEOUT + Duration::from_millis(1), &mut out);
+        assert_eq!(sorted(&out), to(&[2], "* 127.0.0.1:1 timed out"));
         let left: Vec<_> = room.members(t).into_iter().map(|m| m.addr.port()).collect();
         assert_eq!(left, vec![2]);
         room.tick(
@@ -353,15 +574,13 @@ mod tests {
             &mut out,
         );
         assert!(room.is_empty());
-        assert!(out.is_empty(), "eviction sends nothing");
     }
 
     #[test]
     fn heartbeat_postpones_eviction() {
-        let mut room = room();
         let t = Instant::now();
+        let mut room = room_with(&[1], t);
         let mut out = Outbox::new();
-        feed(&mut room, b"@im@", 1, t);
         feed(&mut room, b"@im@", 1, t + Duration::from_secs(9));
         room.tick(t + Duration::from_secs(15), &mut out);
         assert_eq!(room.len(), 1);
@@ -371,51 +590,224 @@ mod tests {
 
     #[test]
     fn oversize_text_gets_a_notice_to_the_sender_alone() {
-        let mut room = room();
         let t = Instant::now();
-        feed(&mut room, b"@im@", 1, t);
-        let long = [b'x'; 17];
-        let sent = feed(&mut room, &long, 2, t);
-        assert_eq!(
-            sent,
-            vec![(2, b"* message too long (17 bytes, limit 16)".to_vec())]
-        );
+        let mut room = room_with(&[1, 2], t);
+        let sent = feed(&mut room, &[b'x'; 65], 2, t);
+        assert_eq!(sent, to(&[2], "* message too long (65 bytes, limit 64)"));
         // Exactly the limit, after trimming the newline, is fine.
-        let mut exact = vec![b'y'; 16];
+        let mut exact = vec![b'y'; 64];
         exact.push(b'\n');
         assert_eq!(feed(&mut room, &exact, 2, t).len(), 2);
     }
 
     #[test]
     fn non_utf8_is_decoded_lossily() {
-        let mut room = room();
         let t = Instant::now();
+        let mut room = room_with(&[1], t);
         let sent = feed(&mut room, b"a\xff\xfeb", 1, t);
+        assert_eq!(sent, to(&[1], "127.0.0.1:1 a\u{fffd}\u{fffd}b"));
+    }
+
+    #[test]
+    fn controls_are_stripped_before_broadcast() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        let sent = feed(&mut room, b"\x1b[2Jhi\x07 there\r\x7f", 1, t);
+        assert_eq!(sent, to(&[1], "127.0.0.1:1 [2Jhi there"));
+    }
+
+    #[test]
+    fn line_mode_follows_each_clients_last_datagram() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        feed(&mut room, b"@im@\n", 2, t);
+        let sent = feed(&mut room, b"hi", 1, t);
         assert_eq!(
             sent,
-            vec![(1, "127.0.0.1:1 a\u{fffd}\u{fffd}b".as_bytes().to_vec())]
+            vec![(1, "127.0.0.1:1 hi".into()), (2, "127.0.0.1:1 hi\n".into())]
+        );
+        let sent = feed(&mut room, b"/who\n", 2, t);
+        assert_eq!(sent, to(&[2], "* 2 here: 127.0.0.1:1, 127.0.0.1:2\n"));
+        feed(&mut room, b"@im@", 2, t);
+        assert_eq!(feed(&mut room, b"x", 1, t), to(&[1, 2], "127.0.0.1:1 x"));
+    }
+
+    #[test]
+    fn nick_renames_and_tells_everyone() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        let sent = feed(&mut room, b"/nick alice", 1, t);
+        assert_eq!(
+            sent,
+            vec![
+                (1, "* you are now alice".into()),
+                (2, "* 127.0.0.1:1 is now alice".into())
+            ]
+        );
+        assert_eq!(feed(&mut room, b"hi", 1, t), to(&[1, 2], "alice hi"));
+        let sent = feed(&mut room, b"/nick Alice_2", 1, t);
+        assert_eq!(sent[1], (2, "* alice is now Alice_2".into()));
+        assert_eq!(
+            feed(&mut room, b"/nick Alice_2", 1, t),
+            to(&[1], "* you are already Alice_2")
         );
     }
 
     #[test]
-    fn shutdown_sends_an_empty_datagram_to_everyone() {
-        let mut room = room();
+    fn nick_refuses_bad_and_taken_names() {
         let t = Instant::now();
-        feed(&mut room, b"@im@", 1, t);
-        feed(&mut room, b"@im@", 2, t);
+        let mut room = room_with(&[1, 2], t);
+        feed(&mut room, b"/nick bob", 2, t);
+        assert_eq!(
+            feed(&mut room, b"/nick BOB", 1, t),
+            to(&[1], "* the name BOB is taken")
+        );
+        let sent = feed(&mut room, b"/nick 127.0.0.1:2", 1, t);
+        assert_eq!(
+            sent,
+            to(
+                &[1],
+                "* cannot take the name 127.0.0.1:2: use 1-16 ASCII letters, digits, _ or -"
+            )
+        );
+        let sent = feed(&mut room, b"/nick", 1, t);
+        assert_eq!(
+            sent,
+            to(&[1], "* usage: /nick NAME (1-16 letters, digits, _ or -)")
+        );
+        // Case changes of one's own name are fine; a name is freed when its owner leaves.
+        assert_eq!(
+            feed(&mut room, b"/nick Bob", 2, t)[1],
+            (2, "* you are now Bob".into())
+        );
+        feed(&mut room, b"quit", 2, t);
+        assert_eq!(
+            feed(&mut room, b"/nick bob", 1, t),
+            to(&[1], "* you are now bob")
+        );
+    }
+
+    #[test]
+    fn who_lists_members_in_join_order() {
+        let t = Instant::now();
+        let mut room = room_with(&[5, 3, 9], t);
+        feed(&mut room, b"/nick alice", 3, t);
+        assert_eq!(
+            feed(&mut room, b"/WHO", 9, t),
+            to(&[9], "* 3 here: 127.0.0.1:5, alice, 127.0.0.1:9")
+        );
+    }
+
+    #[test]
+    fn me_is_a_notice_for_everyone() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        assert_eq!(
+            feed(&mut room, b"/me waves", 1, t),
+            to(&[1, 2], "* 127.0.0.1:1 waves")
+        );
+        assert_eq!(
+            feed(&mut room, b"/me", 1, t),
+            to(&[1], "* usage: /me ACTION")
+        );
+    }
+
+    #[test]
+    fn msg_reaches_only_the_target() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2, 3], t);
+        feed(&mut room, b"/nick bob", 2, t);
+        assert_eq!(
+            feed(&mut room, b"/msg BOB psst, hi", 1, t),
+            vec![
+                (1, "* private to bob: psst, hi".into()),
+                (2, "* private from 127.0.0.1:1: psst, hi".into())
+            ]
+        );
+        assert_eq!(
+            feed(&mut room, b"/msg 127.0.0.1:3 by address", 2, t),
+            vec![
+                (2, "* private to 127.0.0.1:3: by address".into()),
+                (3, "* private from bob: by address".into())
+            ]
+        );
+        assert_eq!(
+            feed(&mut room, b"/msg carol hi", 1, t),
+            to(&[1], "* no one here is called carol")
+        );
+        assert_eq!(
+            feed(&mut room, b"/msg bob", 1, t),
+            to(&[1], "* usage: /msg WHO TEXT")
+        );
+    }
+
+    #[test]
+    fn help_unknown_and_double_slash() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        assert_eq!(
+            feed(&mut room, b"/help", 1, t),
+            to(&[1], &format!("* {HELP}"))
+        );
+        assert_eq!(
+            feed(&mut room, b"/dance now", 1, t),
+            to(&[1], "* unknown command /dance; try /help")
+        );
+        assert_eq!(
+            feed(&mut room, b"//like this", 1, t),
+            to(&[1, 2], "127.0.0.1:1 /like this")
+        );
+    }
+
+    #[test]
+    fn kick_removes_tells_everyone_and_bans_for_a_while() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        feed(&mut room, b"/nick bob", 2, t);
+        let mut out = Outbox::new();
+        assert_eq!(room.kick("Bob", t, &mut out), Some("bob".into()));
+        assert_eq!(
+            sorted(&out),
+            vec![
+                (1, "* bob was removed".into()),
+                (2, "* you were removed by the server".into())
+            ]
+        );
+        assert!(feed(&mut room, b"@im@", 2, t + Duration::from_secs(5)).is_empty());
+        assert_eq!(room.len(), 1);
+        feed(&mut room, b"@im@", 2, t + KICK_BAN);
+        assert_eq!(room.len(), 2, "the ban expires");
+        assert_eq!(room.kick("nobody", t, &mut out), None);
+    }
+
+    #[test]
+    fn say_is_a_server_notice_to_everyone() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        let mut out = Outbox::new();
+        room.say("maintenance at 5\x1b", &mut out);
+        assert_eq!(sorted(&out), to(&[1, 2], "* server: maintenance at 5"));
+    }
+
+    #[test]
+    fn shutdown_sends_an_empty_datagram_to_everyone() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        feed(&mut room, b"@im@\n", 2, t);
         let mut out = Outbox::new();
         room.shutdown(&mut out);
-        assert_eq!(sorted(&out), vec![(1, vec![]), (2, vec![])]);
+        assert_eq!(
+            sorted(&out),
+            to(&[1, 2], ""),
+            "no newline, even in line mode"
+        );
         assert!(room.is_empty());
     }
 
     #[test]
     fn members_are_listed_in_join_order_with_idle_time() {
-        let mut room = room();
         let t = Instant::now();
-        for port in [5, 3, 9] {
-            feed(&mut room, b"@im@", port, t);
-        }
+        let mut room = room_with(&[5, 3, 9], t);
         feed(&mut room, b"@im@", 5, t + Duration::from_secs(2));
         let members = room.members(t + Duration::from_secs(4));
         let listed: Vec<_> = members

@@ -20,7 +20,15 @@ pub enum Command {
     Quit,
     /// Print the members and how long each has been idle.
     Who,
+    /// Remove a member, named by its name or address.
+    Kick(String),
+    /// Broadcast `* server: TEXT`.
+    Say(String),
 }
+
+/// What the console prints for anything it does not understand.
+const CONSOLE_HELP: &str = "commands: who (list clients), kick ADDR|NAME (remove one), \
+                            say TEXT (tell everyone), quit (stop the server)";
 
 /// The recv loop with its room, ready to [`run`](Server::run).
 #[derive(Debug)]
@@ -114,6 +122,11 @@ impl Server {
                     return true;
                 }
                 Command::Who => print_console(&self.who()),
+                Command::Kick(who) => match self.room.kick(&who, Instant::now(), out) {
+                    Some(label) => print_console(&format!("removed {label}")),
+                    None => print_console(&format!("no one here is called {who}")),
+                },
+                Command::Say(text) => self.room.say(&text, out),
             }
         }
     }
@@ -161,14 +174,19 @@ impl Handle {
 pub fn run_console(input: impl BufRead, handle: &Handle) {
     for line in input.lines() {
         let Ok(line) = line else { break };
-        match line.trim() {
-            "" => {}
-            "quit" => {
+        let line = line.trim();
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim();
+        match (word, rest) {
+            ("", _) => {}
+            ("quit", "") => {
                 handle.send(Command::Quit);
                 return;
             }
-            "who" => handle.send(Command::Who),
-            _ => print_console("commands: who (list clients), quit (stop the server)"),
+            ("who", "") => handle.send(Command::Who),
+            ("kick", who) if !who.is_empty() => handle.send(Command::Kick(who.to_string())),
+            ("say", text) if !text.is_empty() => handle.send(Command::Say(text.to_string())),
+            _ => print_console(CONSOLE_HELP),
         }
     }
     debug!("console input closed; serving until killed");

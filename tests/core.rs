@@ -13,9 +13,10 @@ fn a_message_fans_out_to_every_member_including_the_sender() {
     let c = server.peer();
     c.send(b"hello there\n");
     let line = format!("{} hello there", c.addr());
-    for peer in [&a, &b, &c] {
-        peer.expect(&line);
-    }
+    a.expect_chat(&line);
+    b.expect_chat(&line);
+    // The sender ended its line, so it is in line mode and gets lines that end too.
+    c.expect_chat(&format!("{line}\n"));
     server.wait_log(&line);
 }
 
@@ -27,6 +28,7 @@ fn heartbeats_and_empty_lines_are_never_broadcast() {
     b.send(b"@IM@");
     b.send(b"\r\n");
     b.send(b"after");
+    a.expect(&format!("* {} joined", b.addr()));
     a.expect(&format!("{} after", b.addr()));
 }
 
@@ -41,9 +43,13 @@ fn quit_and_an_empty_datagram_leave_the_room() {
     b.send(b"");
     server.wait_log(&format!("{} left", b.addr()));
     c.send(b"anyone?");
-    c.expect(&format!("{} anyone?", c.addr()));
-    a.expect_nothing();
+    c.expect_chat(&format!("{} anyone?", c.addr()));
+    b.expect(&format!("* {} joined", c.addr()));
+    b.expect(&format!("* {} left", a.addr()));
     b.expect_nothing();
+    a.expect(&format!("* {} joined", b.addr()));
+    a.expect(&format!("* {} joined", c.addr()));
+    a.expect_nothing();
 }
 
 #[test]
@@ -67,6 +73,7 @@ fn oversize_text_gets_a_notice_and_is_not_broadcast() {
     sender.expect("* message too long (65507 bytes, limit 1024)");
     sender.send(&vec![b'y'; 1025]);
     sender.expect("* message too long (1025 bytes, limit 1024)");
+    listener.expect(&format!("* {} joined", sender.addr()));
     listener.expect_nothing();
     // Exactly the limit passes.
     let exact = "z".repeat(1024);
@@ -90,7 +97,8 @@ fn console_quit_tells_clients_and_the_client_binary_exits_1() {
     let mut client = server.client(&[]);
     server.proc.wait_stderr_count(" joined", 2);
     server.proc.type_line("quit");
-    assert_eq!(raw.recv(), b"", "the goodbye is an empty datagram");
+    // After the notice of the client's join comes the goodbye: an empty datagram.
+    raw.expect_chat("");
     let status = client.wait_exit();
     assert_eq!(status.code(), Some(1), "{}", client.report());
     let down = format!("udpchat-client: server {} is down", server.addr);
@@ -182,25 +190,43 @@ fn two_client_binaries_chat_and_quit() {
 }
 
 #[test]
-fn the_client_neutralises_terminal_controls_and_splits_long_lines() {
+fn the_client_neutralises_terminal_controls_from_any_server() {
+    // A bare socket plays a server that relays bytes as they are, as the Python one does.
+    let fake_server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    fake_server
+        .set_read_timeout(Some(common::DEADLINE))
+        .unwrap();
+    let addr = fake_server.local_addr().unwrap().to_string();
+    let client = Proc::spawn(CLIENT, &[&addr]);
+    let mut buf = [0u8; 64];
+    let (len, client_addr) = fake_server
+        .recv_from(&mut buf)
+        .expect("the client's heartbeat");
+    assert_eq!(
+        &buf[..len],
+        b"@im@",
+        "the first datagram is a heartbeat, at once"
+    );
+    fake_server
+        .send_to(b"1.2.3.4:5 \x1b[2Jgotcha\x07\x9b", client_addr)
+        .unwrap();
+    let line = client.wait_stdout("with the line", |l| l.contains("gotcha"));
+    assert!(
+        line.ends_with(" 1.2.3.4:5 \u{fffd}[2Jgotcha\u{fffd}\u{fffd}"),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn the_client_splits_long_lines_at_character_boundaries() {
     let server = TestServer::start(&[]);
     let raw = server.joined_peer();
-    let client = server.client(&[]);
+    let mut client = server.client(&[]);
     server.proc.wait_stderr_count(" joined", 2);
-    raw.send(b"\x1b[2Jgotcha\x07");
-    assert_eq!(
-        raw.recv().last(),
-        Some(&b'\x07'),
-        "the server relays bytes as they are"
-    );
-    let line = client.wait_stdout("with the raw line", |l| l.contains("gotcha"));
-    assert!(line.ends_with(" \u{fffd}[2Jgotcha\u{fffd}"), "{line:?}");
-    assert!(!line.contains('\x1b'));
-
     let mut long = "é".repeat(700); // 1400 bytes
     long.push('!');
-    let mut client = client;
     client.type_line(&long);
+    raw.recv(); // the client's join notice
     let first = raw.recv_text();
     let second = raw.recv_text();
     let (who, a) = first.split_once(' ').unwrap();

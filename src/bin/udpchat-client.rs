@@ -17,6 +17,12 @@ struct Cli {
     /// Seconds between heartbeats (fractions allowed).
     #[arg(long, default_value = "5", value_parser = cli::parse_secs)]
     heartbeat: Duration,
+    /// Take this name in the room (1-16 ASCII letters, digits, _ or -).
+    #[arg(long, value_parser = cli::parse_name)]
+    name: Option<String>,
+    /// Ring the terminal bell when someone mentions your name or messages you privately.
+    #[arg(long)]
+    bell: bool,
 }
 
 fn main() -> ExitCode {
@@ -26,12 +32,18 @@ fn main() -> ExitCode {
         server: args.server,
         heartbeat: args.heartbeat,
         max_message: proto::DEFAULT_MAX_MESSAGE,
+        name: args.name,
+        bell: args.bell,
     };
     let stdin = io::BufReader::new(io::stdin());
     match client::run(&config, stdin, &mut io::stdout().lock()) {
         Ok(Outcome::Quit) => ExitCode::SUCCESS,
         Ok(Outcome::ServerDown) => {
             eprintln!("udpchat-client: server {} is down", config.server);
+            ExitCode::FAILURE
+        }
+        Ok(Outcome::Removed) => {
+            eprintln!("udpchat-client: the server removed you from the room");
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -273,6 +273,22 @@ impl Peer {
         );
     }
 
+    /// Receives until the first datagram that is not a server notice (`* …`), and checks it.
+    pub fn expect_chat(&self, want: &str) {
+        loop {
+            let got = self.recv();
+            if !got.starts_with(b"* ") {
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    want,
+                    "peer {} received the wrong chat line",
+                    self.addr()
+                );
+                return;
+            }
+        }
+    }
+
     /// Checks that nothing arrives for a while.
     pub fn expect_nothing(&self) {
         self.socket.set_read_timeout(Some(QUIET)).unwrap();

@@ -1,0 +1,318 @@
+//! End-to-end tests of what makes the room pleasant: presence notices, names and
+//! /commands, line-mode (netcat) clients, control stripping, the console's kick and say,
+//! IPv6, and the client's --name and --bell.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+
+use common::{Peer, Proc, TestServer};
+
+#[test]
+fn joins_leaves_and_timeouts_are_announced_to_the_others() {
+    let server = TestServer::start(&["--timeout", "0.5"]);
+    let watcher = server.peer();
+    watcher.send(b"@im@");
+    let quitter = server.peer();
+    quitter.send(b"@im@");
+    watcher.expect(&format!("* {} joined", quitter.addr()));
+    quitter.send(b"quit");
+    watcher.expect(&format!("* {} left", quitter.addr()));
+    let sleeper = server.peer();
+    sleeper.send(b"@im@");
+    watcher.expect(&format!("* {} joined", sleeper.addr()));
+    // The watcher keeps its heartbeat going while the sleeper falls silent.
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    watcher
+        .socket
+        .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let timed_out = format!("* {} timed out", sleeper.addr());
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        watcher.send(b"@im@");
+        let mut buf = [0u8; 256];
+        if let Ok((len, _)) = watcher.socket.recv_from(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+            if seen.last() == Some(&timed_out) {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, vec![timed_out], "{}", server.proc.report());
+    // The joiner itself is never told of its own join.
+    quitter.expect_nothing();
+}
+
+#[test]
+fn nick_takes_valid_unique_names_in_any_case() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    a.recv(); // b joined
+    a.send(b"/nick alice");
+    a.expect("* you are now alice");
+    b.expect(&format!("* {} is now alice", a.addr()));
+    b.send(b"/nick ALICE");
+    b.expect("* the name ALICE is taken");
+    b.send(b"/nick no spaces");
+    b.expect("* cannot take the name no spaces: use 1-16 ASCII letters, digits, _ or -");
+    b.send(b"/nick seventeen_chars_x");
+    b.expect("* cannot take the name seventeen_chars_x: use 1-16 ASCII letters, digits, _ or -");
+    b.send(b"/nick Bob-2");
+    b.expect("* you are now Bob-2");
+    a.expect(&format!("* {} is now Bob-2", b.addr()));
+    a.send(b"hello Bob-2");
+    b.expect("alice hello Bob-2");
+    a.expect("alice hello Bob-2");
+    a.send(b"/nick Alice");
+    a.expect("* you are now Alice");
+    b.expect("* alice is now Alice");
+}
+
+#[test]
+fn who_me_help_unknown_and_double_slash() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    a.recv(); // b joined
+    b.send(b"/nick bob");
+    b.recv();
+    a.recv();
+    a.send(b"/who");
+    a.expect(&format!("* 2 here: {}, bob", a.addr()));
+    b.send(b"/me waves");
+    a.expect("* bob waves");
+    b.expect("* bob waves");
+    a.send(b"/help");
+    let help = a.recv_text();
+    assert!(
+        help.starts_with("* commands: /nick NAME, /who, /me ACTION"),
+        "{help}"
+    );
+    a.send(b"/shrug");
+    a.expect("* unknown command /shrug; try /help");
+    a.send(b"//shrug");
+    a.expect(&format!("{} /shrug", a.addr()));
+    b.expect(&format!("{} /shrug", a.addr()));
+    // Commands and their answers reach no one else.
+    b.expect_nothing();
+}
+
+#[test]
+fn msg_reaches_only_its_target_by_name_or_address() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    let c = server.joined_peer();
+    b.send(b"/nick bob");
+    b.expect(&format!("* {} joined", c.addr()));
+    b.expect("* you are now bob");
+    for _ in 0..3 {
+        a.recv(); // b joined, c joined, b renamed
+    }
+    c.expect(&format!("* {} is now bob", b.addr()));
+    a.send(b"/msg BOB meet at 5");
+    a.expect("* private to bob: meet at 5");
+    b.expect(&format!("* private from {}: meet at 5", a.addr()));
+    b.send(format!("/msg {} ok", a.addr()).as_bytes());
+    b.expect(&format!("* private to {}: ok", a.addr()));
+    a.expect("* private from bob: ok");
+    a.send(b"/msg carol hi");
+    a.expect("* no one here is called carol");
+    a.send(b"/msg bob");
+    a.expect("* usage: /msg WHO TEXT");
+    c.expect_nothing();
+}
+
+#[test]
+fn line_mode_clients_get_line_ends_and_controls_are_stripped() {
+    let server = TestServer::start(&[]);
+    let plain = server.joined_peer();
+    let netcat = server.peer();
+    netcat.send(b"hi\n");
+    netcat.expect(&format!("{} hi\n", netcat.addr()));
+    plain.expect(&format!("* {} joined", netcat.addr()));
+    plain.expect(&format!("{} hi", netcat.addr()));
+    plain.send(b"\x1b[31mred\x1b[0m \x07bell\rback");
+    netcat.expect(&format!("{} [31mred[0m bellback\n", plain.addr()));
+    plain.expect(&format!("{} [31mred[0m bellback", plain.addr()));
+    netcat.send(b"/who\n");
+    netcat.expect(&format!("* 2 here: {}, {}\n", plain.addr(), netcat.addr()));
+}
+
+#[test]
+fn console_kick_and_say() {
+    let mut server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    a.recv(); // b joined
+    b.send(b"/nick bob");
+    b.recv();
+    a.recv();
+    server.proc.type_line("say back in 5 minutes");
+    a.expect("* server: back in 5 minutes");
+    b.expect("* server: back in 5 minutes");
+    server.proc.type_line("kick BOB");
+    b.expect("* you were removed by the server");
+    a.expect("* bob was removed");
+    server
+        .proc
+        .wait_stdout("confirming", |l| l == "removed bob");
+    // Its heartbeats do not bring it straight back.
+    b.send(b"@im@");
+    b.send(b"let me in");
+    b.expect_nothing();
+    server.proc.type_line(&format!("kick {}", a.addr()));
+    a.expect("* you were removed by the server");
+    server.proc.type_line("kick nobody");
+    server
+        .proc
+        .wait_stdout("refusing", |l| l == "no one here is called nobody");
+}
+
+#[test]
+fn ipv6_loopback_works_end_to_end() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let server = TestServer::start_on("[::1]:0", &[]);
+    assert!(server.addr.is_ipv6());
+    let raw = server.joined_peer();
+    let mut client = server.client(&["--name", "six"]);
+    let joined = raw.recv_text();
+    assert!(joined.starts_with("* [::1]:"), "{joined}");
+    raw.expect(&format!(
+        "{} is now six",
+        joined.strip_suffix(" joined").unwrap()
+    ));
+    client.type_line("hello over v6");
+    raw.expect("six hello over v6");
+    client.wait_stdout("with its own line", |l| l.ends_with(" six hello over v6"));
+}
+
+#[test]
+fn a_wildcard_ipv6_bind_serves_ipv4_clients_too() {
+    if UdpSocket::bind("[::]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6");
+        return;
+    }
+    let server = TestServer::start_on("[::]:0", &[]);
+    let v4 = Peer::new(format!("127.0.0.1:{}", server.addr.port()).parse().unwrap());
+    v4.send(b"over v4");
+    let line = v4.recv_text();
+    assert!(
+        line.ends_with(&format!(":{} over v4", v4.addr().port())),
+        "{line}"
+    );
+    let v6 = Peer::new(format!("[::1]:{}", server.addr.port()).parse().unwrap());
+    v6.send(b"over v6");
+    v6.expect(&format!("{} over v6", v6.addr()));
+}
+
+#[test]
+fn the_client_finds_the_server_by_host_name() {
+    let server = TestServer::start(&[]);
+    let raw = server.joined_peer();
+    let target = format!("localhost:{}", server.addr.port());
+    let mut client = Proc::spawn(common::CLIENT, &[&target]);
+    let joined = raw.recv_text();
+    assert!(
+        joined.starts_with("* 127.0.0.1:"),
+        "{joined}\n{}",
+        client.report()
+    );
+    client.type_line("found you");
+    raw.expect(&format!(
+        "{} found you",
+        &joined[2..joined.len() - " joined".len()]
+    ));
+}
+
+#[test]
+fn named_clients_chat_and_the_bell_rings_only_when_it_should() {
+    let server = TestServer::start(&[]);
+    let mut alice = server.client(&["--name", "alice", "--bell"]);
+    server.wait_log("is now alice");
+    let mut bob = server.client(&["--name", "bob"]);
+    server.wait_log("is now bob");
+    alice.wait_stdout("seeing bob arrive", |l| l.ends_with(" is now bob"));
+
+    bob.type_line("hello everyone");
+    bob.type_line("hey Alice, look");
+    bob.type_line("/msg alice psst");
+    alice.type_line("I am alice");
+    let last = alice.wait_stdout("with her own line", |l| l.ends_with("alice I am alice"));
+    let lines = alice.stdout_lines();
+    let find = |end: &str| {
+        lines
+            .iter()
+            .find(|l| l.ends_with(end))
+            .unwrap_or_else(|| panic!("no line ending {end:?}\n{}", alice.report()))
+            .clone()
+    };
+    assert!(!find("bob hello everyone").starts_with('\x07'));
+    assert!(find("bob hey Alice, look").starts_with('\x07'));
+    assert!(find("* private from bob: psst").starts_with('\x07'));
+    assert!(!last.starts_with('\x07'), "never for her own lines");
+    assert!(
+        !find(" is now bob").starts_with('\x07'),
+        "never for other notices"
+    );
+    // Bob has no --bell: no BEL even when named.
+    bob.type_line("bob here");
+    let own = bob.wait_stdout("with his own line", |l| l.ends_with("bob bob here"));
+    assert!(!own.contains('\x07'));
+    assert!(bob.stdout_lines().iter().all(|l| !l.contains('\x07')));
+
+    alice.type_line("quit");
+    assert_eq!(alice.wait_exit().code(), Some(0));
+    bob.wait_stdout("seeing alice leave", |l| l.ends_with("* alice left"));
+}
+
+#[test]
+fn the_client_exits_when_kicked() {
+    let mut server = TestServer::start(&[]);
+    let mut client = server.client(&["--name", "carol"]);
+    server.wait_log("is now carol");
+    server.proc.type_line("kick carol");
+    assert_eq!(client.wait_exit().code(), Some(1), "{}", client.report());
+    assert!(client
+        .stderr_lines()
+        .contains(&"udpchat-client: the server removed you from the room".to_string()));
+}
+
+#[test]
+fn real_netcat_chats_in_line_mode() {
+    let available = Command::new("nc")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !available {
+        eprintln!("skipped: nc is not installed (the raw-socket tests cover line mode)");
+        return;
+    }
+    let server = TestServer::start(&[]);
+    let raw = server.joined_peer();
+    let port = server.addr.port().to_string();
+    let mut nc = Proc::spawn("nc", &["-u", "127.0.0.1", &port]);
+    nc.type_line("hello from netcat");
+    let joined = raw.recv_text();
+    let who = joined
+        .strip_prefix("* ")
+        .and_then(|rest| rest.strip_suffix(" joined"))
+        .unwrap_or_else(|| panic!("expected a join notice, got {joined:?}"))
+        .to_string();
+    raw.expect(&format!("{who} hello from netcat"));
+    raw.send(b"hi netcat");
+    nc.wait_stdout("with the reply on its own line", |l| {
+        l == format!("{} hi netcat", raw.addr())
+    });
+    nc.wait_stdout("with its own line", |l| {
+        l == format!("{who} hello from netcat")
+    });
+}
