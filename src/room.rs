@@ -1,7 +1,7 @@
 //! The chat room as a state machine: a datagram, its source and the time go in,
 //! datagrams to send come out. No sockets, no clocks: the caller passes `now`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,20 @@ use crate::proto::{self, Chat, Command, Request, NOTICE_PREFIX};
 /// How long datagrams from a kicked address are ignored, so its client's heartbeats do
 /// not bring it straight back.
 pub const KICK_BAN: Duration = Duration::from_secs(60);
+
+/// The least time between two limit notices (slow down, too long, room full) to one
+/// address, so a flood cannot turn the server into a notice cannon.
+pub const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Room-wide budget for presence notices (joined, left, timed out), per second and in a
+/// burst: every one of them goes to every member, so a churn of spoofed joins and quits
+/// must not become a flood. A normal room never comes near it.
+const PRESENCE_RATE: f64 = 10.0;
+const PRESENCE_BURST: f64 = 30.0;
+
+/// How many strangers (addresses that are not members) the room remembers having sent a
+/// notice to, per generation; past that, strangers get no notices until the next one.
+const STRANGER_MEMORY: usize = 4096;
 
 /// The command list `/help` sends.
 const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
@@ -24,6 +38,29 @@ pub struct Config {
     pub timeout: Duration,
     /// Chat text longer than this many bytes is refused with a notice.
     pub max_message: usize,
+    /// The most members at once; newcomers past it are refused with a notice.
+    pub max_clients: usize,
+    /// Chat messages and commands per second each member may send; 0 means no limit.
+    pub rate: f64,
+    /// How many messages a member may send at once before the rate applies.
+    pub burst: u32,
+}
+
+/// What the room's limits did, counted since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams handed to the room.
+    pub datagrams: u64,
+    /// Chat lines and `/me` actions sent to everyone.
+    pub broadcasts: u64,
+    /// Messages and commands dropped because their sender was over its rate.
+    pub dropped_rate: u64,
+    /// Datagrams from newcomers refused because the room was full.
+    pub refused_full: u64,
+    /// Messages refused for being longer than the limit.
+    pub too_long: u64,
+    /// Presence notices not sent because the room-wide budget was spent.
+    pub presence_skipped: u64,
 }
 
 /// The clients in the room and what the room knows of them.
@@ -40,6 +77,11 @@ pub struct Room {
     /// No member can have timed out before this instant; `None` when the room is empty.
     /// Keeps eviction from scanning the table on every datagram.
     next_sweep: Option<Instant>,
+    /// The room-wide budget for presence notices.
+    presence: TokenBucket,
+    /// Strangers recently sent a notice.
+    strangers: StrangerMemory,
+    stats: Stats,
 }
 
 /// A member as a listing shows it.
@@ -74,6 +116,29 @@ struct Member {
     /// Whether its last datagram ended in `\n` (netcat and friends): if so, everything
     /// sent to it ends in `\n` too.
     line_mode: bool,
+    /// Its allowance of chat messages and commands.
+    bucket: TokenBucket,
+    /// Messages dropped for its rate since it was last told.
+    n_dropped_untold: u64,
+    /// When it may next get a limit notice.
+    next_notice: Instant,
+}
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// Which strangers got a notice lately, in two generations of at most
+/// [`STRANGER_MEMORY`] addresses: memory stays bounded however many addresses a flood
+/// invents, and each address is remembered for one to two [`NOTICE_INTERVAL`]s.
+#[derive(Debug)]
+struct StrangerMemory {
+    current: HashSet<SocketAddr>,
+    previous: HashSet<SocketAddr>,
+    rotated: Instant,
 }
 
 /// One payload's place in `Outbox::bytes`, newline excluded.
@@ -92,7 +157,7 @@ struct Send {
 
 impl Room {
     /// An empty room.
-    pub fn new(config: Config) -> Room {
+    pub fn new(config: Config, now: Instant) -> Room {
         Room {
             config,
             members: HashMap::new(),
@@ -100,6 +165,9 @@ impl Room {
             banned: HashMap::new(),
             n_joined: 0,
             next_sweep: None,
+            presence: TokenBucket::full(PRESENCE_BURST, now),
+            strangers: StrangerMemory::new(now),
+            stats: Stats::default(),
         }
     }
 
@@ -111,16 +179,20 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
+        self.stats.datagrams += 1;
         if self.is_banned(from, now) {
             return;
         }
         let line_mode = datagram.ends_with(b"\n");
         match proto::parse_request(datagram) {
-            Request::Heartbeat => self.touch(from, now, line_mode, out),
-            Request::Leave => self.remove(from, "left", out),
-            Request::Text(text) => {
+            Request::Heartbeat => {
                 self.touch(from, now, line_mode, out);
-                self.chat(text, from, out);
+            }
+            Request::Leave => self.remove(from, "left", now, out),
+            Request::Text(text) => {
+                if self.touch(from, now, line_mode, out) && self.within_rate(from, now, out) {
+                    self.chat(text, from, now, out);
+                }
             }
         }
     }
@@ -140,7 +212,7 @@ impl Room {
             .map(|(&addr, _)| addr)
             .collect();
         for addr in idle {
-            self.remove(addr, "timed out", out);
+            self.remove(addr, "timed out", now, out);
         }
         self.next_sweep = self.members.values().map(|m| m.last_seen + timeout).min();
     }
@@ -152,7 +224,7 @@ impl Room {
         let label = self.members[&addr].label.clone();
         let payload = out.notice("you were removed by the server");
         self.deliver(addr, payload, out);
-        self.remove(addr, "was removed", out);
+        self.remove(addr, "was removed", now, out);
         self.banned.insert(addr, now + KICK_BAN);
         Some(label)
     }
@@ -188,6 +260,11 @@ impl Room {
             .collect()
     }
 
+    /// What the limits did so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
     /// The limits the room was made with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -214,12 +291,22 @@ impl Room {
         }
     }
 
-    /// Registers `from` (telling the others) or refreshes its last-seen time.
-    fn touch(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
+    /// Registers `from` (telling the others) or refreshes its last-seen time. False when
+    /// `from` is not a member because the room is full (it is told so, now and then).
+    fn touch(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) -> bool {
         if let Some(member) = self.members.get_mut(&from) {
             member.last_seen = now;
             member.line_mode = line_mode;
-            return;
+            return true;
+        }
+        if self.members.len() >= self.config.max_clients {
+            self.stats.refused_full += 1;
+            if self.strangers.may_notify(from, now) {
+                let notice = format!("room is full ({} clients)", self.config.max_clients);
+                let payload = out.notice(&notice);
+                out.push(from, payload, line_mode);
+            }
+            return false;
         }
         self.n_joined += 1;
         let member = Member {
@@ -228,17 +315,21 @@ impl Room {
             label: from.to_string(),
             named: false,
             line_mode,
+            bucket: TokenBucket::full(f64::from(self.config.burst), now),
+            n_dropped_untold: 0,
+            next_notice: now,
         };
         info!("{} joined", member.label);
-        let payload = out.notice(&format!("{} joined", member.label));
+        let label = member.label.clone();
         self.members.insert(from, member);
-        self.deliver_to_all(payload, Some(from), out);
+        self.announce(&label, "joined", Some(from), now, out);
         let due = now + self.config.timeout;
         self.next_sweep = Some(self.next_sweep.map_or(due, |d| d.min(due)));
+        true
     }
 
     /// Removes `addr` if it is a member, telling the others `* <who> <how>`.
-    fn remove(&mut self, addr: SocketAddr, how: &str, out: &mut Outbox) {
+    fn remove(&mut self, addr: SocketAddr, how: &str, now: Instant, out: &mut Outbox) {
         let Some(member) = self.members.remove(&addr) else {
             return;
         };
@@ -246,17 +337,63 @@ impl Room {
             self.names.remove(&member.label.to_ascii_lowercase());
         }
         info!("{} {how}", member.label);
-        let payload = out.notice(&format!("{} {how}", member.label));
-        self.deliver_to_all(payload, None, out);
+        self.announce(&member.label, how, None, now, out);
+    }
+
+    /// Sends the presence notice `* <label> <what>` to every member but `except`, if the
+    /// room-wide presence budget allows.
+    fn announce(
+        &mut self,
+        label: &str,
+        what: &str,
+        except: Option<SocketAddr>,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        if !self.presence.take(PRESENCE_RATE, PRESENCE_BURST, now) {
+            self.stats.presence_skipped += 1;
+            return;
+        }
+        let payload = out.notice(&format!("{label} {what}"));
+        self.deliver_to_all(payload, except, out);
+    }
+
+    /// Spends one of the member's tokens. When it has none, the message is dropped and
+    /// the member is told how many were dropped, at most once per [`NOTICE_INTERVAL`].
+    fn within_rate(&mut self, from: SocketAddr, now: Instant, out: &mut Outbox) -> bool {
+        let (rate, burst) = (self.config.rate, f64::from(self.config.burst));
+        if rate <= 0.0 {
+            return true;
+        }
+        let Some(member) = self.members.get_mut(&from) else {
+            return false;
+        };
+        if member.bucket.take(rate, burst, now) {
+            return true;
+        }
+        self.stats.dropped_rate += 1;
+        member.n_dropped_untold += 1;
+        if let Some(line_mode) = member.may_notify(now) {
+            let n = std::mem::take(&mut member.n_dropped_untold);
+            let plural = if n == 1 { "" } else { "s" };
+            let payload = out.notice(&format!("slow down: {n} message{plural} dropped"));
+            out.push(from, payload, line_mode);
+        }
+        false
     }
 
     /// Handles chat text from the member `from`: a command, or a line for everyone.
-    fn chat(&mut self, raw: &[u8], from: SocketAddr, out: &mut Outbox) {
+    fn chat(&mut self, raw: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
         if raw.len() > self.config.max_message {
-            debug!("{from} sent {} bytes, over the limit", raw.len());
-            let notice = proto::too_long_notice(raw.len(), self.config.max_message);
-            let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
-            self.deliver(from, payload, out);
+            self.stats.too_long += 1;
+            let Some(member) = self.members.get_mut(&from) else {
+                return;
+            };
+            if let Some(line_mode) = member.may_notify(now) {
+                let notice = proto::too_long_notice(raw.len(), self.config.max_message);
+                let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
+                out.push(from, payload, line_mode);
+            }
             return;
         }
         let decoded = proto::decode(raw);
@@ -268,6 +405,7 @@ impl Room {
                 info!("{label} {text}");
                 let payload = out.payload(|buf| proto::write_chat_line(buf, label, text));
                 self.deliver_to_all(payload, None, out);
+                self.stats.broadcasts += 1;
             }
             Chat::Command(command) => self.command(command, from, out),
         }
@@ -276,20 +414,14 @@ impl Room {
     fn command(&mut self, command: Command<'_>, from: SocketAddr, out: &mut Outbox) {
         let reply = match command {
             Command::Nick(name) => self.nick(name, from, out),
-            Command::Who => {
-                let labels: Vec<&str> = self
-                    .members_in_join_order()
-                    .into_iter()
-                    .map(|(_, m)| m.label.as_str())
-                    .collect();
-                format!("{} here: {}", labels.len(), labels.join(", "))
-            }
+            Command::Who => self.who_list(),
             Command::Me("") => "usage: /me ACTION".to_string(),
             Command::Me(action) => {
                 let label = &self.members[&from].label;
                 info!("* {label} {action}");
                 let payload = out.notice(&format!("{label} {action}"));
                 self.deliver_to_all(payload, None, out);
+                self.stats.broadcasts += 1;
                 return;
             }
             Command::Msg { to: "", .. } | Command::Msg { text: "", .. } => {
@@ -311,6 +443,23 @@ impl Room {
         };
         let payload = out.notice(&reply);
         self.deliver(from, payload, out);
+    }
+
+    /// `N here: a, b, c` in join order, cut short (`… and K more`) so the answer stays
+    /// within the message limit however large the room.
+    fn who_list(&self) -> String {
+        let members = self.members_in_join_order();
+        let mut text = format!("{} here: ", members.len());
+        for (i, (_, member)) in members.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            if text.len() + separator.len() + member.label.len() > self.config.max_message {
+                text.push_str(&format!("{separator}… and {} more", members.len() - i));
+                break;
+            }
+            text.push_str(separator);
+            text.push_str(&member.label);
+        }
+        text
     }
 
     /// Renames `from`; returns the answer for it. Everyone else is told on success.
@@ -387,6 +536,69 @@ impl Room {
     }
 }
 
+impl Member {
+    /// Whether a limit notice may go to this member now; if so, its line mode, and the
+    /// next one waits [`NOTICE_INTERVAL`].
+    fn may_notify(&mut self, now: Instant) -> Option<bool> {
+        if now < self.next_notice {
+            return None;
+        }
+        self.next_notice = now + NOTICE_INTERVAL;
+        Some(self.line_mode)
+    }
+}
+
+impl TokenBucket {
+    fn full(burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            tokens: burst,
+            updated: now,
+        }
+    }
+
+    /// Refills for the time since the last call, then takes a token if there is one.
+    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.updated = self.updated.max(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl StrangerMemory {
+    fn new(now: Instant) -> StrangerMemory {
+        StrangerMemory {
+            current: HashSet::new(),
+            previous: HashSet::new(),
+            rotated: now,
+        }
+    }
+
+    /// Whether `addr` may be sent a notice now; remembers that it was.
+    fn may_notify(&mut self, addr: SocketAddr, now: Instant) -> bool {
+        let age = now.saturating_duration_since(self.rotated);
+        if age >= NOTICE_INTERVAL {
+            self.previous = std::mem::take(&mut self.current);
+            if age >= 2 * NOTICE_INTERVAL {
+                self.previous.clear();
+            }
+            self.rotated = now;
+        }
+        if self.current.contains(&addr)
+            || self.previous.contains(&addr)
+            || self.current.len() >= STRANGER_MEMORY
+        {
+            return false;
+        }
+        self.current.insert(addr)
+    }
+}
+
 impl Outbox {
     /// An empty outbox.
     pub fn new() -> Outbox {
@@ -460,11 +672,18 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    fn room() -> Room {
-        Room::new(Config {
+    fn config() -> Config {
+        Config {
             timeout: TIMEOUT,
             max_message: 64,
-        })
+            max_clients: 100,
+            rate: 0.0,
+            burst: 10,
+        }
+    }
+
+    fn room() -> Room {
+        Room::new(config(), Instant::now())
     }
 
     /// A room with members on the given ports, joined in that order.
@@ -699,6 +918,20 @@ mod tests {
     }
 
     #[test]
+    fn who_stays_within_the_message_limit() {
+        let t = Instant::now();
+        let ports: Vec<u16> = (1000..1020).collect();
+        let mut room = room_with(&ports, t);
+        let sent = feed(&mut room, b"/who", 1000, t);
+        let text = &sent[0].1;
+        assert!(text.len() <= 64 + 2 + "… and 99 more".len(), "{text}");
+        assert_eq!(
+            text,
+            "* 20 here: 127.0.0.1:1000, 127.0.0.1:1001, 127.0.0.1:1002, … and 17 more"
+        );
+    }
+
+    #[test]
     fn me_is_a_notice_for_everyone() {
         let t = Instant::now();
         let mut room = room_with(&[1, 2], t);
@@ -802,6 +1035,185 @@ mod tests {
             "no newline, even in line mode"
         );
         assert!(room.is_empty());
+    }
+
+    #[test]
+    fn a_full_room_refuses_newcomers_with_a_notice_now_and_then() {
+        let t = Instant::now();
+        let mut room = Room::new(
+            Config {
+                max_clients: 2,
+                ..config()
+            },
+            t,
+        );
+        feed(&mut room, b"@im@", 1, t);
+        feed(&mut room, b"@im@", 2, t);
+        assert_eq!(
+            feed(&mut room, b"@im@", 3, t),
+            to(&[3], "* room is full (2 clients)")
+        );
+        assert!(
+            feed(&mut room, b"hello?", 3, t).is_empty(),
+            "one notice per second"
+        );
+        assert!(feed(&mut room, b"hello?", 3, t + Duration::from_millis(900)).is_empty());
+        let later = t + Duration::from_millis(2100);
+        assert_eq!(
+            feed(&mut room, b"hi\n", 3, later),
+            to(&[3], "* room is full (2 clients)\n")
+        );
+        assert_eq!(room.len(), 2);
+        assert_eq!(room.stats().refused_full, 4);
+        // Once someone leaves, there is room again.
+        feed(&mut room, b"quit", 1, later);
+        feed(&mut room, b"@im@", 3, later);
+        assert_eq!(room.len(), 2);
+    }
+
+    #[test]
+    fn strangers_are_remembered_in_bounded_memory() {
+        let t = Instant::now();
+        let mut room = Room::new(
+            Config {
+                max_clients: 1,
+                ..config()
+            },
+            t,
+        );
+        feed(&mut room, b"@im@", 1, t);
+        let mut notified = 0;
+        let mut out = Outbox::new();
+        for i in 0..(STRANGER_MEMORY as u32 + 1000) {
+            let from = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 7));
+            room.handle_datagram(b"@im@", from, t, &mut out);
+            notified += out.len();
+            out.clear();
+        }
+        assert_eq!(
+            notified, STRANGER_MEMORY,
+            "past the memory, strangers get nothing"
+        );
+        assert!(
+            room.strangers.current.len() + room.strangers.previous.len() <= 2 * STRANGER_MEMORY
+        );
+        // A new second, a new generation: notices flow again, but not to the last ones.
+        let from = SocketAddr::from(([10, 0, 0, 5], 7));
+        room.handle_datagram(b"@im@", from, t + NOTICE_INTERVAL, &mut out);
+        assert!(
+            out.is_empty(),
+            "told less than a second ago is still remembered"
+        );
+        let new = SocketAddr::from(([10, 9, 9, 9], 7));
+        room.handle_datagram(b"@im@", new, t + NOTICE_INTERVAL, &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn the_rate_limit_drops_and_says_so_once_a_second() {
+        let t = Instant::now();
+        let mut room = Room::new(
+            Config {
+                rate: 5.0,
+                burst: 3,
+                ..config()
+            },
+            t,
+        );
+        feed(&mut room, b"@im@", 1, t);
+        for i in 0..3 {
+            assert_eq!(feed(&mut room, b"x", 1, t).len(), 1, "burst message {i}");
+        }
+        assert_eq!(
+            feed(&mut room, b"x", 1, t),
+            to(&[1], "* slow down: 1 message dropped")
+        );
+        assert!(feed(&mut room, b"x", 1, t).is_empty());
+        assert!(
+            feed(&mut room, b"/who", 1, t).is_empty(),
+            "commands count too"
+        );
+        for _ in 0..100 {
+            assert!(
+                feed(&mut room, b"@im@", 1, t).is_empty(),
+                "heartbeats are free"
+            );
+        }
+        // 0.19 s later still no token (5 a second), and no second notice yet.
+        assert!(feed(&mut room, b"x", 1, t + Duration::from_millis(190)).is_empty());
+        // 1 s later the bucket is full again (3), and messages go through.
+        let later = t + Duration::from_secs(1);
+        assert_eq!(feed(&mut room, b"y", 1, later), to(&[1], "127.0.0.1:1 y"));
+        for _ in 0..2 {
+            assert_eq!(feed(&mut room, b"y", 1, later).len(), 1);
+        }
+        assert_eq!(
+            feed(&mut room, b"y", 1, later),
+            to(&[1], "* slow down: 4 messages dropped"),
+            "the count covers everything since the last notice"
+        );
+        assert_eq!(room.stats().dropped_rate, 5);
+    }
+
+    #[test]
+    fn rate_zero_means_no_limit() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        for _ in 0..1000 {
+            assert_eq!(feed(&mut room, b"x", 1, t).len(), 1);
+        }
+    }
+
+    #[test]
+    fn too_long_notices_are_limited_to_one_a_second() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        assert_eq!(feed(&mut room, &[b'x'; 65], 1, t).len(), 1);
+        assert!(feed(&mut room, &[b'x'; 65], 1, t).is_empty());
+        assert_eq!(
+            feed(&mut room, &[b'x'; 65], 1, t + NOTICE_INTERVAL).len(),
+            1
+        );
+        assert_eq!(room.stats().too_long, 3);
+    }
+
+    #[test]
+    fn presence_notices_have_a_room_wide_budget() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        let mut told = 0;
+        for port in 2..100 {
+            told += feed(&mut room, b"@im@", port, t)
+                .iter()
+                .filter(|(to, _)| *to == 1)
+                .count();
+        }
+        assert_eq!(
+            told,
+            PRESENCE_BURST as usize - 1,
+            "the first join spent one token"
+        );
+        assert_eq!(room.len(), 99, "everyone still joins");
+        assert_eq!(
+            room.stats().presence_skipped,
+            98 - (PRESENCE_BURST as u64 - 1)
+        );
+        let later = t + Duration::from_secs(1);
+        assert!(
+            !feed(&mut room, b"quit", 2, later).is_empty(),
+            "the budget refills"
+        );
+    }
+
+    #[test]
+    fn stats_count_datagrams_and_broadcasts() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        feed(&mut room, b"hi", 1, t);
+        feed(&mut room, b"/me waves", 1, t);
+        feed(&mut room, b"/who", 1, t);
+        let stats = room.stats();
+        assert_eq!((stats.datagrams, stats.broadcasts), (5, 2));
     }
 
     #[test]

@@ -24,11 +24,15 @@ pub enum Command {
     Kick(String),
     /// Broadcast `* server: TEXT`.
     Say(String),
+    /// Print what the limits did.
+    Stats,
 }
 
 /// What the console prints for anything it does not understand.
 const CONSOLE_HELP: &str = "commands: who (list clients), kick ADDR|NAME (remove one), \
-                            say TEXT (tell everyone), quit (stop the server)";
+                            say TEXT (tell everyone), stats (counters), quit (stop the server)";
+/// The least time between two log lines summing up dropped datagrams.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The recv loop with its room, ready to [`run`](Server::run).
 #[derive(Debug)]
@@ -40,6 +44,14 @@ pub struct Server {
     wake_addr: SocketAddr,
     /// How long a receive waits before the loop checks for evictions anyway.
     tick: Duration,
+    /// Datagrams handed to the kernel.
+    deliveries: u64,
+    /// Sends that failed.
+    send_errors: u64,
+    /// Drops already reported in the log's summary.
+    drops_logged: u64,
+    /// When the log may next carry a summary of drops.
+    next_summary: Instant,
 }
 
 /// Sends commands to a running [`Server`] from another thread.
@@ -66,7 +78,11 @@ impl Server {
         };
         let server = Server {
             socket,
-            room: Room::new(config),
+            room: Room::new(config, Instant::now()),
+            deliveries: 0,
+            send_errors: 0,
+            drops_logged: 0,
+            next_summary: Instant::now() + SUMMARY_INTERVAL,
             commands,
             wake_addr,
             tick,
@@ -98,9 +114,14 @@ impl Server {
                 Err(e) if is_transient(&e) => debug!("receive: {e}"),
                 Err(e) => return Err(e),
             }
-            self.room.tick(Instant::now(), &mut out);
+            let now = Instant::now();
+            self.room.tick(now, &mut out);
             let stop = self.run_commands(&mut out);
             self.send_all(&mut out);
+            if now >= self.next_summary {
+                self.log_drops();
+                self.next_summary = now + SUMMARY_INTERVAL;
+            }
             if stop {
                 info!("stopped");
                 return Ok(());
@@ -127,6 +148,7 @@ impl Server {
                     None => print_console(&format!("no one here is called {who}")),
                 },
                 Command::Say(text) => self.room.say(&text, out),
+                Command::Stats => print_console(&self.stats()),
             }
         }
     }
@@ -144,11 +166,49 @@ impl Server {
         text
     }
 
+    fn stats(&self) -> String {
+        let s = self.room.stats();
+        format!(
+            "members {}, received {}, broadcast {}, deliveries {}, dropped for rate {}, \
+             refused (room full) {}, too long {}, send errors {}, presence notices skipped {}",
+            self.room.len(),
+            s.datagrams,
+            s.broadcasts,
+            self.deliveries,
+            s.dropped_rate,
+            s.refused_full,
+            s.too_long,
+            self.send_errors,
+            s.presence_skipped
+        )
+    }
+
+    /// Logs one line about what was dropped since the last such line, if anything was.
+    fn log_drops(&mut self) {
+        let s = self.room.stats();
+        let total = s.dropped_rate + s.refused_full + s.too_long + s.presence_skipped;
+        if total == self.drops_logged {
+            return;
+        }
+        self.drops_logged = total;
+        warn!(
+            "dropping: {} for rate, {} refused (room full), {} too long, {} presence notices \
+             skipped, {} send errors (totals since start)",
+            s.dropped_rate, s.refused_full, s.too_long, s.presence_skipped, self.send_errors
+        );
+    }
+
     /// Sends what the room produced; a failure to one client does not stop the rest.
     fn send_all(&mut self, out: &mut Outbox) {
         for (to, datagram) in out.iter() {
-            if let Err(e) = self.socket.send_to(datagram, to) {
-                debug!("send to {to}: {e}");
+            match self.socket.send_to(datagram, to) {
+                Ok(_) => self.deliveries += 1,
+                Err(e) => {
+                    // Counted, and summed up in the log: one line per failure could
+                    // flood it.
+                    self.send_errors += 1;
+                    debug!("send to {to}: {e}");
+                }
             }
         }
         out.clear();
@@ -184,6 +244,7 @@ pub fn run_console(input: impl BufRead, handle: &Handle) {
                 return;
             }
             ("who", "") => handle.send(Command::Who),
+            ("stats", "") => handle.send(Command::Stats),
             ("kick", who) if !who.is_empty() => handle.send(Command::Kick(who.to_string())),
             ("say", text) if !text.is_empty() => handle.send(Command::Say(text.to_string())),
             _ => print_console(CONSOLE_HELP),

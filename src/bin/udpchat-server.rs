@@ -22,6 +22,25 @@ struct Cli {
     /// Longest chat message, in bytes; longer ones get a notice instead.
     #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE)]
     max_message: usize,
+    /// Most clients in the room at once; newcomers past it are refused.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_clients: u32,
+    /// Chat messages and commands per second per client (heartbeats are free); 0 turns
+    /// the limit off.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_rate)]
+    rate: f64,
+    /// Messages a client may send at once before --rate applies.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    burst: u32,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate: give messages per second, 0 or more"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -37,6 +56,9 @@ fn main() -> ExitCode {
     let config = room::Config {
         timeout: args.timeout,
         max_message: args.max_message,
+        max_clients: args.max_clients as usize,
+        rate: args.rate,
+        burst: args.burst,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,

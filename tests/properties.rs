@@ -1,0 +1,125 @@
+//! Property tests of `proto` and the room state machine: arbitrary input never panics,
+//! and the room's limits hold whatever the network sends.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use udpchat::proto::{self, Request};
+use udpchat::room::{Config, Outbox, Room};
+
+const MAX_CLIENTS: usize = 8;
+const MAX_MESSAGE: usize = 64;
+/// The longest sender prefix and notice wording a payload may add to the text: a
+/// notice such as `* private from [v6 address]:port: ` plus a trailing newline.
+const MAX_OVERHEAD: usize = 80;
+
+/// One thing that can happen to the room.
+#[derive(Debug, Clone)]
+enum Step {
+    Datagram { from: u16, bytes: Vec<u8> },
+    Wait { millis: u64 },
+}
+
+fn datagram() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"@im@".to_vec()),
+        Just(b"@IM@\n".to_vec()),
+        Just(b"quit".to_vec()),
+        Just(Vec::new()),
+        Just(b"/who".to_vec()),
+        Just(b"/msg 127.0.0.1:1 hi".to_vec()),
+        "[a-z]{1,20}".prop_map(|n| format!("/nick {n}").into_bytes()),
+        "\\PC{0,80}".prop_map(String::into_bytes),
+        "[\\x00-\\x1f\\x7f/ a-z\u{80}-\u{9f}]{0,40}".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..200),
+        proptest::collection::vec(any::<u8>(), 60..300),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u16..20, datagram()).prop_map(|(from, bytes)| Step::Datagram { from, bytes }),
+        1 => (0u64..4000).prop_map(|millis| Step::Wait { millis }),
+    ]
+}
+
+fn room_config(rate: f64) -> Config {
+    Config {
+        timeout: Duration::from_secs(2),
+        max_message: MAX_MESSAGE,
+        max_clients: MAX_CLIENTS,
+        rate,
+        burst: 3,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_parse_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        match proto::parse_request(&bytes) {
+            Request::Text(text) => {
+                prop_assert!(bytes.starts_with(text));
+                prop_assert!(!text.ends_with(b"\n") && !text.ends_with(b"\r"));
+            }
+            Request::Heartbeat | Request::Leave => {}
+        }
+        let decoded = proto::decode(&bytes);
+        let stripped = proto::strip_controls(&decoded);
+        prop_assert!(!stripped.chars().any(proto::is_terminal_control));
+        let _ = proto::parse_chat(&stripped);
+        let shown = proto::sanitize_for_terminal(&decoded);
+        prop_assert!(!shown.chars().any(proto::is_terminal_control));
+        let _ = proto::parse_reply(&bytes);
+    }
+
+    #[test]
+    fn split_pieces_are_bounded_and_lossless(text in "\\PC{0,300}", max in 4usize..100) {
+        let pieces = proto::split_message(&text, max);
+        prop_assert_eq!(pieces.concat(), text.as_str());
+        for piece in pieces {
+            prop_assert!(!piece.is_empty() && piece.len() <= max);
+        }
+    }
+
+    #[test]
+    fn the_room_keeps_its_limits_whatever_arrives(
+        steps in proptest::collection::vec(step(), 1..120),
+        rate in prop_oneof![Just(0.0), Just(5.0)],
+    ) {
+        let start = Instant::now();
+        let mut now = start;
+        let mut room = Room::new(room_config(rate), now);
+        let mut out = Outbox::new();
+        for step in steps {
+            match step {
+                Step::Wait { millis } => {
+                    now += Duration::from_millis(millis);
+                    room.tick(now, &mut out);
+                }
+                Step::Datagram { from, bytes } => {
+                    let from = SocketAddr::from(([127, 0, 0, 1], from));
+                    room.handle_datagram(&bytes, from, now, &mut out);
+                    if matches!(proto::parse_request(&bytes), Request::Heartbeat | Request::Leave) {
+                        for (_, sent) in out.iter() {
+                            prop_assert!(
+                                sent.starts_with(b"* "),
+                                "a heartbeat or quit produced {:?}", String::from_utf8_lossy(sent)
+                            );
+                        }
+                    }
+                }
+            }
+            prop_assert!(room.len() <= MAX_CLIENTS);
+            for (_, sent) in out.iter() {
+                prop_assert!(sent.len() <= MAX_MESSAGE + MAX_OVERHEAD, "{} bytes", sent.len());
+                prop_assert!(std::str::from_utf8(sent).is_ok());
+                let text = String::from_utf8_lossy(sent);
+                prop_assert!(!text.trim_end_matches('\n').chars().any(proto::is_terminal_control));
+            }
+            out.clear();
+        }
+    }
+}
