@@ -1,0 +1,173 @@
+//! The real server under abuse: a flood of random datagrams, and thousands of invented
+//! source addresses. Afterwards it must be alive, bounded, and still a chat room.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use common::{Peer, TestServer, DEADLINE};
+
+/// A small deterministic generator (xorshift64*), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One flood datagram: random bytes of any length, short valid UTF-8 with controls, or
+/// the protocol's own words.
+fn flood_datagram(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(4) {
+        0 => (0..rng.below(65_508)).map(|_| rng.next() as u8).collect(),
+        1 => (0..rng.below(300)).map(|_| rng.next() as u8).collect(),
+        2 => {
+            let alphabet = [
+                "a", "é", "\x1b[2J", "\x07", "\r", "\n", "/", " ", "✓", "\u{9b}",
+            ];
+            let n = rng.below(100);
+            (0..n)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect::<String>()
+                .into_bytes()
+        }
+        _ => {
+            let words: [&[u8]; 6] = [b"@im@", b"quit", b"", b"/nick x", b"/who", b"/msg x y"];
+            words[rng.below(words.len())].to_vec()
+        }
+    }
+}
+
+/// Sends `text` from `peer` and waits for its own line to come back, skipping whatever
+/// else arrives meanwhile: the proof that the room still relays chat.
+fn chat_round_trip(peer: &Peer, other: &Peer, text: &str) {
+    peer.send(text.as_bytes());
+    let want = format!("{} {text}", peer.addr());
+    for receiver in [peer, other] {
+        let start = Instant::now();
+        loop {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{} never got {want:?}",
+                receiver.addr()
+            );
+            if receiver.recv() == want.as_bytes() {
+                break;
+            }
+        }
+    }
+}
+
+/// The server's resident memory in KiB, where the system tells it.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Asks the console for `stats` and returns the printed line.
+fn stats(server: &mut TestServer, seen: usize) -> String {
+    server.proc.type_line("stats");
+    let start = Instant::now();
+    loop {
+        let lines: Vec<String> = server
+            .proc
+            .stdout_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("members "))
+            .collect();
+        if lines.len() > seen {
+            return lines[seen].clone();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no stats\n{}",
+            server.proc.report()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_flood_of_random_datagrams_leaves_the_room_working() {
+    let mut server = TestServer::start(&[]);
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let sources: Vec<UdpSocket> = (0..50)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind a flood source"))
+        .collect();
+    let mut sent_bytes = 0;
+    for _ in 0..2000 {
+        let datagram = flood_datagram(&mut rng);
+        let source = &sources[rng.below(sources.len())];
+        // The kernel may refuse a send when its buffer is full; a flood does not care.
+        if source.send_to(&datagram, server.addr).is_ok() {
+            sent_bytes += datagram.len();
+        }
+    }
+    assert!(
+        sent_bytes > 10_000_000,
+        "the flood was real: {sent_bytes} bytes"
+    );
+    let alice = server.peer();
+    let bob = server.peer();
+    bob.send(b"@im@");
+    chat_round_trip(&alice, &bob, "still standing?");
+    chat_round_trip(&bob, &alice, "yes");
+    assert!(server.proc.is_running(), "{}", server.proc.report());
+    let line = stats(&mut server, 0);
+    eprintln!("after the flood ({sent_bytes} bytes sent): {line}");
+}
+
+#[test]
+fn thousands_of_invented_addresses_fill_the_room_and_no_further() {
+    const MAX_CLIENTS: usize = 200;
+    let max = MAX_CLIENTS.to_string();
+    let mut server = TestServer::start(&["--max-clients", &max]);
+    let alice = server.joined_peer();
+    let bob = server.joined_peer();
+    let rss_before = resident_kib(server.proc.id());
+
+    // 5 000 distinct source ports each say @im@; at most 500 sockets are open at once.
+    let mut ports = HashSet::new();
+    while ports.len() < 5000 {
+        let batch: Vec<UdpSocket> = (0..500)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind a spoofed source"))
+            .collect();
+        for socket in &batch {
+            let port = socket.local_addr().expect("address").port();
+            if ports.len() < 5000 && ports.insert(port) {
+                socket.send_to(b"@im@", server.addr).expect("send");
+            }
+        }
+    }
+    // One more newcomer hears why it is not let in.
+    let late = server.peer();
+    late.send(b"@im@");
+    late.expect(&format!("* room is full ({MAX_CLIENTS} clients)"));
+    let line = stats(&mut server, 0);
+    eprintln!("after 5000 joins: {line}");
+    assert!(
+        line.starts_with(&format!("members {MAX_CLIENTS},")),
+        "{line}\n{}",
+        server.proc.report()
+    );
+    chat_round_trip(&alice, &bob, "we are still here");
+    chat_round_trip(&bob, &alice, "so we are");
+    if let (Some(before), Some(after)) = (rss_before, resident_kib(server.proc.id())) {
+        eprintln!("server resident memory: {before} KiB before, {after} KiB after");
+        assert!(
+            after < before + 4096,
+            "memory grew from {before} KiB to {after} KiB"
+        );
+    }
+}
