@@ -50,7 +50,8 @@ pub struct Server {
     send_errors: u64,
     /// Drops already reported in the log's summary.
     drops_logged: u64,
-    /// When the log may next carry a summary of drops.
+    /// When the log may next carry a summary of drops: the first drop is reported at
+    /// once, later ones at most every [`SUMMARY_INTERVAL`].
     next_summary: Instant,
 }
 
@@ -82,7 +83,7 @@ impl Server {
             deliveries: 0,
             send_errors: 0,
             drops_logged: 0,
-            next_summary: Instant::now() + SUMMARY_INTERVAL,
+            next_summary: Instant::now(),
             commands,
             wake_addr,
             tick,
@@ -118,8 +119,7 @@ impl Server {
             self.room.tick(now, &mut out);
             let stop = self.run_commands(&mut out);
             self.send_all(&mut out);
-            if now >= self.next_summary {
-                self.log_drops();
+            if now >= self.next_summary && self.log_drops() {
                 self.next_summary = now + SUMMARY_INTERVAL;
             }
             if stop {
@@ -183,12 +183,14 @@ impl Server {
         )
     }
 
-    /// Logs one line about what was dropped since the last such line, if anything was.
-    fn log_drops(&mut self) {
+    /// Logs one line about drops if anything was dropped since the last such line;
+    /// true if it did.
+    fn log_drops(&mut self) -> bool {
         let s = self.room.stats();
-        let total = s.dropped_rate + s.refused_full + s.too_long + s.presence_skipped;
+        let total =
+            s.dropped_rate + s.refused_full + s.too_long + s.presence_skipped + self.send_errors;
         if total == self.drops_logged {
-            return;
+            return false;
         }
         self.drops_logged = total;
         warn!(
@@ -196,6 +198,7 @@ impl Server {
              skipped, {} send errors (totals since start)",
             s.dropped_rate, s.refused_full, s.too_long, s.presence_skipped, self.send_errors
         );
+        true
     }
 
     /// Sends what the room produced; a failure to one client does not stop the rest.

@@ -100,6 +100,7 @@ fn stats(server: &mut TestServer, seen: usize) -> String {
 
 #[test]
 fn a_flood_of_random_datagrams_leaves_the_room_working() {
+    let started = Instant::now();
     let mut server = TestServer::start(&[]);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let sources: Vec<UdpSocket> = (0..50)
@@ -126,6 +127,20 @@ fn a_flood_of_random_datagrams_leaves_the_room_working() {
     assert!(server.proc.is_running(), "{}", server.proc.report());
     let line = stats(&mut server, 0);
     eprintln!("after the flood ({sent_bytes} bytes sent): {line}");
+    // The drops are summed up in the log, not logged one by one.
+    server.wait_log("dropping: ");
+    let summaries = server
+        .proc
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("dropping: "))
+        .count();
+    let allowed = 1 + started.elapsed().as_secs() as usize / 10;
+    assert!(
+        summaries <= allowed,
+        "{summaries} summaries: at most one per 10 s\n{}",
+        server.proc.report()
+    );
 }
 
 #[test]
