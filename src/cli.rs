@@ -23,7 +23,8 @@ pub fn parse_name(text: &str) -> Result<String, String> {
         Ok(text.to_string())
     } else {
         Err(format!(
-            "`{text}` is not a valid name: use 1-{} ASCII letters, digits, _ or -",
+            "`{text}` is not a valid name: use 1-{} ASCII letters, digits, _ or -, starting \
+             with a letter, and not a word the server's notices start with",
             crate::proto::MAX_NAME
         ))
     }

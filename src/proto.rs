@@ -18,6 +18,11 @@ pub const RECV_BUFFER: usize = 65_536;
 pub const NOTICE_PREFIX: &str = "* ";
 /// The longest name `/nick` accepts, in bytes (names are ASCII).
 pub const MAX_NAME: usize = 16;
+/// The first words of the server's notices: no one may take them as a name.
+pub const RESERVED_NAMES: [&str; 12] = [
+    "you", "private", "server", "room", "slow", "message", "no", "unknown", "commands", "usage",
+    "cannot", "the",
+];
 
 /// What a client's datagram asks of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +121,24 @@ pub fn parse_chat(text: &str) -> Chat<'_> {
 }
 
 /// Whether `name` may be taken with `/nick`: 1 to [`MAX_NAME`] ASCII letters, digits,
-/// `_` or `-`, so a name never looks like an address or a notice.
+/// `_` or `-`, starting with a letter, and none of [`RESERVED_NAMES`] in any case.
+///
+/// So a name never looks like an address, and `/me` under a name can never forge a
+/// server notice such as `* you were removed by the server` or `* 3 here: …`.
 pub fn is_valid_name(name: &str) -> bool {
     (1..=MAX_NAME).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !is_reserved_name(name)
+}
+
+/// Whether `name` is one of [`RESERVED_NAMES`], in any case.
+pub fn is_reserved_name(name: &str) -> bool {
+    RESERVED_NAMES
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(name))
 }
 
 /// Whether `text` mentions `name` as a whole word, in any case.
@@ -339,12 +356,29 @@ mod tests {
 
     #[test]
     fn names_are_short_plain_ascii() {
-        for good in ["a", "alice", "Bob_2", "x-y", "0123456789abcdef"] {
+        for good in [
+            "a",
+            "alice",
+            "Bob_2",
+            "x-y",
+            "a123456789abcdef",
+            "youth",
+            "Servers",
+        ] {
             assert!(is_valid_name(good), "{good}");
         }
         for bad in [
             "",
-            "0123456789abcdefg",
+            "a123456789abcdefg",
+            "3",
+            "0xff",
+            "_x",
+            "-x",
+            "you",
+            "YOU",
+            "Private",
+            "server",
+            "the",
             "two words",
             "a.b",
             "a:b",

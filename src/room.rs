@@ -384,20 +384,18 @@ impl Room {
 
     /// Handles chat text from the member `from`: a command, or a line for everyone.
     fn chat(&mut self, raw: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
+        // Checked before decoding, so a flood of huge datagrams costs no decoding; and
+        // after, because each invalid byte decodes to three (U+FFFD).
         if raw.len() > self.config.max_message {
-            self.stats.too_long += 1;
-            let Some(member) = self.members.get_mut(&from) else {
-                return;
-            };
-            if let Some(line_mode) = member.may_notify(now) {
-                let notice = proto::too_long_notice(raw.len(), self.config.max_message);
-                let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
-                out.push(from, payload, line_mode);
-            }
+            self.refuse_too_long(raw.len(), from, now, out);
             return;
         }
         let decoded = proto::decode(raw);
         let text = proto::strip_controls(&decoded);
+        if text.len() > self.config.max_message {
+            self.refuse_too_long(text.len(), from, now, out);
+            return;
+        }
         match proto::parse_chat(&text) {
             Chat::Text("") => {}
             Chat::Text(text) => {
@@ -408,6 +406,19 @@ impl Room {
                 self.stats.broadcasts += 1;
             }
             Chat::Command(command) => self.command(command, from, out),
+        }
+    }
+
+    /// Counts a message over the limit and tells its sender, at most once a second.
+    fn refuse_too_long(&mut self, len: usize, from: SocketAddr, now: Instant, out: &mut Outbox) {
+        self.stats.too_long += 1;
+        let Some(member) = self.members.get_mut(&from) else {
+            return;
+        };
+        if let Some(line_mode) = member.may_notify(now) {
+            let notice = proto::too_long_notice(len, self.config.max_message);
+            let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
+            out.push(from, payload, line_mode);
         }
     }
 
@@ -470,9 +481,13 @@ impl Room {
                 proto::MAX_NAME
             );
         }
+        if proto::is_reserved_name(name) {
+            return format!("the name {name} is reserved");
+        }
         if !proto::is_valid_name(name) {
             return format!(
-                "cannot take the name {name}: use 1-{} ASCII letters, digits, _ or -",
+                "cannot take the name {name}: use 1-{} ASCII letters, digits, _ or -, \
+                 starting with a letter",
                 proto::MAX_NAME
             );
         }
@@ -820,6 +835,30 @@ mod tests {
     }
 
     #[test]
+    fn the_limit_also_holds_after_lossy_decoding() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        // 30 invalid bytes are within 64, but decode to 90 bytes of U+FFFD.
+        let sent = feed(&mut room, &[0xff; 30], 1, t);
+        assert_eq!(sent, to(&[1], "* message too long (90 bytes, limit 64)"));
+    }
+
+    #[test]
+    fn reserved_names_cannot_forge_notices() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        for name in ["you", "Private", "server", "3"] {
+            let sent = feed(&mut room, format!("/nick {name}").as_bytes(), 1, t);
+            assert_eq!(sent.len(), 1, "{name}: only a refusal to the sender");
+            assert!(
+                sent[0].1.starts_with("* cannot take the name")
+                    || sent[0].1.ends_with("is reserved"),
+                "{sent:?}"
+            );
+        }
+    }
+
+    #[test]
     fn non_utf8_is_decoded_lossily() {
         let t = Instant::now();
         let mut room = room_with(&[1], t);
@@ -886,7 +925,8 @@ mod tests {
             sent,
             to(
                 &[1],
-                "* cannot take the name 127.0.0.1:2: use 1-16 ASCII letters, digits, _ or -"
+                "* cannot take the name 127.0.0.1:2: use 1-16 ASCII letters, digits, _ or -, \
+                 starting with a letter"
             )
         );
         let sent = feed(&mut room, b"/nick", 1, t);

@@ -57,9 +57,12 @@ fn nick_takes_valid_unique_names_in_any_case() {
     b.send(b"/nick ALICE");
     b.expect("* the name ALICE is taken");
     b.send(b"/nick no spaces");
-    b.expect("* cannot take the name no spaces: use 1-16 ASCII letters, digits, _ or -");
+    let rule = "use 1-16 ASCII letters, digits, _ or -, starting with a letter";
+    b.expect(&format!("* cannot take the name no spaces: {rule}"));
     b.send(b"/nick seventeen_chars_x");
-    b.expect("* cannot take the name seventeen_chars_x: use 1-16 ASCII letters, digits, _ or -");
+    b.expect(&format!("* cannot take the name seventeen_chars_x: {rule}"));
+    b.send(b"/nick You");
+    b.expect("* the name You is reserved");
     b.send(b"/nick Bob-2");
     b.expect("* you are now Bob-2");
     a.expect(&format!("* {} is now Bob-2", b.addr()));
