@@ -67,6 +67,14 @@ pub enum Error {
     Output(io::Error),
 }
 
+/// A socket connected to a live-looking server address.
+#[derive(Debug)]
+struct Connected {
+    socket: UdpSocket,
+    /// A datagram that arrived while probing the address.
+    first: Option<Vec<u8>>,
+}
+
 /// What the other threads tell the main loop.
 #[derive(Debug)]
 enum Event {
@@ -100,11 +108,16 @@ pub fn run(
     input: impl BufRead + std::marker::Send + 'static,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
-    let Some((socket, first)) = connect(&config.server)? else {
+    let Some(Connected { socket, first }) = connect(&config.server)? else {
         return Ok(Outcome::ServerDown);
     };
     if let Some(name) = &config.name {
         if let Err(e) = socket.send(format!("/nick {name}").as_bytes()) {
+            // This send may be the one that learns the port is closed: Linux reports the
+            // ICMP error once, to whichever call on the socket comes next.
+            if e.kind() == ErrorKind::ConnectionRefused {
+                return Ok(Outcome::ServerDown);
+            }
             debug!("cannot send /nick: {e}");
         }
     }
@@ -167,7 +180,7 @@ fn chat(
                 if line.trim().is_empty() {
                     continue;
                 }
-                for piece in proto::split_message(&line, config.max_message) {
+                for piece in proto::split_chat(&line, config.max_message) {
                     if let Err(e) = socket.send(piece.as_bytes()) {
                         if e.kind() == ErrorKind::ConnectionRefused {
                             return Ok(Outcome::ServerDown);
@@ -242,10 +255,8 @@ fn should_ring(line: &str, own_name: Option<&str>) -> bool {
 
 /// Resolves the server and connects to the first address whose port is not closed.
 ///
-/// Sends the first heartbeat. Returns `None` when every address refused, and any
-/// datagram that arrived while probing.
-#[allow(clippy::type_complexity)]
-fn connect(server: &str) -> Result<Option<(UdpSocket, Option<Vec<u8>>)>, Error> {
+/// Sends the first heartbeat. Returns `None` when every address refused.
+fn connect(server: &str) -> Result<Option<Connected>, Error> {
     let addrs: Vec<SocketAddr> = server
         .to_socket_addrs()
         .map_err(|source| Error::Resolve {
@@ -277,7 +288,10 @@ fn connect(server: &str) -> Result<Option<(UdpSocket, Option<Vec<u8>>)>, Error> 
             Err(e) => return Err(Error::Socket(e)),
         }
         if i + 1 == addrs.len() {
-            return Ok(Some((socket, None)));
+            return Ok(Some(Connected {
+                socket,
+                first: None,
+            }));
         }
         // Another address remains: give this one a moment to say its port is closed.
         socket
@@ -285,11 +299,19 @@ fn connect(server: &str) -> Result<Option<(UdpSocket, Option<Vec<u8>>)>, Error> 
             .map_err(Error::Socket)?;
         let mut buf = vec![0u8; proto::RECV_BUFFER];
         match socket.recv(&mut buf) {
-            Ok(len) => return Ok(Some((socket, Some(buf[..len].to_vec())))),
+            Ok(len) => {
+                let first = Some(buf[..len].to_vec());
+                return Ok(Some(Connected { socket, first }));
+            }
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
                 debug!("{addr} refused; trying the next address");
             }
-            Err(_) => return Ok(Some((socket, None))),
+            Err(_) => {
+                return Ok(Some(Connected {
+                    socket,
+                    first: None,
+                }))
+            }
         }
     }
     Ok(None)

@@ -210,6 +210,38 @@ pub fn too_long_notice(len: usize, limit: usize) -> String {
     format!("{NOTICE_PREFIX}message too long ({len} bytes, limit {limit})")
 }
 
+/// Splits a typed line into chat messages of at most `max_bytes` bytes (at least 16),
+/// never inside a UTF-8 character, such that every piece after the first still reads as
+/// plain text: a continuation starting with `/` is sent as `//…`, and none is so short
+/// that it could be `quit` or `@im@`.
+pub fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
+    // One byte spare for the escaping slash; the last piece at least this long.
+    const MIN_TAIL: usize = 8;
+    let max_bytes = max_bytes.max(2 * MIN_TAIL);
+    let mut pieces = Vec::new();
+    let mut rest = line;
+    let mut first = true;
+    while !rest.is_empty() {
+        let limit = if first { max_bytes } else { max_bytes - 1 };
+        let mut cut = rest.len().min(limit);
+        if cut < rest.len() && rest.len() - cut < MIN_TAIL {
+            cut = rest.len() - MIN_TAIL;
+        }
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(if !first && piece.starts_with('/') {
+            Cow::Owned(format!("/{piece}"))
+        } else {
+            Cow::Borrowed(piece)
+        });
+        rest = tail;
+        first = false;
+    }
+    pieces
+}
+
 /// Splits the first whitespace-separated word off `text`: `(word, rest)`, with the rest's
 /// leading whitespace removed.
 fn split_word(text: &str) -> (&str, &str) {
@@ -217,28 +249,6 @@ fn split_word(text: &str) -> (&str, &str) {
         Some(at) => (&text[..at], text[at..].trim_start()),
         None => (text, ""),
     }
-}
-
-/// Splits `text` into pieces of at most `max_bytes` bytes, never inside a UTF-8 character.
-///
-/// `max_bytes` below 4 is raised to 4 so that every character fits in a piece.
-pub fn split_message(text: &str, max_bytes: usize) -> Vec<&str> {
-    let max_bytes = max_bytes.max(4);
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while rest.len() > max_bytes {
-        let mut cut = max_bytes;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (piece, tail) = rest.split_at(cut);
-        pieces.push(piece);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        pieces.push(rest);
-    }
-    pieces
 }
 
 #[cfg(test)]
@@ -401,6 +411,43 @@ mod tests {
     }
 
     #[test]
+    fn split_chat_keeps_continuations_plain_text() {
+        let line = format!("{}/nick xyz", "a".repeat(20));
+        let pieces = split_chat(&line, 20);
+        assert_eq!(pieces, vec!["a".repeat(20), "//nick xyz".to_string()]);
+        // A tail that would be "quit" takes a few bytes from the piece before it.
+        let line = format!("{}quit", "b".repeat(20));
+        let pieces = split_chat(&line, 20);
+        assert_eq!(pieces, vec!["b".repeat(16), "bbbbquit".to_string()]);
+        for piece in &pieces[1..] {
+            assert!(matches!(parse_request(piece.as_bytes()), Request::Text(_)));
+        }
+        assert_eq!(split_chat("short", 1024), vec!["short"]);
+        assert!(split_chat("", 1024).is_empty());
+    }
+
+    #[test]
+    fn split_chat_respects_the_limit_and_characters() {
+        let line = "é/".repeat(900);
+        let pieces = split_chat(&line, 1024);
+        for piece in &pieces {
+            assert!(piece.len() <= 1024, "{}", piece.len());
+        }
+        let rejoined: String = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if i > 0 && p.starts_with("//") {
+                    &p[1..]
+                } else {
+                    &p[..]
+                }
+            })
+            .collect();
+        assert_eq!(rejoined, line);
+    }
+
+    #[test]
     fn chat_line_is_who_space_text() {
         let mut out = Vec::new();
         write_chat_line(&mut out, "127.0.0.1:5000", "hello");
@@ -415,29 +462,6 @@ mod tests {
         assert_eq!(
             too_long_notice(2000, 1024),
             "* message too long (2000 bytes, limit 1024)"
-        );
-    }
-
-    #[test]
-    fn split_keeps_short_text_whole() {
-        assert_eq!(split_message("hello", 1024), vec!["hello"]);
-        assert!(split_message("", 1024).is_empty());
-        let exact = "a".repeat(1024);
-        assert_eq!(split_message(&exact, 1024), vec![exact.as_str()]);
-    }
-
-    #[test]
-    fn split_respects_utf8_boundaries_and_limit() {
-        // 'é' is two bytes: 5 of them are 10 bytes; a limit of 5 must cut at 4.
-        let text = "ééééé";
-        let pieces = split_message(text, 5);
-        assert_eq!(pieces, vec!["éé", "éé", "é"]);
-        assert_eq!(pieces.concat(), text);
-        let long = "x".repeat(2500);
-        let pieces = split_message(&long, 1024);
-        assert_eq!(
-            pieces.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [1024, 1024, 452]
         );
     }
 }

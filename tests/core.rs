@@ -141,6 +141,15 @@ fn client_exits_1_when_no_server_is_there() {
 }
 
 #[test]
+fn a_named_client_also_exits_1_when_no_server_is_there() {
+    // Its /nick right after the heartbeat may be the send that learns the port is closed.
+    let addr = closed_port().to_string();
+    let mut client = Proc::spawn(CLIENT, &[&addr, "--name", "ghost", "--heartbeat", "30"]);
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", client.report());
+}
+
+#[test]
 fn bad_bind_addresses_get_one_clear_line() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap().to_string();

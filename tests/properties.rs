@@ -76,12 +76,20 @@ proptest! {
     }
 
     #[test]
-    fn split_pieces_are_bounded_and_lossless(text in "\\PC{0,300}", max in 4usize..100) {
-        let pieces = proto::split_message(&text, max);
-        prop_assert_eq!(pieces.concat(), text.as_str());
-        for piece in pieces {
+    fn typed_lines_split_into_bounded_plain_text(line in "[a-z/é ]{0,300}", max in 16usize..100) {
+        let pieces = proto::split_chat(&line, max);
+        let mut rejoined = String::new();
+        for (i, piece) in pieces.iter().enumerate() {
             prop_assert!(!piece.is_empty() && piece.len() <= max);
+            if i > 0 {
+                prop_assert!(matches!(proto::parse_request(piece.as_bytes()), Request::Text(_)));
+                prop_assert!(matches!(proto::parse_chat(piece), proto::Chat::Text(_)));
+                rejoined.push_str(piece.strip_prefix('/').filter(|p| p.starts_with('/')).unwrap_or(piece));
+            } else {
+                rejoined.push_str(piece);
+            }
         }
+        prop_assert_eq!(rejoined, line);
     }
 
     #[test]

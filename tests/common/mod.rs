@@ -26,6 +26,8 @@ pub struct Proc {
     stdin: Option<ChildStdin>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The threads collecting stdout and stderr; they end when the child closes them.
+    collectors: Vec<thread::JoinHandle<()>>,
 }
 
 /// A running `udpchat-server` on a free loopback port.
@@ -38,6 +40,8 @@ pub struct TestServer {
 pub struct Peer {
     pub socket: UdpSocket,
     server: SocketAddr,
+    /// The server's log, shown when a check fails.
+    server_log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Proc {
@@ -50,8 +54,8 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let stdout = collect_lines(child.stdout.take().expect("piped stdout"));
-        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+        let (stdout, out_thread) = collect_lines(child.stdout.take().expect("piped stdout"));
+        let (stderr, err_thread) = collect_lines(child.stderr.take().expect("piped stderr"));
         let name = std::path::Path::new(program)
             .file_name()
             .map_or(program.to_string(), |n| n.to_string_lossy().into_owned());
@@ -61,6 +65,7 @@ impl Proc {
             child,
             stdout,
             stderr,
+            collectors: vec![out_thread, err_thread],
         }
     }
 
@@ -113,8 +118,11 @@ impl Proc {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
-                    // Let the collector threads read what the child wrote last.
-                    thread::sleep(Duration::from_millis(20));
+                    // The child is gone, so its pipes are closed: the collectors finish
+                    // reading what it wrote last.
+                    for collector in self.collectors.drain(..) {
+                        let _ = collector.join();
+                    }
                     return status;
                 }
                 Ok(None) if start.elapsed() < DEADLINE => thread::sleep(Duration::from_millis(10)),
@@ -200,7 +208,9 @@ impl TestServer {
 
     /// A raw peer talking to this server.
     pub fn peer(&self) -> Peer {
-        Peer::new(self.addr)
+        let mut peer = Peer::new(self.addr);
+        peer.server_log = Some(Arc::clone(&self.proc.stderr));
+        peer
     }
 
     /// A raw peer that has joined with a heartbeat, confirmed by the server's log.
@@ -237,7 +247,19 @@ impl Peer {
         socket
             .set_read_timeout(Some(DEADLINE))
             .expect("set read timeout");
-        Peer { socket, server }
+        Peer {
+            socket,
+            server,
+            server_log: None,
+        }
+    }
+
+    /// The server's log so far, for failure messages.
+    fn log(&self) -> String {
+        match &self.server_log {
+            Some(lines) => format!("--- server log:\n{}", lines.lock().unwrap().join("\n")),
+            None => String::new(),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -257,7 +279,11 @@ impl Peer {
             match self.socket.recv_from(&mut buf) {
                 Ok((len, from)) if from == self.server => return buf[..len].to_vec(),
                 Ok(_) => continue,
-                Err(e) => panic!("peer {} got nothing from the server: {e}", self.addr()),
+                Err(e) => panic!(
+                    "peer {} got nothing from the server: {e}\n{}",
+                    self.addr(),
+                    self.log()
+                ),
             }
         }
     }
@@ -273,8 +299,9 @@ impl Peer {
         assert_eq!(
             String::from_utf8_lossy(&got),
             want,
-            "peer {} received the wrong datagram",
-            self.addr()
+            "peer {} received the wrong datagram\n{}",
+            self.addr(),
+            self.log()
         );
     }
 
@@ -286,8 +313,9 @@ impl Peer {
                 assert_eq!(
                     String::from_utf8_lossy(&got),
                     want,
-                    "peer {} received the wrong chat line",
-                    self.addr()
+                    "peer {} received the wrong chat line\n{}",
+                    self.addr(),
+                    self.log()
                 );
                 return;
             }
@@ -302,9 +330,10 @@ impl Peer {
         self.socket.set_read_timeout(Some(DEADLINE)).unwrap();
         if let Ok((len, from)) = got {
             panic!(
-                "peer {} expected nothing, got {:?} from {from}",
+                "peer {} expected nothing, got {:?} from {from}\n{}",
                 self.addr(),
-                String::from_utf8_lossy(&buf[..len])
+                String::from_utf8_lossy(&buf[..len]),
+                self.log()
             );
         }
     }
@@ -316,10 +345,12 @@ pub fn closed_port() -> SocketAddr {
     socket.local_addr().expect("address")
 }
 
-fn collect_lines(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+fn collect_lines(
+    stream: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, thread::JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
-    thread::spawn(move || {
+    let collector = thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut buf = Vec::new();
         while let Ok(n) = reader.read_until(b'\n', &mut buf) {
@@ -333,5 +364,5 @@ fn collect_lines(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> 
             buf.clear();
         }
     });
-    lines
+    (lines, collector)
 }
