@@ -25,6 +25,8 @@ const PROBE_WAIT: Duration = Duration::from_millis(150);
 const REMOVED: &str = "* you were removed by the server";
 /// The start of the notice confirming our name.
 const NOW_CALLED: &str = "* you are now ";
+/// The start of the server's welcome to a newcomer.
+const WELCOME: &str = "* you joined as ";
 /// The start of a private message to us.
 const PRIVATE_FROM: &str = "* private from ";
 
@@ -199,6 +201,15 @@ fn chat(
                     }
                     if let Some(name) = text.strip_prefix(NOW_CALLED) {
                         own_name = Some(name.to_string());
+                    }
+                    if text.starts_with(WELCOME) {
+                        // Welcomed although we had a name: we were evicted, or the server
+                        // restarted. Take the name again.
+                        if let Some(name) = own_name.take() {
+                            if let Err(e) = socket.send(format!("/nick {name}").as_bytes()) {
+                                debug!("cannot send /nick: {e}");
+                            }
+                        }
                     }
                     let bell = config.bell && should_ring(&text, own_name.as_deref());
                     if let Err(e) = print_line(output, &text, bell) {

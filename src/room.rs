@@ -27,6 +27,9 @@ const PRESENCE_BURST: f64 = 30.0;
 /// notice to, per generation; past that, strangers get no notices until the next one.
 const STRANGER_MEMORY: usize = 4096;
 
+/// How the notice to a newcomer starts, after `* `.
+pub const WELCOME: &str = "you joined as ";
+
 /// The command list `/help` sends.
 const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
                     start a line with // to say something starting with /";
@@ -322,6 +325,16 @@ impl Room {
         info!("{} joined", member.label);
         let label = member.label.clone();
         self.members.insert(from, member);
+        // The newcomer learns how it is shown; a client that had a name learns it must
+        // take it again (after an eviction, or a restart of the server).
+        if self.strangers.may_notify(from, now) {
+            let welcome = format!(
+                "{WELCOME}{label} ({} here; /help for commands)",
+                self.members.len()
+            );
+            let payload = out.notice(&welcome);
+            out.push(from, payload, line_mode);
+        }
         self.announce(&label, "joined", Some(from), now, out);
         let due = now + self.config.timeout;
         self.next_sweep = Some(self.next_sweep.map_or(due, |d| d.min(due)));
@@ -731,12 +744,18 @@ mod tests {
     }
 
     #[test]
-    fn heartbeat_joins_telling_only_the_others() {
+    fn heartbeat_joins_telling_the_others_and_welcoming_the_newcomer() {
         let t = Instant::now();
         let mut room = room_with(&[1], t);
         assert_eq!(
             feed(&mut room, b"@im@", 2, t),
-            to(&[1], "* 127.0.0.1:2 joined")
+            vec![
+                (1, "* 127.0.0.1:2 joined".into()),
+                (
+                    2,
+                    "* you joined as 127.0.0.1:2 (2 here; /help for commands)".into()
+                )
+            ]
         );
         assert!(
             feed(&mut room, b"@IM@\n", 2, t).is_empty(),
@@ -755,7 +774,12 @@ mod tests {
             vec![
                 (1, "* 127.0.0.1:2 joined".into()),
                 (1, "127.0.0.1:2 hello".into()),
-                (2, "127.0.0.1:2 hello\n".into()), // it ended its line, so it is in line mode
+                // It ended its line, so it is in line mode.
+                (
+                    2,
+                    "* you joined as 127.0.0.1:2 (2 here; /help for commands)\n".into()
+                ),
+                (2, "127.0.0.1:2 hello\n".into()),
             ]
         );
         assert_eq!(
@@ -783,7 +807,7 @@ mod tests {
     fn empty_text_after_trimming_registers_but_is_not_broadcast() {
         let t = Instant::now();
         let mut room = room();
-        assert!(feed(&mut room, b"\r\n", 1, t).is_empty());
+        assert_eq!(feed(&mut room, b"\r\n", 1, t).len(), 1, "only the welcome");
         assert_eq!(room.len(), 1);
         assert!(
             feed(&mut room, b"\x1b\x07\n", 1, t).is_empty(),
@@ -1130,8 +1154,10 @@ mod tests {
             notified += out.len();
             out.clear();
         }
+        // The member's welcome took one place in the memory.
         assert_eq!(
-            notified, STRANGER_MEMORY,
+            notified,
+            STRANGER_MEMORY - 1,
             "past the memory, strangers get nothing"
         );
         assert!(

@@ -59,6 +59,7 @@ fn a_silent_client_is_evicted_after_the_timeout() {
     server.wait_log(&format!("{} timed out", silent.addr()));
     let talker = server.peer();
     talker.send(b"still here?");
+    talker.expect_welcome();
     talker.expect(&format!("{} still here?", talker.addr()));
     silent.expect_nothing();
 }
@@ -70,10 +71,12 @@ fn oversize_text_gets_a_notice_and_is_not_broadcast() {
     let sender = server.peer();
     // The largest UDP payload over IPv4: the notice must count all of it.
     sender.send(&vec![b'x'; 65_507]);
+    sender.expect_welcome();
     sender.expect("* message too long (65507 bytes, limit 1024)");
     // Limit notices to one address are at most one a second: a second sender.
     let sender2 = server.peer();
     sender2.send(&vec![b'y'; 1025]);
+    sender2.expect_welcome();
     sender2.expect("* message too long (1025 bytes, limit 1024)");
     listener.expect(&format!("* {} joined", sender.addr()));
     listener.expect(&format!("* {} joined", sender2.addr()));

@@ -12,15 +12,12 @@ use common::{Peer, Proc, TestServer};
 #[test]
 fn joins_leaves_and_timeouts_are_announced_to_the_others() {
     let server = TestServer::start(&["--timeout", "1"]);
-    let watcher = server.peer();
-    watcher.send(b"@im@");
-    let quitter = server.peer();
-    quitter.send(b"@im@");
+    let watcher = server.joined_peer();
+    let quitter = server.joined_peer();
     watcher.expect(&format!("* {} joined", quitter.addr()));
     quitter.send(b"quit");
     watcher.expect(&format!("* {} left", quitter.addr()));
-    let sleeper = server.peer();
-    sleeper.send(b"@im@");
+    let sleeper = server.joined_peer();
     watcher.expect(&format!("* {} joined", sleeper.addr()));
     // The watcher keeps its heartbeat going while the sleeper falls silent.
     let deadline = std::time::Instant::now() + common::DEADLINE;
@@ -135,6 +132,7 @@ fn line_mode_clients_get_line_ends_and_controls_are_stripped() {
     let plain = server.joined_peer();
     let netcat = server.peer();
     netcat.send(b"hi\n");
+    netcat.expect_welcome();
     netcat.expect(&format!("{} hi\n", netcat.addr()));
     plain.expect(&format!("* {} joined", netcat.addr()));
     plain.expect(&format!("{} hi", netcat.addr()));
@@ -209,6 +207,8 @@ fn a_wildcard_ipv6_bind_serves_ipv4_clients_too() {
     let server = TestServer::start_on("[::]:0", &[]);
     let v4 = Peer::new(format!("127.0.0.1:{}", server.addr.port()).parse().unwrap());
     v4.send(b"over v4");
+    let welcome = v4.recv_text();
+    assert!(welcome.starts_with("* you joined as "), "{welcome}");
     let line = v4.recv_text();
     assert!(
         line.ends_with(&format!(":{} over v4", v4.addr().port())),
@@ -216,6 +216,7 @@ fn a_wildcard_ipv6_bind_serves_ipv4_clients_too() {
     );
     let v6 = Peer::new(format!("[::1]:{}", server.addr.port()).parse().unwrap());
     v6.send(b"over v6");
+    v6.expect_welcome();
     v6.expect(&format!("{} over v6", v6.addr()));
 }
 
@@ -278,6 +279,15 @@ fn named_clients_chat_and_the_bell_rings_only_when_it_should() {
     alice.type_line("quit");
     assert_eq!(alice.wait_exit().code(), Some(0));
     bob.wait_stdout("seeing alice leave", |l| l.ends_with("* alice left"));
+}
+
+#[test]
+fn a_named_client_takes_its_name_again_after_an_eviction() {
+    // Heartbeats slower than the timeout: evicted, then welcomed back as an address.
+    let server = TestServer::start(&["--timeout", "1"]);
+    let _client = server.client(&["--name", "phoenix", "--heartbeat", "1.5"]);
+    server.wait_log("phoenix timed out");
+    server.proc.wait_stderr_count("is now phoenix", 2);
 }
 
 #[test]

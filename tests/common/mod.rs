@@ -213,11 +213,11 @@ impl TestServer {
         peer
     }
 
-    /// A raw peer that has joined with a heartbeat, confirmed by the server's log.
+    /// A raw peer that has joined with a heartbeat and been welcomed.
     pub fn joined_peer(&self) -> Peer {
         let peer = self.peer();
         peer.send(b"@im@");
-        self.wait_log(&format!("{} joined", peer.addr()));
+        peer.expect_welcome();
         peer
     }
 
@@ -301,6 +301,17 @@ impl Peer {
             want,
             "peer {} received the wrong datagram\n{}",
             self.addr(),
+            self.log()
+        );
+    }
+
+    /// Receives the server's welcome to a newcomer, `* you joined as <addr> (…)`.
+    pub fn expect_welcome(&self) {
+        let got = self.recv_text();
+        let want = format!("* you joined as {} (", self.addr());
+        assert!(
+            got.starts_with(&want),
+            "expected a welcome, got {got:?}\n{}",
             self.log()
         );
     }
