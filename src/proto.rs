@@ -169,13 +169,58 @@ pub fn is_terminal_control(c: char) -> bool {
     c.is_control() && c != '\t'
 }
 
+/// Whether `c` reorders how text is shown (the bidirectional embeddings, overrides and
+/// isolates), which lets a line read differently from what it says.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Removes terminal controls, so text relayed to a netcat user cannot drive its terminal.
+///
+/// Escape sequences go whole (`ESC [ 31 m`, not just the `ESC`), a line break inside
+/// the text becomes a space so words do not run together, and bidirectional overrides
+/// go too. Tab stays.
 pub fn strip_controls(text: &str) -> Cow<'_, str> {
-    if text.chars().any(is_terminal_control) {
-        Cow::Owned(text.chars().filter(|&c| !is_terminal_control(c)).collect())
-    } else {
-        Cow::Borrowed(text)
+    if !text
+        .chars()
+        .any(|c| is_terminal_control(c) || is_bidi_control(c))
+    {
+        return Cow::Borrowed(text);
     }
+    let mut clean = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => clean.push(' '),
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte.
+                Some('[') => skip_csi(&mut chars),
+                // OSC and other strings: up to BEL or ESC \\.
+                Some(']' | 'P' | '^' | '_' | 'X') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // A two-character escape such as ESC c (reset): both go.
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            c if is_terminal_control(c) || is_bidi_control(c) => {}
+            c => clean.push(c),
+        }
+    }
+    Cow::Owned(clean)
+}
+
+/// Skips the rest of a control sequence: bytes 0x20-0x3F, then one final 0x40-0x7E.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars
+        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+        .is_some()
+    {}
+    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
 }
 
 /// Replaces terminal controls with U+FFFD, so a received line cannot move the cursor,
@@ -316,9 +361,17 @@ mod tests {
     #[test]
     fn strip_removes_controls_but_keeps_tab_and_unicode() {
         assert_eq!(
-            strip_controls("a\x1b[31mb\x07c\rd\x7fe\u{9b}f\tg é"),
-            "a[31mbcdef\tg é"
+            strip_controls("a\x1b[31mb\x07c\rd\x7fe\u{9b}1;2Hf\tg é"),
+            "abcdef\tg é"
         );
+        assert_eq!(strip_controls("\x1b[2J\x1b[0;31mred\x1b[0m"), "red");
+        assert_eq!(strip_controls("\x1b]0;title\x07after"), "after");
+        assert_eq!(strip_controls("\x1b]8;;http://x\x1b\\link"), "link");
+        assert_eq!(strip_controls("\x1bcreset"), "reset");
+        assert_eq!(strip_controls("two\nlines\r\nhere"), "two lines here");
+        assert_eq!(strip_controls("abc\u{202e}fed"), "abcfed");
+        assert_eq!(strip_controls("trailing\x1b"), "trailing");
+        assert_eq!(strip_controls("\x1b["), "");
         assert!(matches!(strip_controls("clean ✓"), Cow::Borrowed(_)));
     }
 

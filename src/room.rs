@@ -895,7 +895,7 @@ mod tests {
         let t = Instant::now();
         let mut room = room_with(&[1], t);
         let sent = feed(&mut room, b"\x1b[2Jhi\x07 there\r\x7f", 1, t);
-        assert_eq!(sent, to(&[1], "127.0.0.1:1 [2Jhi there"));
+        assert_eq!(sent, to(&[1], "127.0.0.1:1 hi there"));
     }
 
     #[test]
