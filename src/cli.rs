@@ -30,6 +30,24 @@ pub fn parse_name(text: &str) -> Result<String, String> {
     }
 }
 
+/// An I/O error about `address` in a user's words: without the `(os error N)` suffix,
+/// and with a hint when the port is missing.
+pub fn describe_address_error(address: &str, error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    };
+    if address
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        format!("{text} (write host:port, e.g. 127.0.0.1:9999)")
+    } else {
+        text
+    }
+}
+
 /// A logger builder for a binary: `RUST_LOG` if set, else `default_level`, and lines
 /// written by [`write_log_line`]. The binary calls `.init()`; the library never does.
 pub fn logger(default_level: &str) -> env_logger::Builder {
@@ -61,6 +79,18 @@ mod tests {
             let err = parse_secs(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn address_errors_read_plainly() {
+        let in_use = io::Error::from_raw_os_error(98);
+        let text = describe_address_error("127.0.0.1:9999", &in_use);
+        assert!(!text.contains("os error"), "{text}");
+        let bad = io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address");
+        assert_eq!(
+            describe_address_error("127.0.0.1", &bad),
+            "invalid socket address (write host:port, e.g. 127.0.0.1:9999)"
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ enum Event {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Resolve { server, source } => write!(f, "cannot resolve {server}: {source}"),
+            Error::Resolve { server, source } => write!(
+                f,
+                "cannot resolve {server}: {}",
+                crate::cli::describe_address_error(server, source)
+            ),
             Error::NoAddress { server } => write!(f, "{server} resolves to no address"),
             Error::Socket(e) => write!(f, "socket error: {e}"),
             Error::Output(e) => write!(f, "cannot write output: {e}"),

@@ -138,7 +138,10 @@ impl Server {
             };
             match command {
                 Command::Quit => {
-                    info!("stopping: telling {} clients", self.room.len());
+                    info!(
+                        "stopping: telling the clients ({} in the room)",
+                        self.room.len()
+                    );
                     self.room.shutdown(out);
                     return true;
                 }
@@ -157,9 +160,14 @@ impl Server {
         let members = self.room.members(Instant::now());
         let mut text = format!("{} here", members.len());
         for member in members {
+            let addr = member.addr.to_string();
+            let shown = if member.label == addr {
+                addr
+            } else {
+                format!("{} ({addr})", member.label)
+            };
             text.push_str(&format!(
-                "\n  {} idle {:.1}s",
-                member.label,
+                "\n  {shown} idle {:.1}s",
                 member.idle.as_secs_f64()
             ));
         }
@@ -240,7 +248,7 @@ pub fn run_console(input: impl BufRead, handle: &Handle) {
         let line = line.trim();
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim();
-        match (word, rest) {
+        match (word.to_ascii_lowercase().as_str(), rest) {
             ("", _) => {}
             ("quit", "") => {
                 handle.send(Command::Quit);
@@ -248,12 +256,14 @@ pub fn run_console(input: impl BufRead, handle: &Handle) {
             }
             ("who", "") => handle.send(Command::Who),
             ("stats", "") => handle.send(Command::Stats),
-            ("kick", who) if !who.is_empty() => handle.send(Command::Kick(who.to_string())),
-            ("say", text) if !text.is_empty() => handle.send(Command::Say(text.to_string())),
+            ("kick", "") => print_console("usage: kick ADDR|NAME"),
+            ("kick", who) => handle.send(Command::Kick(who.to_string())),
+            ("say", "") => print_console("usage: say TEXT"),
+            ("say", text) => handle.send(Command::Say(text.to_string())),
             _ => print_console(CONSOLE_HELP),
         }
     }
-    debug!("console input closed; serving until killed");
+    info!("console input closed; serving until killed");
 }
 
 /// Whether a receive error is just the read timeout expiring (`WouldBlock` on Unix,

@@ -15,7 +15,7 @@ struct Cli {
     /// The server, as host:port (e.g. 127.0.0.1:9999, localhost:9999, [::1]:9999).
     server: String,
     /// Seconds between heartbeats (fractions allowed).
-    #[arg(long, default_value = "5", value_parser = cli::parse_secs)]
+    #[arg(long, default_value = "5", value_parser = cli::parse_secs, allow_negative_numbers = true)]
     heartbeat: Duration,
     /// Take this name in the room (1-16 ASCII letters, digits, _ or -).
     #[arg(long, value_parser = cli::parse_name)]

@@ -17,17 +17,18 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:9999")]
     bind: String,
     /// Seconds of silence after which a client is evicted (fractions allowed).
-    #[arg(long, default_value = "10", value_parser = cli::parse_secs)]
+    #[arg(long, default_value = "10", value_parser = cli::parse_secs, allow_negative_numbers = true)]
     timeout: Duration,
-    /// Longest chat message, in bytes; longer ones get a notice instead.
-    #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE)]
-    max_message: usize,
+    /// Longest chat message, in bytes (64 to 65507); longer ones get a notice instead.
+    #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE as u32,
+          value_parser = clap::value_parser!(u32).range(64..=65_507))]
+    max_message: u32,
     /// Most clients in the room at once; newcomers past it are refused.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
     /// Chat messages and commands per second per client (heartbeats are free); 0 turns
     /// the limit off.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_rate, allow_negative_numbers = true)]
     rate: f64,
     /// Messages a client may send at once before --rate applies.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
@@ -49,13 +50,17 @@ fn main() -> ExitCode {
     let socket = match UdpSocket::bind(&args.bind) {
         Ok(socket) => socket,
         Err(e) => {
-            eprintln!("udpchat-server: cannot bind {}: {e}", args.bind);
+            eprintln!(
+                "udpchat-server: cannot bind {}: {}",
+                args.bind,
+                cli::describe_address_error(&args.bind, &e)
+            );
             return ExitCode::from(2);
         }
     };
     let config = room::Config {
         timeout: args.timeout,
-        max_message: args.max_message,
+        max_message: args.max_message as usize,
         max_clients: args.max_clients as usize,
         rate: args.rate,
         burst: args.burst,
