@@ -38,7 +38,7 @@ pub struct Config {
     /// Time between heartbeats.
     pub heartbeat: Duration,
     /// Lines longer than this many bytes are sent as several messages.
-    pub max_message: usize,
+    pub max_message_bytes: usize,
     /// A name to take with `/nick` right after joining.
     pub name: Option<String>,
     /// Ring the terminal bell on a private message, or a chat line mentioning our name.
@@ -186,7 +186,7 @@ fn chat(
                 if line.trim().is_empty() {
                     continue;
                 }
-                for piece in proto::split_chat(&line, config.max_message) {
+                for piece in proto::split_chat(&line, config.max_message_bytes) {
                     if let Err(e) = socket.send(piece.as_bytes()) {
                         if e.kind() == ErrorKind::ConnectionRefused {
                             return Ok(Outcome::ServerDown);

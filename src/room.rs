@@ -1,31 +1,26 @@
 //! The chat room as a state machine: a datagram, its source and the time go in,
 //! datagrams to send come out. No sockets, no clocks: the caller passes `now`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use crate::proto::{self, Chat, Command, Request, NOTICE_PREFIX};
+use crate::limits::{StrangerMemory, TokenBucket, NOTICE_INTERVAL};
+pub use crate::outbox::Outbox;
+use crate::outbox::Payload;
+use crate::proto::{self, Chat, Command, Request};
 
 /// How long datagrams from a kicked address are ignored, so its client's heartbeats do
 /// not bring it straight back.
 pub const KICK_BAN: Duration = Duration::from_secs(60);
-
-/// The least time between two limit notices (slow down, too long, room full) to one
-/// address, so a flood cannot turn the server into a notice cannon.
-pub const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Room-wide budget for presence notices (joined, left, timed out), per second and in a
 /// burst: every one of them goes to every member, so a churn of spoofed joins and quits
 /// must not become a flood. A normal room never comes near it.
 const PRESENCE_RATE: f64 = 10.0;
 const PRESENCE_BURST: f64 = 30.0;
-
-/// How many strangers (addresses that are not members) the room remembers having sent a
-/// notice to, per generation; past that, strangers get no notices until the next one.
-const STRANGER_MEMORY: usize = 4096;
 
 /// How the notice to a newcomer starts, after `* `.
 pub const WELCOME: &str = "you joined as ";
@@ -40,11 +35,11 @@ pub struct Config {
     /// A member silent for longer than this is evicted.
     pub timeout: Duration,
     /// Chat text longer than this many bytes is refused with a notice.
-    pub max_message: usize,
+    pub max_message_bytes: usize,
     /// The most members at once; newcomers past it are refused with a notice.
     pub max_clients: usize,
     /// Chat messages and commands per second each member may send; 0 means no limit.
-    pub rate: f64,
+    pub rate_per_sec: f64,
     /// How many messages a member may send at once before the rate applies.
     pub burst: u32,
 }
@@ -98,17 +93,6 @@ pub struct MemberInfo {
     pub idle: Duration,
 }
 
-/// Datagrams for the socket loop to send, reusable across calls without reallocating.
-///
-/// Each payload is written once, however many members receive it.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    /// Every payload back to back, each followed by one `\n` that only line-mode
-    /// receivers get.
-    bytes: Vec<u8>,
-    sends: Vec<Send>,
-}
-
 #[derive(Debug)]
 struct Member {
     last_seen: Instant,
@@ -125,37 +109,6 @@ struct Member {
     n_dropped_untold: u64,
     /// When it may next get a limit notice.
     next_notice: Instant,
-}
-
-/// A token bucket: `rate` tokens a second, holding at most `burst`.
-#[derive(Debug, Clone, Copy)]
-struct TokenBucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-/// Which strangers got a notice lately, in two generations of at most
-/// [`STRANGER_MEMORY`] addresses: memory stays bounded however many addresses a flood
-/// invents, and each address is remembered for one to two [`NOTICE_INTERVAL`]s.
-#[derive(Debug)]
-struct StrangerMemory {
-    current: HashSet<SocketAddr>,
-    previous: HashSet<SocketAddr>,
-    rotated: Instant,
-}
-
-/// One payload's place in `Outbox::bytes`, newline excluded.
-#[derive(Debug, Clone, Copy)]
-struct Payload {
-    start: usize,
-    end: usize,
-}
-
-#[derive(Debug)]
-struct Send {
-    to: SocketAddr,
-    payload: Payload,
-    newline: bool,
 }
 
 impl Room {
@@ -374,7 +327,7 @@ impl Room {
     /// Spends one of the member's tokens. When it has none, the message is dropped and
     /// the member is told how many were dropped, at most once per [`NOTICE_INTERVAL`].
     fn within_rate(&mut self, from: SocketAddr, now: Instant, out: &mut Outbox) -> bool {
-        let (rate, burst) = (self.config.rate, f64::from(self.config.burst));
+        let (rate, burst) = (self.config.rate_per_sec, f64::from(self.config.burst));
         if rate <= 0.0 {
             return true;
         }
@@ -399,13 +352,13 @@ impl Room {
     fn chat(&mut self, raw: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
         // Checked before decoding, so a flood of huge datagrams costs no decoding; and
         // after, because each invalid byte decodes to three (U+FFFD).
-        if raw.len() > self.config.max_message {
+        if raw.len() > self.config.max_message_bytes {
             self.refuse_too_long(raw.len(), from, now, out);
             return;
         }
         let decoded = proto::decode(raw);
         let text = proto::strip_controls(&decoded);
-        if text.len() > self.config.max_message {
+        if text.len() > self.config.max_message_bytes {
             self.refuse_too_long(text.len(), from, now, out);
             return;
         }
@@ -429,7 +382,7 @@ impl Room {
             return;
         };
         if let Some(line_mode) = member.may_notify(now) {
-            let notice = proto::too_long_notice(len, self.config.max_message);
+            let notice = proto::too_long_notice(len, self.config.max_message_bytes);
             let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
             out.push(from, payload, line_mode);
         }
@@ -476,7 +429,7 @@ impl Room {
         let mut text = format!("{} here: ", members.len());
         for (i, (_, member)) in members.iter().enumerate() {
             let separator = if i == 0 { "" } else { ", " };
-            if text.len() + separator.len() + member.label.len() > self.config.max_message {
+            if text.len() + separator.len() + member.label.len() > self.config.max_message_bytes {
                 text.push_str(&format!("{separator}… and {} more", members.len() - i));
                 break;
             }
@@ -576,123 +529,10 @@ impl Member {
     }
 }
 
-impl TokenBucket {
-    fn full(burst: f64, now: Instant) -> TokenBucket {
-        TokenBucket {
-            tokens: burst,
-            updated: now,
-        }
-    }
-
-    /// Refills for the time since the last call, then takes a token if there is one.
-    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(burst);
-        self.updated = self.updated.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-impl StrangerMemory {
-    fn new(now: Instant) -> StrangerMemory {
-        StrangerMemory {
-            current: HashSet::new(),
-            previous: HashSet::new(),
-            rotated: now,
-        }
-    }
-
-    /// Whether `addr` may be sent a notice now; remembers that it was.
-    fn may_notify(&mut self, addr: SocketAddr, now: Instant) -> bool {
-        let age = now.saturating_duration_since(self.rotated);
-        if age >= NOTICE_INTERVAL {
-            self.previous = std::mem::take(&mut self.current);
-            if age >= 2 * NOTICE_INTERVAL {
-                self.previous.clear();
-            }
-            self.rotated = now;
-        }
-        if self.current.contains(&addr)
-            || self.previous.contains(&addr)
-            || self.current.len() >= STRANGER_MEMORY
-        {
-            return false;
-        }
-        self.current.insert(addr)
-    }
-}
-
-impl Outbox {
-    /// An empty outbox.
-    pub fn new() -> Outbox {
-        Outbox::default()
-    }
-
-    /// Forgets every datagram, keeping the memory for the next round.
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.sends.clear();
-    }
-
-    /// The number of datagrams to send.
-    pub fn len(&self) -> usize {
-        self.sends.len()
-    }
-
-    /// Whether there is nothing to send.
-    pub fn is_empty(&self) -> bool {
-        self.sends.is_empty()
-    }
-
-    /// Each datagram with its destination, in the order the room produced them.
-    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> + '_ {
-        self.sends.iter().map(|send| {
-            let end = send.payload.end + usize::from(send.newline);
-            (send.to, &self.bytes[send.payload.start..end])
-        })
-    }
-
-    /// Writes one payload with `write` and returns its place.
-    fn payload(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Payload {
-        let start = self.bytes.len();
-        write(&mut self.bytes);
-        let end = self.bytes.len();
-        self.bytes.push(b'\n');
-        Payload { start, end }
-    }
-
-    /// Writes a notice: `* ` and `text`.
-    fn notice(&mut self, text: &str) -> Payload {
-        self.payload(|buf| {
-            buf.extend_from_slice(NOTICE_PREFIX.as_bytes());
-            buf.extend_from_slice(text.as_bytes());
-        })
-    }
-
-    /// A zero-length payload (never sent with a newline).
-    fn empty_payload(&mut self) -> Payload {
-        let at = self.bytes.len();
-        Payload { start: at, end: at }
-    }
-
-    fn push(&mut self, to: SocketAddr, payload: Payload, newline: bool) {
-        let newline = newline && payload.end > payload.start;
-        self.sends.push(Send {
-            to,
-            payload,
-            newline,
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::STRANGER_MEMORY;
 
     const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -703,9 +543,9 @@ mod tests {
     fn config() -> Config {
         Config {
             timeout: TIMEOUT,
-            max_message: 64,
+            max_message_bytes: 64,
             max_clients: 100,
-            rate: 0.0,
+            rate_per_sec: 0.0,
             burst: 10,
         }
     }
@@ -1160,9 +1000,6 @@ mod tests {
             STRANGER_MEMORY - 1,
             "past the memory, strangers get nothing"
         );
-        assert!(
-            room.strangers.current.len() + room.strangers.previous.len() <= 2 * STRANGER_MEMORY
-        );
         // A new second, a new generation: notices flow again, but not to the last ones.
         let from = SocketAddr::from(([10, 0, 0, 5], 7));
         room.handle_datagram(b"@im@", from, t + NOTICE_INTERVAL, &mut out);
@@ -1180,7 +1017,7 @@ mod tests {
         let t = Instant::now();
         let mut room = Room::new(
             Config {
-                rate: 5.0,
+                rate_per_sec: 5.0,
                 burst: 3,
                 ..config()
             },

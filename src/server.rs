@@ -15,7 +15,7 @@ use crate::room::{Config, Outbox, Room};
 
 /// A request from the console to the recv thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum ConsoleCommand {
     /// Tell every member the server is going away, then stop.
     Quit,
     /// Print the members and how long each has been idle.
@@ -39,7 +39,7 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Server {
     socket: UdpSocket,
     room: Room,
-    commands: Receiver<Command>,
+    commands: Receiver<ConsoleCommand>,
     /// Where the console's wake-up datagrams come from (the socket's own address).
     wake_addr: SocketAddr,
     /// How long a receive waits before the loop checks for evictions anyway.
@@ -58,7 +58,7 @@ pub struct Server {
 /// Sends commands to a running [`Server`] from another thread.
 #[derive(Debug)]
 pub struct Handle {
-    commands: Sender<Command>,
+    commands: Sender<ConsoleCommand>,
     waker: UdpSocket,
     wake_addr: SocketAddr,
 }
@@ -91,7 +91,7 @@ impl Server {
         Ok((server, handle))
     }
 
-    /// Serves until a [`Command::Quit`] arrives. Returns an error only if the socket
+    /// Serves until a [`ConsoleCommand::Quit`] arrives. Returns an error only if the socket
     /// fails in a way that receiving again cannot cure.
     pub fn run(mut self) -> io::Result<()> {
         let mut buf = vec![0u8; proto::RECV_BUFFER];
@@ -137,7 +137,7 @@ impl Server {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return false,
             };
             match command {
-                Command::Quit => {
+                ConsoleCommand::Quit => {
                     info!(
                         "stopping: telling the clients ({} in the room)",
                         self.room.len()
@@ -145,13 +145,13 @@ impl Server {
                     self.room.shutdown(out);
                     return true;
                 }
-                Command::Who => print_console(&self.who()),
-                Command::Kick(who) => match self.room.kick(&who, Instant::now(), out) {
+                ConsoleCommand::Who => print_console(&self.who()),
+                ConsoleCommand::Kick(who) => match self.room.kick(&who, Instant::now(), out) {
                     Some(label) => print_console(&format!("removed {label}")),
                     None => print_console(&format!("no one here is called {who}")),
                 },
-                Command::Say(text) => self.room.say(&text, out),
-                Command::Stats => print_console(&self.stats()),
+                ConsoleCommand::Say(text) => self.room.say(&text, out),
+                ConsoleCommand::Stats => print_console(&self.stats()),
             }
         }
     }
@@ -228,7 +228,7 @@ impl Server {
 
 impl Handle {
     /// Queues `command` and wakes the recv thread so it runs at once.
-    pub fn send(&self, command: Command) {
+    pub fn send(&self, command: ConsoleCommand) {
         if self.commands.send(command).is_err() {
             return; // The server has stopped already.
         }
@@ -251,15 +251,15 @@ pub fn run_console(input: impl BufRead, handle: &Handle) {
         match (word.to_ascii_lowercase().as_str(), rest) {
             ("", _) => {}
             ("quit", "") => {
-                handle.send(Command::Quit);
+                handle.send(ConsoleCommand::Quit);
                 return;
             }
-            ("who", "") => handle.send(Command::Who),
-            ("stats", "") => handle.send(Command::Stats),
+            ("who", "") => handle.send(ConsoleCommand::Who),
+            ("stats", "") => handle.send(ConsoleCommand::Stats),
             ("kick", "") => print_console("usage: kick ADDR|NAME"),
-            ("kick", who) => handle.send(Command::Kick(who.to_string())),
+            ("kick", who) => handle.send(ConsoleCommand::Kick(who.to_string())),
             ("say", "") => print_console("usage: say TEXT"),
-            ("say", text) => handle.send(Command::Say(text.to_string())),
+            ("say", text) => handle.send(ConsoleCommand::Say(text.to_string())),
             _ => print_console(CONSOLE_HELP),
         }
     }

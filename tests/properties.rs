@@ -47,9 +47,9 @@ fn step() -> impl Strategy<Value = Step> {
 fn room_config(rate: f64) -> Config {
     Config {
         timeout: Duration::from_secs(2),
-        max_message: MAX_MESSAGE,
+        max_message_bytes: MAX_MESSAGE,
         max_clients: MAX_CLIENTS,
-        rate,
+        rate_per_sec: rate,
         burst: 3,
     }
 }

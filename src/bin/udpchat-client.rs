@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let config = client::Config {
         server: args.server,
         heartbeat: args.heartbeat,
-        max_message: proto::DEFAULT_MAX_MESSAGE,
+        max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
         name: args.name,
         bell: args.bell,
     };

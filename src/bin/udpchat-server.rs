@@ -60,9 +60,9 @@ fn main() -> ExitCode {
     };
     let config = room::Config {
         timeout: args.timeout,
-        max_message: args.max_message as usize,
+        max_message_bytes: args.max_message as usize,
         max_clients: args.max_clients as usize,
-        rate: args.rate,
+        rate_per_sec: args.rate,
         burst: args.burst,
     };
     let (server, handle) = match server::Server::new(socket, config) {
