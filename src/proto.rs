@@ -214,15 +214,6 @@ pub fn strip_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(clean)
 }
 
-/// Skips the rest of a control sequence: bytes 0x20-0x3F, then one final 0x40-0x7E.
-fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    while chars
-        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
-        .is_some()
-    {}
-    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
-}
-
 /// Replaces terminal controls with U+FFFD, so a received line cannot move the cursor,
 /// change colours or ring the bell of whoever reads it.
 pub fn sanitize_for_terminal(text: &str) -> Cow<'_, str> {
@@ -294,6 +285,15 @@ fn split_word(text: &str) -> (&str, &str) {
         Some(at) => (&text[..at], text[at..].trim_start()),
         None => (text, ""),
     }
+}
+
+/// Skips the rest of a control sequence: bytes 0x20-0x3F, then one final 0x40-0x7E.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars
+        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+        .is_some()
+    {}
+    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
 }
 
 #[cfg(test)]
