@@ -48,7 +48,13 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("udpchat-client: {e}");
-            ExitCode::from(2)
+            match e {
+                // The server named cannot be found: a usage problem.
+                client::Error::Resolve { .. } | client::Error::NoAddress { .. } => {
+                    ExitCode::from(2)
+                }
+                client::Error::Socket(_) | client::Error::Output(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

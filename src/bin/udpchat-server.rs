@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("udpchat-server: cannot set up the socket: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let console = thread::spawn(move || server::run_console(io::stdin().lock(), &handle));
