@@ -450,6 +450,15 @@ impl Room {
         if proto::is_reserved_name(name) {
             return format!("the name {name} is reserved");
         }
+        if name.len() > 2 * proto::MAX_NAME {
+            // Not echoed: a long name is most likely not meant as one.
+            return format!(
+                "cannot take a name of {} bytes: use 1-{} ASCII letters, digits, _ or -, \
+                 starting with a letter",
+                name.len(),
+                proto::MAX_NAME
+            );
+        }
         if !proto::is_valid_name(name) {
             return format!(
                 "cannot take the name {name}: use 1-{} ASCII letters, digits, _ or -, \
@@ -807,6 +816,26 @@ mod tests {
         assert_eq!(
             feed(&mut room, b"/nick bob", 1, t),
             to(&[1], "* you are now bob")
+        );
+    }
+
+    #[test]
+    fn a_long_bad_name_is_not_echoed() {
+        let t = Instant::now();
+        let mut room = room_with(&[1], t);
+        let sent = feed(
+            &mut room,
+            format!("/nick {}", "x".repeat(40)).as_bytes(),
+            1,
+            t,
+        );
+        assert_eq!(
+            sent,
+            to(
+                &[1],
+                "* cannot take a name of 40 bytes: use 1-16 ASCII letters, digits, _ or -, \
+                 starting with a letter"
+            )
         );
     }
 

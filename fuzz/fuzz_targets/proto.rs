@@ -1,0 +1,32 @@
+//! Fuzzes the wire format: any datagram parses without panicking, and what is relayed
+//! or printed carries no terminal control.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use udpchat::proto::{self, Chat, Request};
+
+fuzz_target!(|data: &[u8]| {
+    if let Request::Text(text) = proto::parse_request(data) {
+        assert!(data.starts_with(text));
+    }
+    let decoded = proto::decode(data);
+    let stripped = proto::strip_controls(&decoded);
+    assert!(!stripped
+        .chars()
+        .any(|c| proto::is_terminal_control(c) || proto::is_bidi_control(c)));
+    let _ = proto::parse_chat(&stripped);
+    let shown = proto::sanitize_for_terminal(&decoded);
+    assert!(!shown.chars().any(proto::is_terminal_control));
+    let max = 16 + usize::from(data.first().copied().unwrap_or(0));
+    for (i, piece) in proto::split_chat(&decoded, max).iter().enumerate() {
+        assert!(piece.len() <= max);
+        if i > 0 {
+            assert!(matches!(
+                proto::parse_request(piece.as_bytes()),
+                Request::Text(_)
+            ));
+            assert!(matches!(proto::parse_chat(piece), Chat::Text(_)));
+        }
+    }
+});
