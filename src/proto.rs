@@ -178,8 +178,8 @@ pub fn is_bidi_control(c: char) -> bool {
 /// Removes terminal controls, so text relayed to a netcat user cannot drive its terminal.
 ///
 /// Escape sequences go whole (`ESC [ 31 m`, not just the `ESC`), a line break inside
-/// the text becomes a space so words do not run together, and bidirectional overrides
-/// go too. Tab stays.
+/// the text (any run of `\r` and `\n`) becomes one space so words do not run together,
+/// and bidirectional overrides go too. Tab stays.
 pub fn strip_controls(text: &str) -> Cow<'_, str> {
     if !text
         .chars()
@@ -191,7 +191,11 @@ pub fn strip_controls(text: &str) -> Cow<'_, str> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\n' => clean.push(' '),
+            // A line break (any run of CR and LF) inside the text.
+            '\r' | '\n' => {
+                while chars.next_if(|&c| c == '\r' || c == '\n').is_some() {}
+                clean.push(' ');
+            }
             '\u{1b}' => match chars.next() {
                 // CSI: parameters and intermediates, then one final byte.
                 Some('[') => skip_csi(&mut chars),
@@ -361,14 +365,14 @@ mod tests {
     #[test]
     fn strip_removes_controls_but_keeps_tab_and_unicode() {
         assert_eq!(
-            strip_controls("a\x1b[31mb\x07c\rd\x7fe\u{9b}1;2Hf\tg é"),
+            strip_controls("a\x1b[31mb\x07cd\x7fe\u{9b}1;2Hf\tg é"),
             "abcdef\tg é"
         );
         assert_eq!(strip_controls("\x1b[2J\x1b[0;31mred\x1b[0m"), "red");
         assert_eq!(strip_controls("\x1b]0;title\x07after"), "after");
         assert_eq!(strip_controls("\x1b]8;;http://x\x1b\\link"), "link");
         assert_eq!(strip_controls("\x1bcreset"), "reset");
-        assert_eq!(strip_controls("two\nlines\r\nhere"), "two lines here");
+        assert_eq!(strip_controls("two\nlines\r\nhere\rtoo"), "two lines here too");
         assert_eq!(strip_controls("abc\u{202e}fed"), "abcfed");
         assert_eq!(strip_controls("trailing\x1b"), "trailing");
         assert_eq!(strip_controls("\x1b["), "");

@@ -1,7 +1,7 @@
 //! The chat room as a state machine: a datagram, its source and the time go in,
 //! datagrams to send come out. No sockets, no clocks: the caller passes `now`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,13 @@ pub const KICK_BAN: Duration = Duration::from_secs(60);
 /// must not become a flood. A normal room never comes near it.
 const PRESENCE_RATE: f64 = 10.0;
 const PRESENCE_BURST: f64 = 30.0;
+
+/// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
+/// server send it to whoever the forger names.
+const WHO_MAX_BYTES: usize = 400;
+
+/// How much of a user's text a notice quotes back.
+const QUOTE_MAX_BYTES: usize = 32;
 
 /// How the notice to a newcomer starts, after `* `.
 pub const WELCOME: &str = "you joined as ";
@@ -79,6 +86,8 @@ pub struct Room {
     presence: TokenBucket,
     /// Strangers recently sent a notice.
     strangers: StrangerMemory,
+    /// Members with drops they have not been told of yet (at most every member).
+    untold: HashSet<SocketAddr>,
     stats: Stats,
 }
 
@@ -123,6 +132,7 @@ impl Room {
             next_sweep: None,
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
+            untold: HashSet::new(),
             stats: Stats::default(),
         }
     }
@@ -153,8 +163,12 @@ impl Room {
         }
     }
 
-    /// Evicts members idle for longer than the timeout. Cheap when nobody is due.
+    /// Evicts members idle for longer than the timeout, and tells members over their rate
+    /// what was dropped since their last notice. Cheap when nobody is due.
     pub fn tick(&mut self, now: Instant, out: &mut Outbox) {
+        if !self.untold.is_empty() {
+            self.tell_drops(now, out);
+        }
         match self.next_sweep {
             Some(due) if now > due => {}
             _ => return,
@@ -258,7 +272,10 @@ impl Room {
         if self.members.len() >= self.config.max_clients {
             self.stats.refused_full += 1;
             if self.strangers.may_notify(from, now) {
-                let notice = format!("room is full ({} clients)", self.config.max_clients);
+                let notice = format!(
+                    "room is full ({})",
+                    plural(self.config.max_clients as u64, "client")
+                );
                 let payload = out.notice(&notice);
                 out.push(from, payload, line_mode);
             }
@@ -279,15 +296,15 @@ impl Room {
         let label = member.label.clone();
         self.members.insert(from, member);
         // The newcomer learns how it is shown; a client that had a name learns it must
-        // take it again (after an eviction, or a restart of the server).
-        if self.strangers.may_notify(from, now) {
-            let welcome = format!(
-                "{WELCOME}{label} ({} here; /help for commands)",
-                self.members.len()
-            );
-            let payload = out.notice(&welcome);
-            out.push(from, payload, line_mode);
-        }
+        // take it again (after an eviction, or a restart of the server). Every join gets
+        // one: joins are bounded by the room's size and the timeout, and a client that
+        // misses its welcome would not know to take its name again.
+        let welcome = format!(
+            "{WELCOME}{label} ({} here; /help for commands)",
+            self.members.len()
+        );
+        let payload = out.notice(&welcome);
+        out.push(from, payload, line_mode);
         self.announce(&label, "joined", Some(from), now, out);
         let due = now + self.config.timeout;
         self.next_sweep = Some(self.next_sweep.map_or(due, |d| d.min(due)));
@@ -339,13 +356,27 @@ impl Room {
         }
         self.stats.dropped_rate += 1;
         member.n_dropped_untold += 1;
-        if let Some(line_mode) = member.may_notify(now) {
-            let n = std::mem::take(&mut member.n_dropped_untold);
-            let plural = if n == 1 { "" } else { "s" };
-            let payload = out.notice(&format!("slow down: {n} message{plural} dropped"));
-            out.push(from, payload, line_mode);
-        }
+        self.untold.insert(from);
+        self.tell_drops(now, out);
         false
+    }
+
+    /// Tells each member with untold drops how many, when its next notice is due: the
+    /// first drop at once, the rest of a burst a second later, none forgotten.
+    fn tell_drops(&mut self, now: Instant, out: &mut Outbox) {
+        let members = &mut self.members;
+        self.untold.retain(|addr| {
+            let Some(member) = members.get_mut(addr) else {
+                return false;
+            };
+            let Some(line_mode) = member.may_notify(now) else {
+                return true;
+            };
+            let n = std::mem::take(&mut member.n_dropped_untold);
+            let payload = out.notice(&format!("slow down: {} dropped", plural(n, "message")));
+            out.push(*addr, payload, line_mode);
+            false
+        });
     }
 
     /// Handles chat text from the member `from`: a command, or a line for everyone.
@@ -393,6 +424,9 @@ impl Room {
             Command::Nick(name) => self.nick(name, from, out),
             Command::Who => self.who_list(),
             Command::Me("") => "usage: /me ACTION".to_string(),
+            Command::Me(action) if reads_like_presence(action) => {
+                "that reads like a server notice; say it another way".to_string()
+            }
             Command::Me(action) => {
                 let label = &self.members[&from].label;
                 info!("* {label} {action}");
@@ -413,10 +447,10 @@ impl Room {
                     self.deliver(target, payload, out);
                     format!("private to {receiver}: {text}")
                 }
-                None => format!("no one here is called {to}"),
+                None => format!("no one here is called {}", quote(to)),
             },
             Command::Help => HELP.to_string(),
-            Command::Unknown(word) => format!("unknown command {word}; try /help"),
+            Command::Unknown(word) => format!("unknown command {}; try /help", quote(word)),
         };
         let payload = out.notice(&reply);
         self.deliver(from, payload, out);
@@ -429,7 +463,8 @@ impl Room {
         let mut text = format!("{} here: ", members.len());
         for (i, (_, member)) in members.iter().enumerate() {
             let separator = if i == 0 { "" } else { ", " };
-            if text.len() + separator.len() + member.label.len() > self.config.max_message_bytes {
+            let budget = self.config.max_message_bytes.min(WHO_MAX_BYTES);
+            if text.len() + separator.len() + member.label.len() > budget {
                 text.push_str(&format!("{separator}… and {} more", members.len() - i));
                 break;
             }
@@ -450,19 +485,11 @@ impl Room {
         if proto::is_reserved_name(name) {
             return format!("the name {name} is reserved");
         }
-        if name.len() > 2 * proto::MAX_NAME {
-            // Not echoed: a long name is most likely not meant as one.
-            return format!(
-                "cannot take a name of {} bytes: use 1-{} ASCII letters, digits, _ or -, \
-                 starting with a letter",
-                name.len(),
-                proto::MAX_NAME
-            );
-        }
         if !proto::is_valid_name(name) {
             return format!(
-                "cannot take the name {name}: use 1-{} ASCII letters, digits, _ or -, \
+                "cannot take the name {}: use 1-{} ASCII letters, digits, _ or -, \
                  starting with a letter",
+                quote(name),
                 proto::MAX_NAME
             );
         }
@@ -535,6 +562,39 @@ impl Member {
         }
         self.next_notice = now + NOTICE_INTERVAL;
         Some(self.line_mode)
+    }
+}
+
+/// Whether a `/me` action would read as a presence notice about its sender.
+fn reads_like_presence(action: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    ["joined", "left", "timed out", "is now", "was removed"]
+        .iter()
+        .any(|event| {
+            action
+                .strip_prefix(event)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+}
+
+/// `text` as a notice quotes it: at most [`QUOTE_MAX_BYTES`], cut with `…`.
+fn quote(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= QUOTE_MAX_BYTES {
+        return text.into();
+    }
+    let mut cut = QUOTE_MAX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut]).into()
+}
+
+/// `n things`, or `1 thing`.
+fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
     }
 }
 
@@ -743,8 +803,8 @@ mod tests {
     fn controls_are_stripped_before_broadcast() {
         let t = Instant::now();
         let mut room = room_with(&[1], t);
-        let sent = feed(&mut room, b"\x1b[2Jhi\x07 there\r\x7f", 1, t);
-        assert_eq!(sent, to(&[1], "127.0.0.1:1 hi there"));
+        let sent = feed(&mut room, b"\x1b[2Jhi\x07 there\rnow\x7f", 1, t);
+        assert_eq!(sent, to(&[1], "127.0.0.1:1 hi there now"));
     }
 
     #[test]
@@ -820,23 +880,77 @@ mod tests {
     }
 
     #[test]
-    fn a_long_bad_name_is_not_echoed() {
+    fn notices_quote_at_most_32_bytes_of_what_was_typed() {
         let t = Instant::now();
         let mut room = room_with(&[1], t);
-        let sent = feed(
-            &mut room,
-            format!("/nick {}", "x".repeat(40)).as_bytes(),
-            1,
-            t,
+        let long = "x".repeat(40);
+        let quoted = format!("{}…", "x".repeat(32));
+        let sent = feed(&mut room, format!("/nick {long}").as_bytes(), 1, t);
+        assert!(
+            sent[0]
+                .1
+                .starts_with(&format!("* cannot take the name {quoted}: ")),
+            "{sent:?}"
         );
+        let sent = feed(&mut room, format!("/msg {long} hi").as_bytes(), 1, t);
+        assert_eq!(sent, to(&[1], &format!("* no one here is called {quoted}")));
+        let sent = feed(&mut room, format!("/{long}").as_bytes(), 1, t);
         assert_eq!(
             sent,
             to(
                 &[1],
-                "* cannot take a name of 40 bytes: use 1-16 ASCII letters, digits, _ or -, \
-                 starting with a letter"
+                &format!("* unknown command /{}…; try /help", "x".repeat(31))
             )
         );
+    }
+
+    #[test]
+    fn me_cannot_pass_for_a_presence_notice() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        for action in ["left", "Joined", "timed out", "is now alice", "was removed"] {
+            let sent = feed(&mut room, format!("/me {action}").as_bytes(), 1, t);
+            assert_eq!(
+                sent,
+                to(
+                    &[1],
+                    "* that reads like a server notice; say it another way"
+                ),
+                "{action}"
+            );
+        }
+        assert_eq!(feed(&mut room, b"/me left early", 1, t).len(), 1, "refused");
+        assert_eq!(feed(&mut room, b"/me leftovers", 1, t).len(), 2, "relayed");
+    }
+
+    #[test]
+    fn drops_left_untold_are_told_when_the_next_notice_is_due() {
+        let t = Instant::now();
+        let mut room = Room::new(
+            Config {
+                rate_per_sec: 1.0,
+                burst: 1,
+                ..config()
+            },
+            t,
+        );
+        feed(&mut room, b"@im@", 1, t);
+        feed(&mut room, b"x", 1, t);
+        assert_eq!(
+            feed(&mut room, b"x", 1, t),
+            to(&[1], "* slow down: 1 message dropped")
+        );
+        for _ in 0..39 {
+            assert!(feed(&mut room, b"x", 1, t).is_empty());
+        }
+        let mut out = Outbox::new();
+        room.tick(t + Duration::from_millis(999), &mut out);
+        assert!(out.is_empty(), "not yet due");
+        room.tick(t + NOTICE_INTERVAL, &mut out);
+        assert_eq!(sorted(&out), to(&[1], "* slow down: 39 messages dropped"));
+        out.clear();
+        room.tick(t + 3 * NOTICE_INTERVAL, &mut out);
+        assert!(out.is_empty(), "told once");
     }
 
     #[test]
@@ -1023,10 +1137,8 @@ mod tests {
             notified += out.len();
             out.clear();
         }
-        // The member's welcome took one place in the memory.
         assert_eq!(
-            notified,
-            STRANGER_MEMORY - 1,
+            notified, STRANGER_MEMORY,
             "past the memory, strangers get nothing"
         );
         // A new second, a new generation: notices flow again, but not to the last ones.

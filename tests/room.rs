@@ -137,8 +137,8 @@ fn line_mode_clients_get_line_ends_and_controls_are_stripped() {
     plain.expect(&format!("* {} joined", netcat.addr()));
     plain.expect(&format!("{} hi", netcat.addr()));
     plain.send(b"\x1b[31mred\x1b[0m \x07bell\rback");
-    netcat.expect(&format!("{} red bellback\n", plain.addr()));
-    plain.expect(&format!("{} red bellback", plain.addr()));
+    netcat.expect(&format!("{} red bell back\n", plain.addr()));
+    plain.expect(&format!("{} red bell back", plain.addr()));
     netcat.send(b"/who\n");
     netcat.expect(&format!("* 2 here: {}, {}\n", plain.addr(), netcat.addr()));
 }
