@@ -27,6 +27,13 @@ const REMOVED: &str = "* you were removed by the server";
 const NOW_CALLED: &str = "* you are now ";
 /// The start of the server's welcome to a newcomer.
 const WELCOME: &str = "* you joined as ";
+/// The starts of the server's answers that mean our `/nick` did not take.
+const NICK_REFUSALS: [&str; 4] = [
+    "* the name ",
+    "* cannot take ",
+    "* room is full",
+    "* slow down",
+];
 /// The start of a private message to us.
 const PRIVATE_FROM: &str = "* private from ";
 
@@ -75,6 +82,19 @@ struct Connected {
     socket: UdpSocket,
     /// A datagram that arrived while probing the address.
     first: Option<Vec<u8>>,
+}
+
+/// Keeps our name in the room: learns it from the server's confirmations, and asks for
+/// it again when the server welcomes us as a newcomer (after an eviction, a restart of
+/// the server, or a start in a full room).
+#[derive(Debug)]
+struct NameKeeper {
+    /// The name we want: `--name`, or the last one the server confirmed.
+    wanted: Option<String>,
+    /// Our name as the server knows it now.
+    confirmed: Option<String>,
+    /// Whether a `/nick` is on its way and not answered yet.
+    pending: bool,
 }
 
 /// What the other threads tell the main loop.
@@ -175,8 +195,7 @@ fn chat(
     inbox: &mpsc::Receiver<Event>,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
-    // Our name as the server knows it, learnt from its `* you are now NAME` notices.
-    let mut own_name: Option<String> = None;
+    let mut name = NameKeeper::new(config.name.clone());
     while let Ok(event) = inbox.recv() {
         match event {
             Event::Line(line) => {
@@ -186,7 +205,7 @@ fn chat(
                 if line.trim().is_empty() {
                     continue;
                 }
-                for piece in proto::split_chat(&line, config.max_message_bytes) {
+                for piece in proto::split_typed_line(&line, config.max_message_bytes) {
                     if let Err(e) = socket.send(piece.as_bytes()) {
                         if e.kind() == ErrorKind::ConnectionRefused {
                             return Ok(Outcome::ServerDown);
@@ -203,19 +222,12 @@ fn chat(
                     if text == REMOVED {
                         return Ok(Outcome::Removed);
                     }
-                    if let Some(name) = text.strip_prefix(NOW_CALLED) {
-                        own_name = Some(name.to_string());
-                    }
-                    if text.starts_with(WELCOME) {
-                        // Welcomed although we had a name: we were evicted, or the server
-                        // restarted. Take the name again.
-                        if let Some(name) = own_name.take() {
-                            if let Err(e) = socket.send(format!("/nick {name}").as_bytes()) {
-                                debug!("cannot send /nick: {e}");
-                            }
+                    if let Some(request) = name.on_line(&text) {
+                        if let Err(e) = socket.send(request.as_bytes()) {
+                            debug!("cannot send /nick: {e}");
                         }
                     }
-                    let bell = config.bell && should_ring(&text, own_name.as_deref());
+                    let bell = config.bell && should_ring(&text, name.confirmed());
                     if let Err(e) = print_line(output, &text, bell) {
                         leave(socket);
                         return Err(Error::Output(e));
@@ -228,6 +240,41 @@ fn chat(
     }
     // Every sender is gone, which only happens if the threads died.
     Ok(leave(socket))
+}
+
+impl NameKeeper {
+    /// `wanted` is `--name`; its first `/nick` is sent by [`run`] with the heartbeat.
+    fn new(wanted: Option<String>) -> NameKeeper {
+        NameKeeper {
+            pending: wanted.is_some(),
+            wanted,
+            confirmed: None,
+        }
+    }
+
+    fn confirmed(&self) -> Option<&str> {
+        self.confirmed.as_deref()
+    }
+
+    /// Reads a line from the server; returns a `/nick` to send, if one is needed.
+    fn on_line(&mut self, line: &str) -> Option<String> {
+        if let Some(name) = line.strip_prefix(NOW_CALLED) {
+            self.confirmed = Some(name.to_string());
+            self.wanted = Some(name.to_string());
+            self.pending = false;
+        } else if NICK_REFUSALS.iter().any(|start| line.starts_with(start)) {
+            // Answered (no), or never reached the room: the next welcome tries again.
+            self.pending = false;
+        } else if line.starts_with(WELCOME) {
+            self.confirmed = None;
+            if !self.pending {
+                let wanted = self.wanted.as_ref()?;
+                self.pending = true;
+                return Some(format!("/nick {wanted}"));
+            }
+        }
+        None
+    }
 }
 
 /// Tells the server we leave.
@@ -386,6 +433,53 @@ fn read_input(mut input: impl BufRead, events: &Sender<Event>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_is_asked_for_again_when_welcomed_after_having_it() {
+        let mut name = NameKeeper::new(Some("alice".into()));
+        // The first /nick went out with the heartbeat: its welcome asks for nothing.
+        assert_eq!(
+            name.on_line("* you joined as 127.0.0.1:5 (1 here; /help for commands)"),
+            None
+        );
+        assert_eq!(name.on_line("* you are now alice"), None);
+        assert_eq!(name.confirmed(), Some("alice"));
+        // Evicted and back: welcomed again.
+        let again = name.on_line("* you joined as 127.0.0.1:5 (2 here; /help for commands)");
+        assert_eq!(again.as_deref(), Some("/nick alice"));
+        assert_eq!(name.confirmed(), None);
+        assert_eq!(
+            name.on_line("* you joined as x (2 here)"),
+            None,
+            "still pending"
+        );
+    }
+
+    #[test]
+    fn a_start_in_a_full_room_takes_the_name_once_let_in() {
+        let mut name = NameKeeper::new(Some("hank".into()));
+        assert_eq!(name.on_line("* room is full (1 client)"), None);
+        let later = name.on_line("* you joined as 127.0.0.1:5 (1 here; /help for commands)");
+        assert_eq!(later.as_deref(), Some("/nick hank"));
+    }
+
+    #[test]
+    fn a_name_chosen_later_is_the_one_kept() {
+        let mut name = NameKeeper::new(None);
+        assert_eq!(name.on_line("* you joined as 127.0.0.1:5 (1 here)"), None);
+        name.on_line("* you are now zed");
+        assert_eq!(
+            name.on_line("* you joined as 127.0.0.1:5 (1 here)")
+                .as_deref(),
+            Some("/nick zed")
+        );
+        assert_eq!(name.on_line("* the name zed is taken"), None);
+        assert_eq!(
+            name.on_line("* you joined as 127.0.0.1:5 (1 here)")
+                .as_deref(),
+            Some("/nick zed")
+        );
+    }
 
     #[test]
     fn bell_rings_for_mentions_by_others_and_private_messages() {

@@ -250,19 +250,61 @@ pub fn too_long_notice(len: usize, limit: usize) -> String {
     format!("{NOTICE_PREFIX}message too long ({len} bytes, limit {limit})")
 }
 
-/// Splits a typed line into chat messages of at most `max_bytes` bytes (at least 16),
-/// never inside a UTF-8 character, such that every piece after the first still reads as
-/// plain text: a continuation starting with `/` is sent as `//…`, and none is so short
-/// that it could be `quit` or `@im@`.
-pub fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
-    // One byte spare for the escaping slash; the last piece at least this long.
-    const MIN_TAIL: usize = 8;
-    let max_bytes = max_bytes.max(2 * MIN_TAIL);
+/// Splits a typed line into messages of at most `max_bytes` bytes (at least 32), never
+/// inside a UTF-8 character, so that every piece means what the whole line meant:
+///
+/// - chat text: a continuation starting with `/` is sent as `//…`, and none is so short
+///   that it could be `quit` or `@im@`;
+/// - `/msg WHO TEXT` and `/me ACTION`: each piece repeats `/msg WHO ` or `/me `, so no
+///   part of a private message goes to everyone;
+/// - any other command is sent whole (the server answers if it is too long).
+pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
+    let max_bytes = max_bytes.max(32);
+    let body_at = match parse_chat(line) {
+        Chat::Text(_) => return split_chat(line, max_bytes),
+        Chat::Command(Command::Msg { text, .. } | Command::Me(text)) if !text.is_empty() => {
+            text.as_ptr() as usize - line.as_ptr() as usize
+        }
+        Chat::Command(_) => return vec![Cow::Borrowed(line)],
+    };
+    let (prefix, body) = line.split_at(body_at);
+    if line.len() <= max_bytes || prefix.len() + MIN_TAIL > max_bytes {
+        return vec![Cow::Borrowed(line)];
+    }
+    let size = max_bytes - prefix.len();
+    split_at_boundaries(body, size, size)
+        .into_iter()
+        .map(|piece| Cow::Owned(format!("{prefix}{piece}")))
+        .collect()
+}
+
+/// The least length of the last piece of a split chat line: longer than any protocol
+/// word, so a tail can never be `quit` or `@im@`.
+const MIN_TAIL: usize = 8;
+
+/// Splits chat text (see [`split_typed_line`]).
+fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
+    // One byte spare in continuations for the escaping slash.
+    split_at_boundaries(line, max_bytes, max_bytes - 1)
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            if i > 0 && piece.starts_with('/') {
+                Cow::Owned(format!("/{piece}"))
+            } else {
+                Cow::Borrowed(piece)
+            }
+        })
+        .collect()
+}
+
+/// Cuts `text` into pieces of at most `first_max` then `rest_max` bytes at character
+/// boundaries, the last piece at least [`MIN_TAIL`] bytes when there are several.
+fn split_at_boundaries(text: &str, first_max: usize, rest_max: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
-    let mut rest = line;
-    let mut first = true;
+    let mut rest = text;
+    let mut limit = first_max;
     while !rest.is_empty() {
-        let limit = if first { max_bytes } else { max_bytes - 1 };
         let mut cut = rest.len().min(limit);
         if cut < rest.len() && rest.len() - cut < MIN_TAIL {
             cut = rest.len() - MIN_TAIL;
@@ -271,13 +313,9 @@ pub fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
             cut -= 1;
         }
         let (piece, tail) = rest.split_at(cut);
-        pieces.push(if !first && piece.starts_with('/') {
-            Cow::Owned(format!("/{piece}"))
-        } else {
-            Cow::Borrowed(piece)
-        });
+        pieces.push(piece);
         rest = tail;
-        first = false;
+        limit = rest_max;
     }
     pieces
 }
@@ -372,7 +410,10 @@ mod tests {
         assert_eq!(strip_controls("\x1b]0;title\x07after"), "after");
         assert_eq!(strip_controls("\x1b]8;;http://x\x1b\\link"), "link");
         assert_eq!(strip_controls("\x1bcreset"), "reset");
-        assert_eq!(strip_controls("two\nlines\r\nhere\rtoo"), "two lines here too");
+        assert_eq!(
+            strip_controls("two\nlines\r\nhere\rtoo"),
+            "two lines here too"
+        );
         assert_eq!(strip_controls("abc\u{202e}fed"), "abcfed");
         assert_eq!(strip_controls("trailing\x1b"), "trailing");
         assert_eq!(strip_controls("\x1b["), "");
@@ -469,24 +510,24 @@ mod tests {
 
     #[test]
     fn split_chat_keeps_continuations_plain_text() {
-        let line = format!("{}/nick xyz", "a".repeat(20));
-        let pieces = split_chat(&line, 20);
-        assert_eq!(pieces, vec!["a".repeat(20), "//nick xyz".to_string()]);
+        let line = format!("{}/nick xyz", "a".repeat(32));
+        let pieces = split_typed_line(&line, 32);
+        assert_eq!(pieces, vec!["a".repeat(32), "//nick xyz".to_string()]);
         // A tail that would be "quit" takes a few bytes from the piece before it.
-        let line = format!("{}quit", "b".repeat(20));
-        let pieces = split_chat(&line, 20);
-        assert_eq!(pieces, vec!["b".repeat(16), "bbbbquit".to_string()]);
+        let line = format!("{}quit", "b".repeat(32));
+        let pieces = split_typed_line(&line, 32);
+        assert_eq!(pieces, vec!["b".repeat(28), "bbbbquit".to_string()]);
         for piece in &pieces[1..] {
             assert!(matches!(parse_request(piece.as_bytes()), Request::Text(_)));
         }
-        assert_eq!(split_chat("short", 1024), vec!["short"]);
-        assert!(split_chat("", 1024).is_empty());
+        assert_eq!(split_typed_line("short", 1024), vec!["short"]);
+        assert!(split_typed_line("", 1024).is_empty());
     }
 
     #[test]
     fn split_chat_respects_the_limit_and_characters() {
-        let line = "é/".repeat(900);
-        let pieces = split_chat(&line, 1024);
+        let line = format!("x{}", "é/".repeat(900));
+        let pieces = split_typed_line(&line, 1024);
         for piece in &pieces {
             assert!(piece.len() <= 1024, "{}", piece.len());
         }
@@ -502,6 +543,34 @@ mod tests {
             })
             .collect();
         assert_eq!(rejoined, line);
+    }
+
+    #[test]
+    fn long_private_messages_and_actions_stay_what_they_are() {
+        let text = "y".repeat(50);
+        let line = format!("/msg bob {text}");
+        let pieces = split_typed_line(&line, 40);
+        assert!(pieces.len() > 1);
+        let mut body = String::new();
+        for piece in &pieces {
+            assert!(piece.len() <= 40);
+            let rest = piece
+                .strip_prefix("/msg bob ")
+                .expect("every piece is a /msg");
+            body.push_str(rest);
+        }
+        assert_eq!(body, text);
+        let line = format!("/ME {text}");
+        let pieces = split_typed_line(&line, 40);
+        assert!(pieces.iter().all(|p| p.starts_with("/ME ")), "{pieces:?}");
+        // Other commands go whole; so does a /msg whose prefix leaves no room.
+        let long_nick = format!("/nick {text}");
+        assert_eq!(split_typed_line(&long_nick, 40), vec![long_nick.as_str()]);
+        let long_target = format!("/msg {} hi", "z".repeat(40));
+        assert_eq!(
+            split_typed_line(&long_target, 40),
+            vec![long_target.as_str()]
+        );
     }
 
     #[test]

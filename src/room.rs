@@ -34,7 +34,7 @@ pub const WELCOME: &str = "you joined as ";
 
 /// The command list `/help` sends.
 const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
-                    start a line with // to say something starting with /";
+                    start a line with // to say something starting with /; quit to leave";
 
 /// The room's limits.
 #[derive(Debug, Clone)]

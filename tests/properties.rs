@@ -79,8 +79,8 @@ proptest! {
     }
 
     #[test]
-    fn typed_lines_split_into_bounded_plain_text(line in "[a-z/é ]{0,300}", max in 16usize..100) {
-        let pieces = proto::split_chat(&line, max);
+    fn typed_lines_split_into_bounded_plain_text(line in "[a-z][a-z/é ]{0,300}", max in 32usize..100) {
+        let pieces = proto::split_typed_line(&line, max);
         let mut rejoined = String::new();
         for (i, piece) in pieces.iter().enumerate() {
             prop_assert!(!piece.is_empty() && piece.len() <= max);

@@ -11,12 +11,14 @@ use common::{Peer, Proc, TestServer};
 
 #[test]
 fn joins_leaves_and_timeouts_are_announced_to_the_others() {
-    let server = TestServer::start(&["--timeout", "1"]);
+    let server = TestServer::start(&["--timeout", "2"]);
     let watcher = server.joined_peer();
     let quitter = server.joined_peer();
     watcher.expect(&format!("* {} joined", quitter.addr()));
+    watcher.send(b"@im@");
     quitter.send(b"quit");
     watcher.expect(&format!("* {} left", quitter.addr()));
+    watcher.send(b"@im@");
     let sleeper = server.joined_peer();
     watcher.expect(&format!("* {} joined", sleeper.addr()));
     // The watcher keeps its heartbeat going while the sleeper falls silent.
@@ -288,6 +290,21 @@ fn a_named_client_takes_its_name_again_after_an_eviction() {
     let _client = server.client(&["--name", "phoenix", "--heartbeat", "1.5"]);
     server.wait_log("phoenix timed out");
     server.proc.wait_stderr_count("is now phoenix", 2);
+}
+
+#[test]
+fn a_client_started_in_a_full_room_takes_its_name_once_let_in() {
+    let server = TestServer::start(&["--max-clients", "1"]);
+    let occupant = server.joined_peer();
+    let mut client = server.client(&["--name", "hank", "--heartbeat", "0.3"]);
+    client.wait_stdout("told the room is full", |l| {
+        l.ends_with("* room is full (1 client)")
+    });
+    occupant.send(b"quit");
+    server.wait_log("is now hank");
+    client.wait_stdout("confirmed", |l| l.ends_with("* you are now hank"));
+    client.close_stdin();
+    assert_eq!(client.wait_exit().code(), Some(0));
 }
 
 #[test]

@@ -18,10 +18,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = proto::parse_chat(&stripped);
     let shown = proto::sanitize_for_terminal(&decoded);
     assert!(!shown.chars().any(proto::is_terminal_control));
-    let max = 16 + usize::from(data.first().copied().unwrap_or(0));
-    for (i, piece) in proto::split_chat(&decoded, max).iter().enumerate() {
-        assert!(piece.len() <= max);
-        if i > 0 {
+    let max = 32 + usize::from(data.first().copied().unwrap_or(0));
+    let pieces = proto::split_typed_line(&decoded, max);
+    let command = matches!(proto::parse_chat(&decoded), Chat::Command(_));
+    for (i, piece) in pieces.iter().enumerate() {
+        if !command {
+            assert!(piece.len() <= max);
+        }
+        if i > 0 && !command {
             assert!(matches!(
                 proto::parse_request(piece.as_bytes()),
                 Request::Text(_)

@@ -17,7 +17,8 @@ struct Cli {
     /// Seconds between heartbeats (fractions allowed).
     #[arg(long, default_value = "5", value_parser = cli::parse_secs, allow_negative_numbers = true)]
     heartbeat: Duration,
-    /// Take this name in the room (1-16 ASCII letters, digits, _ or -).
+    /// Take this name in the room (1-16 ASCII letters, digits, _ or -, starting with a
+    /// letter), and take it again whenever the server forgets it.
     #[arg(long, value_parser = cli::parse_name)]
     name: Option<String>,
     /// Ring the terminal bell when someone mentions your name or messages you privately.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use udpchat::{cli, proto, room, server};
 
-/// A UDP chat room. Type `who` or `quit` on stdin.
+/// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT, stats
+/// and quit.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
