@@ -3,11 +3,15 @@
 //! The floor is a reflector written here: one thread that receives a datagram, formats
 //! `"addr text"` once and sends it to every member, with no other logic. For N receiving
 //! clients, one sender keeps WINDOW messages in flight; a message is complete when all
-//! N + 1 clients (the sender too) have it. Reported for both, in the same run:
-//! deliveries per second, loss, and full-fan-out latency p50/p99.
+//! N + 1 clients (the sender too) have it. Reported for both, in the same run (their
+//! order alternating from one N to the next): deliveries per second, loss, full-fan-out
+//! latency p50/p99, and CPU time per delivery of the server process and of the
+//! reflector thread. The measuring loop's own CPU share is printed too: near 100 %, the
+//! harness rather than the target sets the pace, and CPU per delivery is the figure to
+//! compare.
 //!
 //! Then the idle cost: 10 000 clients heartbeating every 5 s; the server's CPU share
-//! and resident memory.
+//! and resident memory (needs `ulimit -n` above 10 000).
 //!
 //! Run: `cargo bench --bench fanout`. Environment: `FANOUT_SECS=5` for longer rounds,
 //! `FANOUT_SIZES=10,100` for other N (empty for none), `FANOUT_IDLE=0` to skip the idle
@@ -38,17 +42,30 @@ struct Figures {
     lost: u64,
     p50_us: f64,
     p99_us: f64,
+    /// CPU time of the target (server process, reflector thread) per delivery.
+    target_cpu_us: f64,
+    /// CPU share of the thread running the load, in percent of one core.
+    harness_cpu_pct: f64,
 }
+
+/// Where a target's CPU time is read: `/proc/<pid>/stat` or `/proc/self/task/<tid>/stat`.
+type CpuSource = String;
 
 /// The server as a child process, killed on drop.
 struct ServerProcess {
     child: Child,
     addr: SocketAddr,
+    /// Lines the server prints on its console.
+    console_lines: std::sync::mpsc::Receiver<String>,
+    /// The threads draining its stdout and stderr; they end when it does.
+    drains: Vec<thread::JoinHandle<()>>,
 }
 
 /// The reflector thread, stopped and joined on drop.
 struct Reflector {
     addr: SocketAddr,
+    /// The thread's id, for its CPU time.
+    tid: u32,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -60,7 +77,7 @@ impl ServerProcess {
             .args(extra)
             .env("RUST_LOG", "warn,udpchat::server=info")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start udpchat-server");
@@ -79,12 +96,44 @@ impl ServerProcess {
             }
         };
         // Keep draining its log so it never blocks on a full pipe.
-        thread::spawn(move || for _ in lines {});
-        ServerProcess { child, addr }
+        let log_drain = thread::spawn(move || for _ in lines {});
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, console_lines) = std::sync::mpsc::channel();
+        let console_drain = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        ServerProcess {
+            child,
+            addr,
+            console_lines,
+            drains: vec![log_drain, console_drain],
+        }
+    }
+
+    /// Types `command` on the server's console; returns the `stats` line it prints.
+    fn console(&mut self, command: &str) -> Option<String> {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut()?;
+        writeln!(stdin, "{command}").ok()?;
+        stdin.flush().ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let line = self.console_lines.recv_timeout(left).ok()?;
+            if line.starts_with("members ") {
+                return Some(line);
+            }
+        }
+        None
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    fn cpu_source(&self) -> CpuSource {
+        format!("/proc/{}/stat", self.pid())
     }
 }
 
@@ -92,6 +141,9 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for drain in self.drains.drain(..) {
+            let _ = drain.join();
+        }
     }
 }
 
@@ -104,7 +156,9 @@ impl Reflector {
         let addr = socket.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let (tid_sender, tid_receiver) = std::sync::mpsc::channel();
         let thread = thread::spawn(move || {
+            let _ = tid_sender.send(own_thread_id());
             let mut members: Vec<SocketAddr> = Vec::new();
             let mut known: HashSet<SocketAddr> = HashSet::new();
             let mut buf = vec![0u8; 65_536];
@@ -127,8 +181,10 @@ impl Reflector {
                 }
             }
         });
+        let tid = tid_receiver.recv().ok().flatten().unwrap_or(0);
         Reflector {
             addr,
+            tid,
             stop,
             thread: Some(thread),
         }
@@ -214,24 +270,32 @@ impl Clients {
         }
     }
 
-    /// Keeps WINDOW messages in flight for `duration` and measures.
-    fn load(&self, duration: Duration) -> Figures {
+    /// Keeps WINDOW messages in flight for `duration` and measures; `cpu` is where the
+    /// target's CPU time is read.
+    fn load(&self, duration: Duration, cpu: &CpuSource) -> Figures {
         let fan_out = self.sockets.len() as u32;
         let mut pending: HashMap<u64, (Instant, u32)> = HashMap::new();
         let mut latencies_us: Vec<f64> = Vec::new();
         let (mut next_id, mut deliveries, mut lost) = (0u64, 0u64, 0u64);
         let mut buf = [0u8; 2048];
+        let target_before = cpu_ticks(cpu);
+        let harness_before = cpu_ticks("/proc/thread-self/stat");
         let start = Instant::now();
-        let mut measuring = true;
+        // Taken when the sending window closes: deliveries after it (the drain) are
+        // not counted in the rate.
+        let mut at_close: Option<(u64, Option<u64>, Option<u64>)> = None;
         loop {
-            let elapsed = start.elapsed();
-            if measuring && elapsed >= duration {
-                measuring = false;
+            if at_close.is_none() && start.elapsed() >= duration {
+                at_close = Some((
+                    deliveries,
+                    cpu_ticks(cpu),
+                    cpu_ticks("/proc/thread-self/stat"),
+                ));
             }
-            if !measuring && pending.is_empty() {
+            if at_close.is_some() && pending.is_empty() {
                 break;
             }
-            while measuring && pending.len() < WINDOW {
+            while at_close.is_none() && pending.len() < WINDOW {
                 let text = format!("m{next_id}");
                 if self.sender().send_to(text.as_bytes(), self.target).is_err() {
                     break;
@@ -246,11 +310,13 @@ impl Clients {
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) => panic!("receive: {e}"),
                     };
+                    // Only copies of messages still awaited count: a straggler of one
+                    // already counted lost is not also a delivery.
                     let Some(id) = message_id(&buf[..len]) else {
                         continue;
                     };
-                    deliveries += 1;
                     if let Some((sent, got)) = pending.get_mut(&id) {
+                        deliveries += 1;
                         *got += 1;
                         if *got == fan_out {
                             latencies_us.push(sent.elapsed().as_secs_f64() * 1e6);
@@ -267,14 +333,23 @@ impl Clients {
                 !stale
             });
         }
-        let elapsed = start.elapsed().as_secs_f64();
+        let (counted, target_after, harness_after) =
+            at_close.expect("the window closed before the loop ended");
+        let secs = duration.as_secs_f64();
         latencies_us.sort_by(f64::total_cmp);
+        let ticks_to_us = |before: Option<u64>, after: Option<u64>| match (before, after) {
+            // Linux counts in USER_HZ, which is 100 on every mainstream kernel.
+            (Some(b), Some(a)) => (a - b) as f64 * 10_000.0,
+            _ => f64::NAN,
+        };
         Figures {
-            deliveries_per_sec: deliveries as f64 / elapsed,
-            deliveries,
+            deliveries_per_sec: counted as f64 / secs,
+            deliveries: counted,
             lost,
             p50_us: percentile(&latencies_us, 0.50),
             p99_us: percentile(&latencies_us, 0.99),
+            target_cpu_us: ticks_to_us(target_before, target_after) / counted.max(1) as f64,
+            harness_cpu_pct: ticks_to_us(harness_before, harness_after) / (secs * 1e6) * 100.0,
         }
     }
 }
@@ -296,13 +371,24 @@ fn main() {
         if i == 0 {
             print_header();
         }
-        let server =
-            ServerProcess::start(&["--rate", "0", "--max-clients", "5000", "--timeout", "120"]);
-        let on_server = Clients::join(server.addr, n).load(duration);
-        drop(server);
-        let reflector = Reflector::start();
-        let on_reflector = Clients::join(reflector.addr, n).load(duration);
-        drop(reflector);
+        let run_server = || {
+            let server =
+                ServerProcess::start(&["--rate", "0", "--max-clients", "5000", "--timeout", "120"]);
+            Clients::join(server.addr, n).load(duration, &server.cpu_source())
+        };
+        let run_reflector = || {
+            let reflector = Reflector::start();
+            let cpu = format!("/proc/self/task/{}/stat", reflector.tid);
+            Clients::join(reflector.addr, n).load(duration, &cpu)
+        };
+        // Alternate which goes first, so neither always gets the warmer machine.
+        let (on_server, on_reflector) = if i % 2 == 0 {
+            let s = run_server();
+            (s, run_reflector())
+        } else {
+            let r = run_reflector();
+            (run_server(), r)
+        };
         rows.push((n, on_server, on_reflector));
         print_row(n, &on_server, &on_reflector);
     }
@@ -317,22 +403,40 @@ fn main() {
 
 fn print_header() {
     println!(
-        "{:>5} | {:>12} {:>12} {:>6} | {:>6} {:>6} | {:>15} {:>15} {:>6}",
+        "{:>5} | {:>10} {:>10} {:>5} | {:>4} {:>4} | {:>13} {:>13} {:>5} | {:>6} {:>6} | {:>8}",
         "N",
-        "server del/s",
-        "floor del/s",
+        "server/s",
+        "floor/s",
         "ratio",
-        "s.loss",
-        "f.loss",
-        "server p50/p99",
-        "floor p50/p99",
-        "p99 x"
+        "loss",
+        "",
+        "server p50/99",
+        "floor p50/99",
+        "p99x",
+        "cpu µs",
+        "per dl",
+        "harness"
+    );
+    println!(
+        "{:>5} | {:>10} {:>10} {:>5} | {:>4} {:>4} | {:>13} {:>13} {:>5} | {:>6} {:>6} | {:>8}",
+        "",
+        "deliveries",
+        "deliveries",
+        "",
+        "srv",
+        "flr",
+        "µs",
+        "µs",
+        "",
+        "server",
+        "floor",
+        "cpu s/f"
     );
 }
 
 fn print_row(n: usize, server: &Figures, reflector: &Figures) {
     println!(
-        "{:>5} | {:>12.0} {:>12.0} {:>6.2} | {:>6} {:>6} | {:>7.0}/{:<7.0} {:>7.0}/{:<7.0} {:>6.2}",
+        "{:>5} | {:>10.0} {:>10.0} {:>5.2} | {:>4} {:>4} | {:>6.0}/{:<6.0} {:>6.0}/{:<6.0} {:>5.2} | {:>6.2} {:>6.2} | {:>3.0}%/{:<3.0}%",
         n,
         server.deliveries_per_sec,
         reflector.deliveries_per_sec,
@@ -344,6 +448,10 @@ fn print_row(n: usize, server: &Figures, reflector: &Figures) {
         reflector.p50_us,
         reflector.p99_us,
         server.p99_us / reflector.p99_us,
+        server.target_cpu_us,
+        reflector.target_cpu_us,
+        server.harness_cpu_pct,
+        reflector.harness_cpu_pct,
     );
 }
 
@@ -351,12 +459,13 @@ fn write_csv(rows: &[(usize, Figures, Figures)]) {
     let mut csv = String::from(
         "n,server_deliveries_per_sec,floor_deliveries_per_sec,ratio,server_deliveries,\
          floor_deliveries,server_lost,floor_lost,server_p50_us,server_p99_us,floor_p50_us,\
-         floor_p99_us\n",
+         floor_p99_us,server_cpu_us_per_delivery,floor_cpu_us_per_delivery,\
+         harness_cpu_pct_server_run,harness_cpu_pct_floor_run\n",
     );
     for (n, s, f) in rows {
         let _ = writeln!(
             csv,
-            "{n},{:.0},{:.0},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1}",
+            "{n},{:.0},{:.0},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1},{:.3},{:.3},{:.0},{:.0}",
             s.deliveries_per_sec,
             f.deliveries_per_sec,
             s.deliveries_per_sec / f.deliveries_per_sec,
@@ -367,7 +476,11 @@ fn write_csv(rows: &[(usize, Figures, Figures)]) {
             s.p50_us,
             s.p99_us,
             f.p50_us,
-            f.p99_us
+            f.p99_us,
+            s.target_cpu_us,
+            f.target_cpu_us,
+            s.harness_cpu_pct,
+            f.harness_cpu_pct
         );
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -383,10 +496,20 @@ fn write_csv(rows: &[(usize, Figures, Figures)]) {
 
 /// 10 000 joined clients heartbeating every 5 s: the server's CPU share and memory.
 fn idle_cost() {
-    let server = ServerProcess::start(&["--max-clients", "20000"]);
-    let sockets: Vec<UdpSocket> = (0..IDLE_CLIENTS)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind idle client"))
-        .collect();
+    let mut server = ServerProcess::start(&["--max-clients", "20000"]);
+    let sockets: Vec<UdpSocket> = match (0..IDLE_CLIENTS)
+        .map(|_| UdpSocket::bind("127.0.0.1:0"))
+        .collect()
+    {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            println!(
+                "idle: skipped, cannot open {IDLE_CLIENTS} sockets ({e}); \
+                 raise the limit with `ulimit -n 20000`"
+            );
+            return;
+        }
+    };
     let interval = Duration::from_secs(5);
     let gap = interval / IDLE_CLIENTS as u32;
     let heartbeat_round = |sockets: &[UdpSocket]| {
@@ -403,14 +526,18 @@ fn idle_cost() {
     heartbeat_round(&sockets);
     // Let the join notices drain before measuring the steady state.
     thread::sleep(Duration::from_secs(2));
-    let cpu_before = cpu_ticks(server.pid());
+    let cpu_before = cpu_ticks(&server.cpu_source());
     let measured = Instant::now();
     for _ in 0..2 {
         heartbeat_round(&sockets);
     }
     let wall = measured.elapsed().as_secs_f64();
-    let cpu_after = cpu_ticks(server.pid());
+    let cpu_after = cpu_ticks(&server.cpu_source());
     let rss = resident_kib(server.pid());
+    match server.console("stats") {
+        Some(stats) => println!("idle: server says {stats}"),
+        None => println!("idle: the server did not answer `stats`"),
+    }
     match (cpu_before, cpu_after, rss) {
         (Some(before), Some(after), Some(rss)) => {
             // Linux counts in USER_HZ, which is 100 on every mainstream kernel.
@@ -439,13 +566,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index]
 }
 
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// User plus system CPU time, in USER_HZ ticks, from a `/proc/.../stat` file.
+fn cpu_ticks(stat_path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // After the command name: state is field 3, utime 14 and stime 15 (1-based).
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The calling thread's id, from `/proc/thread-self/stat`.
+fn own_thread_id() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
 fn resident_kib(pid: u32) -> Option<u64> {
