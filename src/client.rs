@@ -265,7 +265,14 @@ impl NameKeeper {
         } else if NICK_REFUSALS.iter().any(|start| line.starts_with(start)) {
             // Answered (no), or never reached the room: the next welcome tries again.
             self.pending = false;
-        } else if line.starts_with(WELCOME) {
+        } else if let Some(rest) = line.strip_prefix(WELCOME) {
+            // The server may have kept our name for our address: then all is well.
+            let shown = rest.split(" (").next().unwrap_or(rest);
+            if self.wanted.as_deref() == Some(shown) {
+                self.confirmed = Some(shown.to_string());
+                self.pending = false;
+                return None;
+            }
             self.confirmed = None;
             if !self.pending {
                 let wanted = self.wanted.as_ref()?;
@@ -453,6 +460,17 @@ mod tests {
             None,
             "still pending"
         );
+    }
+
+    #[test]
+    fn a_name_the_server_kept_is_not_asked_for_again() {
+        let mut name = NameKeeper::new(Some("alice".into()));
+        name.on_line("* you are now alice");
+        assert_eq!(
+            name.on_line("* you joined as alice (2 here; /help for commands)"),
+            None
+        );
+        assert_eq!(name.confirmed(), Some("alice"));
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub const KICK_BAN: Duration = Duration::from_secs(60);
 const PRESENCE_RATE: f64 = 10.0;
 const PRESENCE_BURST: f64 = 30.0;
 
+/// How long a timed-out member's name waits for its address to come back.
+pub const PARK_NAME_FOR: Duration = Duration::from_secs(60);
+/// The most names waiting so (a flood of forged joins must not grow memory).
+const PARKED_NAMES_MAX: usize = 1024;
+
 /// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
 /// server send it to whoever the forger names.
 const WHO_MAX_BYTES: usize = 400;
@@ -77,6 +82,9 @@ pub struct Room {
     names: HashMap<String, SocketAddr>,
     /// Kicked addresses and when they may come back.
     banned: HashMap<SocketAddr, Instant>,
+    /// Names of members that timed out, kept for their address for a while: a client
+    /// that missed a heartbeat or two comes back under its name.
+    parked_names: HashMap<SocketAddr, (String, Instant)>,
     /// Join counter, so listings can show members in join order.
     n_joined: u64,
     /// No member can have timed out before this instant; `None` when the room is empty.
@@ -128,6 +136,7 @@ impl Room {
             members: HashMap::new(),
             names: HashMap::new(),
             banned: HashMap::new(),
+            parked_names: HashMap::new(),
             n_joined: 0,
             next_sweep: None,
             presence: TokenBucket::full(PRESENCE_BURST, now),
@@ -174,6 +183,7 @@ impl Room {
             _ => return,
         }
         self.banned.retain(|_, until| now < *until);
+        self.parked_names.retain(|_, (_, until)| now < *until);
         let timeout = self.config.timeout;
         let idle: Vec<SocketAddr> = self
             .members
@@ -282,11 +292,12 @@ impl Room {
             return false;
         }
         self.n_joined += 1;
+        let name = self.unpark_name(from, now);
         let member = Member {
             last_seen: now,
             joined: self.n_joined,
-            label: from.to_string(),
-            named: false,
+            named: name.is_some(),
+            label: name.unwrap_or_else(|| from.to_string()),
             line_mode,
             bucket: TokenBucket::full(f64::from(self.config.burst), now),
             n_dropped_untold: 0,
@@ -294,6 +305,9 @@ impl Room {
         };
         info!("{} joined", member.label);
         let label = member.label.clone();
+        if member.named {
+            self.names.insert(label.to_ascii_lowercase(), from);
+        }
         self.members.insert(from, member);
         // The newcomer learns how it is shown; a client that had a name learns it must
         // take it again (after an eviction, or a restart of the server). Every join gets
@@ -318,9 +332,20 @@ impl Room {
         };
         if member.named {
             self.names.remove(&member.label.to_ascii_lowercase());
+            if how == "timed out" && self.parked_names.len() < PARKED_NAMES_MAX {
+                self.parked_names
+                    .insert(addr, (member.label.clone(), now + PARK_NAME_FOR));
+            }
         }
         info!("{} {how}", member.label);
         self.announce(&member.label, how, None, now, out);
+    }
+
+    /// The name `from` had when it timed out lately, if no one has taken it since.
+    fn unpark_name(&mut self, from: SocketAddr, now: Instant) -> Option<String> {
+        let (name, until) = self.parked_names.remove(&from)?;
+        let free = !self.names.contains_key(&name.to_ascii_lowercase());
+        (now < until && free).then_some(name)
     }
 
     /// Sends the presence notice `* <label> <what>` to every member but `except`, if the
@@ -439,6 +464,7 @@ impl Room {
                 "usage: /msg WHO TEXT".to_string()
             }
             Command::Msg { to, text } => match self.find(to) {
+                Some(target) if target == from => "that is you".to_string(),
                 Some(target) => {
                     let sender = &self.members[&from].label;
                     let receiver = &self.members[&target].label;
@@ -1019,6 +1045,10 @@ mod tests {
             feed(&mut room, b"/msg bob", 1, t),
             to(&[1], "* usage: /msg WHO TEXT")
         );
+        assert_eq!(
+            feed(&mut room, b"/msg bob hi me", 2, t),
+            to(&[2], "* that is you")
+        );
     }
 
     #[test]
@@ -1036,6 +1066,60 @@ mod tests {
         assert_eq!(
             feed(&mut room, b"//like this", 1, t),
             to(&[1, 2], "127.0.0.1:1 /like this")
+        );
+    }
+
+    #[test]
+    fn a_timed_out_name_comes_back_with_its_address() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2], t);
+        feed(&mut room, b"/nick alice", 1, t);
+        feed(&mut room, b"@im@", 2, t + Duration::from_secs(8));
+        let mut out = Outbox::new();
+        room.tick(t + TIMEOUT + Duration::from_secs(1), &mut out);
+        assert_eq!(room.len(), 1);
+        let back = t + TIMEOUT + Duration::from_secs(2);
+        let sent = feed(&mut room, b"still here?", 1, back);
+        assert_eq!(
+            sent,
+            vec![
+                (
+                    1,
+                    "* you joined as alice (2 here; /help for commands)".into()
+                ),
+                (1, "alice still here?".into()),
+                (2, "* alice joined".into()),
+                (2, "alice still here?".into()),
+            ]
+        );
+        assert_eq!(
+            feed(&mut room, b"/nick ALICE", 2, back),
+            to(&[2], "* the name ALICE is taken")
+        );
+    }
+
+    #[test]
+    fn a_parked_name_is_not_restored_once_taken_or_expired() {
+        let t = Instant::now();
+        let mut room = room_with(&[1, 2, 3], t);
+        feed(&mut room, b"/nick alice", 1, t);
+        feed(&mut room, b"/nick carol", 3, t);
+        let mut out = Outbox::new();
+        let later = t + Duration::from_secs(8);
+        feed(&mut room, b"@im@", 2, later);
+        room.tick(t + TIMEOUT + Duration::from_secs(1), &mut out);
+        assert_eq!(room.len(), 1);
+        let back = t + TIMEOUT + Duration::from_secs(2);
+        feed(&mut room, b"/nick alice", 2, back);
+        let sent = feed(&mut room, b"@im@", 1, back);
+        assert!(
+            sent.iter().any(|(_, l)| l == "* 127.0.0.1:1 joined"),
+            "{sent:?}"
+        );
+        let sent = feed(&mut room, b"@im@", 3, back + PARK_NAME_FOR);
+        assert!(
+            sent.iter().any(|(_, l)| l == "* 127.0.0.1:3 joined"),
+            "{sent:?}"
         );
     }
 

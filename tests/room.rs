@@ -284,12 +284,57 @@ fn named_clients_chat_and_the_bell_rings_only_when_it_should() {
 }
 
 #[test]
-fn a_named_client_takes_its_name_again_after_an_eviction() {
-    // Heartbeats slower than the timeout: evicted, then welcomed back as an address.
+fn a_named_client_comes_back_under_its_name_after_an_eviction() {
+    // Heartbeats slower than the timeout: evicted, then back, under the same name.
     let server = TestServer::start(&["--timeout", "1"]);
-    let _client = server.client(&["--name", "phoenix", "--heartbeat", "1.5"]);
+    let client = server.client(&["--name", "phoenix", "--heartbeat", "1.5"]);
     server.wait_log("phoenix timed out");
-    server.proc.wait_stderr_count("is now phoenix", 2);
+    server.wait_log("phoenix joined");
+    client.wait_stdout("welcomed by name", |l| {
+        l.contains("* you joined as phoenix (")
+    });
+    let renames = server
+        .proc
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("is now phoenix"))
+        .count();
+    assert_eq!(
+        renames,
+        1,
+        "the server kept the name\n{}",
+        server.proc.report()
+    );
+}
+
+#[test]
+fn a_named_client_takes_its_name_again_after_a_server_restart() {
+    // A bare socket plays the server, so the "restart" has no gap a heartbeat could hit.
+    let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fake.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    let addr = fake.local_addr().unwrap().to_string();
+    let _client = Proc::spawn(
+        common::CLIENT,
+        &[&addr, "--name", "phoenix", "--heartbeat", "30"],
+    );
+    let mut buf = [0u8; 256];
+    let mut next = || {
+        let (len, from) = fake
+            .recv_from(&mut buf)
+            .expect("a datagram from the client");
+        (String::from_utf8_lossy(&buf[..len]).into_owned(), from)
+    };
+    let (first, client) = next();
+    assert_eq!(first, "@im@");
+    assert_eq!(next().0, "/nick phoenix");
+    fake.send_to(b"* you are now phoenix", client).unwrap();
+    // The restarted server knows nothing: it welcomes the client's next datagram.
+    fake.send_to(
+        format!("* you joined as {client} (1 here; /help for commands)").as_bytes(),
+        client,
+    )
+    .unwrap();
+    assert_eq!(next().0, "/nick phoenix", "asked for its name again");
 }
 
 #[test]

@@ -183,6 +183,10 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its pipes are closed now, so the collectors finish.
+        for collector in self.collectors.drain(..) {
+            let _ = collector.join();
+        }
     }
 }
 
