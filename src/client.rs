@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use log::{debug, warn};
 
-use crate::proto::{self, Reply};
+use crate::proto::{self, notice, Reply};
 
 /// How long the recv thread blocks before it checks whether to stop; the longest a
 /// clean exit waits for it.
@@ -20,22 +20,6 @@ const RECV_POLL: Duration = Duration::from_millis(200);
 /// How long to wait for an ICMP "port unreachable" before trusting an address, when the
 /// server's name resolved to several and a later one may be the live one.
 const PROBE_WAIT: Duration = Duration::from_millis(150);
-
-/// The notice telling us the operator removed us.
-const REMOVED: &str = "* you were removed by the server";
-/// The start of the notice confirming our name.
-const NOW_CALLED: &str = "* you are now ";
-/// The start of the server's welcome to a newcomer.
-const WELCOME: &str = "* you joined as ";
-/// The starts of the server's answers that mean our `/nick` did not take.
-const NICK_REFUSALS: [&str; 4] = [
-    "* the name ",
-    "* cannot take ",
-    "* room is full",
-    "* slow down",
-];
-/// The start of a private message to us.
-const PRIVATE_FROM: &str = "* private from ";
 
 /// What the client needs to know to run.
 #[derive(Debug, Clone)]
@@ -219,7 +203,7 @@ fn chat(
                 Reply::ServerGone => return Ok(Outcome::ServerDown),
                 Reply::Line(line) => {
                     let text = proto::decode(line);
-                    if text == REMOVED {
+                    if as_notice(&text) == Some(notice::REMOVED) {
                         return Ok(Outcome::Removed);
                     }
                     if let Some(request) = name.on_line(&text) {
@@ -258,14 +242,19 @@ impl NameKeeper {
 
     /// Reads a line from the server; returns a `/nick` to send, if one is needed.
     fn on_line(&mut self, line: &str) -> Option<String> {
-        if let Some(name) = line.strip_prefix(NOW_CALLED) {
+        let text = as_notice(line)?;
+        let refused = [notice::ROOM_FULL, notice::SLOW_DOWN]
+            .iter()
+            .chain(&notice::NAME_REFUSED)
+            .any(|start| text.starts_with(start));
+        if let Some(name) = text.strip_prefix(notice::NOW_CALLED) {
             self.confirmed = Some(name.to_string());
             self.wanted = Some(name.to_string());
             self.pending = false;
-        } else if NICK_REFUSALS.iter().any(|start| line.starts_with(start)) {
+        } else if refused {
             // Answered (no), or never reached the room: the next welcome tries again.
             self.pending = false;
-        } else if let Some(rest) = line.strip_prefix(WELCOME) {
+        } else if let Some(rest) = text.strip_prefix(notice::WELCOME) {
             // The server may have kept our name for our address: then all is well.
             let shown = rest.split(" (").next().unwrap_or(rest);
             if self.wanted.as_deref() == Some(shown) {
@@ -307,7 +296,7 @@ fn print_line(output: &mut impl Write, text: &str, bell: bool) -> io::Result<()>
 /// Whether a line from the server deserves the bell: a private message to us, or
 /// someone else's chat line that mentions our name as a word.
 fn should_ring(line: &str, own_name: Option<&str>) -> bool {
-    if line.starts_with(PRIVATE_FROM) {
+    if as_notice(line).is_some_and(|text| text.starts_with(notice::PRIVATE_FROM)) {
         return true;
     }
     if line.starts_with(proto::NOTICE_PREFIX) {
@@ -402,6 +391,11 @@ fn receive(socket: &UdpSocket, events: &Sender<Event>, stop: &AtomicBool) {
             return;
         }
     }
+}
+
+/// The text of a server notice, without its `* `; `None` for a chat line.
+fn as_notice(line: &str) -> Option<&str> {
+    line.strip_prefix(proto::NOTICE_PREFIX)
 }
 
 /// Reports a failed send; true when the thread should stop.

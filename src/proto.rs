@@ -16,6 +16,25 @@ pub const DEFAULT_MAX_MESSAGE: usize = 1024;
 pub const RECV_BUFFER: usize = 65_536;
 /// Every server notice starts with this; chat lines never do, as they start with a sender.
 pub const NOTICE_PREFIX: &str = "* ";
+/// Notice wordings that clients act on, after [`NOTICE_PREFIX`]: the server writes them
+/// and our client reads them, so both take them from here.
+pub mod notice {
+    /// To a newcomer: `you joined as <who> (N here; …)`.
+    pub const WELCOME: &str = "you joined as ";
+    /// The answer to a `/nick` that took: `you are now NAME`.
+    pub const NOW_CALLED: &str = "you are now ";
+    /// To the target of `/msg`: `private from <sender>: TEXT`.
+    pub const PRIVATE_FROM: &str = "private from ";
+    /// To a kicked member.
+    pub const REMOVED: &str = "you were removed by the server";
+    /// To a newcomer not let in: `room is full (N clients)`.
+    pub const ROOM_FULL: &str = "room is full";
+    /// To a member over its rate: `slow down: N messages dropped`.
+    pub const SLOW_DOWN: &str = "slow down";
+    /// The starts of the answers to a `/nick` that did not take.
+    pub const NAME_REFUSED: [&str; 2] = ["the name ", "cannot take "];
+}
+
 /// The longest name `/nick` accepts, in bytes (names are ASCII).
 pub const MAX_NAME: usize = 16;
 /// The first words of the server's notices: no one may take them as a name.

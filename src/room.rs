@@ -10,6 +10,7 @@ use log::{debug, info};
 use crate::limits::{StrangerMemory, TokenBucket, NOTICE_INTERVAL};
 pub use crate::outbox::Outbox;
 use crate::outbox::Payload;
+use crate::proto::notice::{NOW_CALLED, PRIVATE_FROM, REMOVED, ROOM_FULL, SLOW_DOWN, WELCOME};
 use crate::proto::{self, Chat, Command, Request};
 
 /// How long datagrams from a kicked address are ignored, so its client's heartbeats do
@@ -33,9 +34,6 @@ const WHO_MAX_BYTES: usize = 400;
 
 /// How much of a user's text a notice quotes back.
 const QUOTE_MAX_BYTES: usize = 32;
-
-/// How the notice to a newcomer starts, after `* `.
-pub const WELCOME: &str = "you joined as ";
 
 /// The command list `/help` sends.
 const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
@@ -202,7 +200,7 @@ impl Room {
     pub fn kick(&mut self, who: &str, now: Instant, out: &mut Outbox) -> Option<String> {
         let addr = self.find(who)?;
         let label = self.members[&addr].label.clone();
-        let payload = out.notice("you were removed by the server");
+        let payload = out.notice(REMOVED);
         self.deliver(addr, payload, out);
         self.remove(addr, "was removed", now, out);
         self.banned.insert(addr, now + KICK_BAN);
@@ -283,7 +281,7 @@ impl Room {
             self.stats.refused_full += 1;
             if self.strangers.may_notify(from, now) {
                 let notice = format!(
-                    "room is full ({})",
+                    "{ROOM_FULL} ({})",
                     plural(self.config.max_clients as u64, "client")
                 );
                 let payload = out.notice(&notice);
@@ -398,7 +396,7 @@ impl Room {
                 return true;
             };
             let n = std::mem::take(&mut member.n_dropped_untold);
-            let payload = out.notice(&format!("slow down: {} dropped", plural(n, "message")));
+            let payload = out.notice(&format!("{SLOW_DOWN}: {} dropped", plural(n, "message")));
             out.push(*addr, payload, line_mode);
             false
         });
@@ -469,7 +467,7 @@ impl Room {
                     let sender = &self.members[&from].label;
                     let receiver = &self.members[&target].label;
                     debug!("private message from {sender} to {receiver}");
-                    let payload = out.notice(&format!("private from {sender}: {text}"));
+                    let payload = out.notice(&format!("{PRIVATE_FROM}{sender}: {text}"));
                     self.deliver(target, payload, out);
                     format!("private to {receiver}: {text}")
                 }
@@ -538,7 +536,7 @@ impl Room {
         info!("{old} is now {name}");
         let payload = out.notice(&format!("{old} is now {name}"));
         self.deliver_to_all(payload, Some(from), out);
-        format!("you are now {name}")
+        format!("{NOW_CALLED}{name}")
     }
 
     /// The member called `who`: a name in any case, or an address as shown.
