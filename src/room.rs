@@ -108,6 +108,17 @@ pub struct MemberInfo {
     pub idle: Duration,
 }
 
+/// Why a member left the room, as its presence notice says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It sent `quit` or an empty datagram.
+    Left,
+    /// It was silent for longer than the timeout.
+    TimedOut,
+    /// The operator kicked it.
+    Removed,
+}
+
 #[derive(Debug)]
 struct Member {
     last_seen: Instant,
@@ -161,7 +172,7 @@ impl Room {
             Request::Heartbeat => {
                 self.touch(from, now, line_mode, out);
             }
-            Request::Leave => self.remove(from, "left", now, out),
+            Request::Leave => self.remove(from, Departure::Left, now, out),
             Request::Text(text) => {
                 if self.touch(from, now, line_mode, out) && self.within_rate(from, now, out) {
                     self.chat(text, from, now, out);
@@ -190,7 +201,7 @@ impl Room {
             .map(|(&addr, _)| addr)
             .collect();
         for addr in idle {
-            self.remove(addr, "timed out", now, out);
+            self.remove(addr, Departure::TimedOut, now, out);
         }
         self.next_sweep = self.members.values().map(|m| m.last_seen + timeout).min();
     }
@@ -202,7 +213,7 @@ impl Room {
         let label = self.members[&addr].label.clone();
         let payload = out.notice(REMOVED);
         self.deliver(addr, payload, out);
-        self.remove(addr, "was removed", now, out);
+        self.remove(addr, Departure::Removed, now, out);
         self.banned.insert(addr, now + KICK_BAN);
         Some(label)
     }
@@ -324,17 +335,18 @@ impl Room {
     }
 
     /// Removes `addr` if it is a member, telling the others `* <who> <how>`.
-    fn remove(&mut self, addr: SocketAddr, how: &str, now: Instant, out: &mut Outbox) {
+    fn remove(&mut self, addr: SocketAddr, how: Departure, now: Instant, out: &mut Outbox) {
         let Some(member) = self.members.remove(&addr) else {
             return;
         };
         if member.named {
             self.names.remove(&member.label.to_ascii_lowercase());
-            if how == "timed out" && self.parked_names.len() < PARKED_NAMES_MAX {
+            if how == Departure::TimedOut && self.parked_names.len() < PARKED_NAMES_MAX {
                 self.parked_names
                     .insert(addr, (member.label.clone(), now + PARK_NAME_FOR));
             }
         }
+        let how = how.as_str();
         info!("{} {how}", member.label);
         self.announce(&member.label, how, None, now, out);
     }
@@ -573,6 +585,16 @@ impl Room {
             if Some(addr) != except {
                 out.push(addr, payload, member.line_mode);
             }
+        }
+    }
+}
+
+impl Departure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Departure::Left => "left",
+            Departure::TimedOut => "timed out",
+            Departure::Removed => "was removed",
         }
     }
 }
