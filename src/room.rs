@@ -1,7 +1,7 @@
 //! The chat room as a state machine: a datagram, its source and the time go in,
 //! datagrams to send come out. No sockets, no clocks: the caller passes `now`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,8 @@ pub struct Room {
     parked_names: HashMap<SocketAddr, (String, Instant)>,
     /// Join counter, so listings can show members in join order.
     n_joined: u64,
+    /// Members by join number: `/who` reads the first few without sorting the table.
+    by_join: BTreeMap<u64, SocketAddr>,
     /// No member can have timed out before this instant; `None` when the room is empty.
     /// Keeps eviction from scanning the table on every datagram.
     next_sweep: Option<Instant>,
@@ -147,6 +149,7 @@ impl Room {
             banned: HashMap::new(),
             parked_names: HashMap::new(),
             n_joined: 0,
+            by_join: BTreeMap::new(),
             next_sweep: None,
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
@@ -233,6 +236,7 @@ impl Room {
             out.push(addr, goodbye, false);
         }
         self.members.clear();
+        self.by_join.clear();
         self.names.clear();
         self.next_sweep = None;
     }
@@ -240,7 +244,6 @@ impl Room {
     /// The members in join order.
     pub fn members(&self, now: Instant) -> Vec<MemberInfo> {
         self.members_in_join_order()
-            .into_iter()
             .map(|(&addr, m)| MemberInfo {
                 addr,
                 label: m.label.clone(),
@@ -317,6 +320,7 @@ impl Room {
         if member.named {
             self.names.insert(label.to_ascii_lowercase(), from);
         }
+        self.by_join.insert(member.joined, from);
         self.members.insert(from, member);
         // The newcomer learns how it is shown; a client that had a name learns it must
         // take it again (after an eviction, or a restart of the server). Every join gets
@@ -339,6 +343,7 @@ impl Room {
         let Some(member) = self.members.remove(&addr) else {
             return;
         };
+        self.by_join.remove(&member.joined);
         if member.named {
             self.names.remove(&member.label.to_ascii_lowercase());
             if how == Departure::TimedOut && self.parked_names.len() < PARKED_NAMES_MAX {
@@ -493,15 +498,15 @@ impl Room {
     }
 
     /// `N here: a, b, c` in join order, cut short (`… and K more`) so the answer stays
-    /// within the message limit however large the room.
+    /// small however large the room; it reads only the members it lists.
     fn who_list(&self) -> String {
-        let members = self.members_in_join_order();
-        let mut text = format!("{} here: ", members.len());
-        for (i, (_, member)) in members.iter().enumerate() {
+        let n = self.members.len();
+        let budget = self.config.max_message_bytes.min(WHO_MAX_BYTES);
+        let mut text = format!("{n} here: ");
+        for (i, (_, member)) in self.members_in_join_order().enumerate() {
             let separator = if i == 0 { "" } else { ", " };
-            let budget = self.config.max_message_bytes.min(WHO_MAX_BYTES);
             if text.len() + separator.len() + member.label.len() > budget {
-                text.push_str(&format!("{separator}… and {} more", members.len() - i));
+                text.push_str(&format!("{separator}… and {} more", n - i));
                 break;
             }
             text.push_str(separator);
@@ -567,10 +572,10 @@ impl Room {
         self.names.get(&who.to_ascii_lowercase()).copied()
     }
 
-    fn members_in_join_order(&self) -> Vec<(&SocketAddr, &Member)> {
-        let mut members: Vec<(&SocketAddr, &Member)> = self.members.iter().collect();
-        members.sort_by_key(|(_, m)| m.joined);
-        members
+    fn members_in_join_order(&self) -> impl Iterator<Item = (&SocketAddr, &Member)> + '_ {
+        self.by_join
+            .values()
+            .filter_map(|addr| self.members.get_key_value(addr))
     }
 
     /// Sends a payload to one address, in its line mode if it is a member.

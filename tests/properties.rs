@@ -124,6 +124,7 @@ proptest! {
                 }
             }
             prop_assert!(room.len() <= MAX_CLIENTS);
+            prop_assert_eq!(room.members(now).len(), room.len(), "the join order lost track");
             for (_, sent) in out.iter() {
                 prop_assert!(sent.len() <= MAX_MESSAGE + MAX_OVERHEAD, "{} bytes", sent.len());
                 prop_assert!(std::str::from_utf8(sent).is_ok());
