@@ -103,19 +103,17 @@ impl Server {
             self.tick
         );
         loop {
-            match self.socket.recv_from(&mut buf) {
+            let received = self.socket.recv_from(&mut buf);
+            let now = Instant::now();
+            match received {
                 Ok((len, from)) if from == self.wake_addr => {
                     debug!("wake-up datagram of {len} bytes");
                 }
-                Ok((len, from)) => {
-                    self.room
-                        .handle_datagram(&buf[..len], from, Instant::now(), &mut out)
-                }
+                Ok((len, from)) => self.room.handle_datagram(&buf[..len], from, now, &mut out),
                 Err(e) if is_tick(&e) => {}
                 Err(e) if is_transient(&e) => debug!("receive: {e}"),
                 Err(e) => return Err(e),
             }
-            let now = Instant::now();
             self.room.tick(now, &mut out);
             let stop = self.run_commands(&mut out);
             self.send_all(&mut out);
