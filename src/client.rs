@@ -122,13 +122,8 @@ pub fn run(
         return Ok(Outcome::ServerDown);
     };
     if let Some(name) = &config.name {
-        if let Err(e) = socket.send(format!("/nick {name}").as_bytes()) {
-            // This send may be the one that learns the port is closed: Linux reports the
-            // ICMP error once, to whichever call on the socket comes next.
-            if e.kind() == ErrorKind::ConnectionRefused {
-                return Ok(Outcome::ServerDown);
-            }
-            debug!("cannot send /nick: {e}");
+        if let Err(outcome) = send(&socket, format!("/nick {name}").as_bytes()) {
+            return Ok(outcome);
         }
     }
     socket
@@ -151,10 +146,9 @@ pub fn run(
         let (events, interval) = (events.clone(), config.heartbeat);
         thread::spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = heartbeat_stopped.recv_timeout(interval) {
-                if let Err(e) = socket.send(proto::HEARTBEAT) {
-                    if report_send_error(e, &events) {
-                        return;
-                    }
+                if send(&socket, proto::HEARTBEAT).is_err() {
+                    let _ = events.send(Event::ServerDown);
+                    return;
                 }
             }
         })
@@ -190,11 +184,8 @@ fn chat(
                     continue;
                 }
                 for piece in proto::split_typed_line(&line, config.max_message_bytes) {
-                    if let Err(e) = socket.send(piece.as_bytes()) {
-                        if e.kind() == ErrorKind::ConnectionRefused {
-                            return Ok(Outcome::ServerDown);
-                        }
-                        warn!("cannot send: {e}");
+                    if let Err(outcome) = send(socket, piece.as_bytes()) {
+                        return Ok(outcome);
                     }
                 }
             }
@@ -207,8 +198,8 @@ fn chat(
                         return Ok(Outcome::Removed);
                     }
                     if let Some(request) = name.on_line(&text) {
-                        if let Err(e) = socket.send(request.as_bytes()) {
-                            debug!("cannot send /nick: {e}");
+                        if let Err(outcome) = send(socket, request.as_bytes()) {
+                            return Ok(outcome);
                         }
                     }
                     let bell = config.bell && should_ring(&text, name.confirmed());
@@ -270,6 +261,20 @@ impl NameKeeper {
             }
         }
         None
+    }
+}
+
+/// Sends one datagram. `Err(ServerDown)` when the send learns that the server's port is
+/// closed: Linux reports the ICMP error once, to whichever call on the socket comes next.
+/// Other failures are only logged, as UDP promises no delivery anyway.
+fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Outcome> {
+    match socket.send(datagram) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(Outcome::ServerDown),
+        Err(e) => {
+            warn!("cannot send: {e}");
+            Ok(())
+        }
     }
 }
 
@@ -396,16 +401,6 @@ fn receive(socket: &UdpSocket, events: &Sender<Event>, stop: &AtomicBool) {
 /// The text of a server notice, without its `* `; `None` for a chat line.
 fn as_notice(line: &str) -> Option<&str> {
     line.strip_prefix(proto::NOTICE_PREFIX)
-}
-
-/// Reports a failed send; true when the thread should stop.
-fn report_send_error(e: io::Error, events: &Sender<Event>) -> bool {
-    if e.kind() == ErrorKind::ConnectionRefused {
-        let _ = events.send(Event::ServerDown);
-        return true;
-    }
-    debug!("cannot send heartbeat: {e}");
-    false
 }
 
 /// The input thread: forwards lines (decoded lossily, line end trimmed) until end of input.
