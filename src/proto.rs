@@ -287,7 +287,8 @@ pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
         Chat::Command(_) => return vec![Cow::Borrowed(line)],
     };
     let (prefix, body) = line.split_at(body_at);
-    if line.len() <= max_bytes || prefix.len() + MIN_TAIL > max_bytes {
+    // Room for at least two tails' worth of text per piece, or it goes whole.
+    if line.len() <= max_bytes || prefix.len() + 2 * MIN_TAIL > max_bytes {
         return vec![Cow::Borrowed(line)];
     }
     let size = max_bytes - prefix.len();
@@ -318,7 +319,8 @@ fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
 }
 
 /// Cuts `text` into pieces of at most `first_max` then `rest_max` bytes at character
-/// boundaries, the last piece at least [`MIN_TAIL`] bytes when there are several.
+/// boundaries, the last piece at least [`MIN_TAIL`] bytes when there are several. Every
+/// piece holds at least one character, so limits of 16 bytes and more are kept exactly.
 fn split_at_boundaries(text: &str, first_max: usize, rest_max: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = text;
@@ -330,6 +332,10 @@ fn split_at_boundaries(text: &str, first_max: usize, rest_max: usize) -> Vec<&st
         }
         while !rest.is_char_boundary(cut) {
             cut -= 1;
+        }
+        if cut == 0 {
+            // Never an empty piece: at least one whole character, so the loop ends.
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
         let (piece, tail) = rest.split_at(cut);
         pieces.push(piece);
@@ -565,6 +571,37 @@ mod tests {
     }
 
     #[test]
+    fn splitting_ends_and_keeps_its_promises_for_every_short_case() {
+        // Every text of up to 7 characters from a mix of 1-, 2- and 3-byte characters,
+        // after every length of /msg prefix that leaves room (or none) within 32 bytes.
+        let alphabet = ["a", "é", "✓"];
+        let mut texts = vec![String::new()];
+        for _ in 0..7 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for who_len in 1..=26 {
+            let prefix = format!("/msg {} ", "w".repeat(who_len));
+            for text in texts.iter().filter(|t| !t.is_empty()) {
+                let line = format!("{prefix}{text}");
+                let pieces = split_typed_line(&line, 32);
+                if pieces.len() == 1 && pieces[0] == line.as_str() {
+                    continue;
+                }
+                let mut body = String::new();
+                for piece in &pieces {
+                    assert!(piece.len() <= 32, "{line:?} gave {piece:?}");
+                    body.push_str(piece.strip_prefix(prefix.as_str()).expect("prefix kept"));
+                }
+                assert_eq!(&body, text);
+            }
+        }
+    }
+
+    #[test]
     fn long_private_messages_and_actions_stay_what_they_are() {
         let text = "y".repeat(50);
         let line = format!("/msg bob {text}");
@@ -582,6 +619,19 @@ mod tests {
         let line = format!("/ME {text}");
         let pieces = split_typed_line(&line, 40);
         assert!(pieces.iter().all(|p| p.starts_with("/ME ")), "{pieces:?}");
+        // Multi-byte text right at the edge of a tail still ends (it once looped).
+        let line = format!("/msg {} é1234567", "z".repeat(1010));
+        assert_eq!(
+            split_typed_line(&line, 1024),
+            vec![line.as_str()],
+            "no room: whole"
+        );
+        let line = format!("/msg {} éé1234567890123456", "w".repeat(10));
+        let pieces = split_typed_line(&line, 32);
+        assert!(pieces.len() > 1);
+        assert!(pieces
+            .iter()
+            .all(|p| p.len() <= 32 && p.starts_with("/msg wwwwwwwwww ")));
         // Other commands go whole; so does a /msg whose prefix leaves no room.
         let long_nick = format!("/nick {text}");
         assert_eq!(split_typed_line(&long_nick, 40), vec![long_nick.as_str()]);

@@ -96,6 +96,35 @@ proptest! {
     }
 
     #[test]
+    fn typed_commands_split_into_bounded_pieces_of_the_same_command(
+        command in prop_oneof![Just("/me "), Just("/msg "), Just("/MSG ")],
+        who in "[a-z]{1,30}",
+        // Mostly multi-byte characters, where cuts must walk back to a boundary.
+        text in "[é✓1 ]{1,80}",
+        // The room left for text after the prefix: small values are the edge cases.
+        room_for_text in 4usize..60,
+    ) {
+        let prefix = if command.eq_ignore_ascii_case("/msg ") {
+            format!("{command}{who} ")
+        } else {
+            command.to_string()
+        };
+        let max = (prefix.len() + room_for_text).max(32);
+        let line = format!("{prefix}{}", text.trim_start());
+        let pieces = proto::split_typed_line(&line, max);
+        prop_assert!(!pieces.is_empty());
+        let whole = pieces.len() == 1 && pieces[0] == line.as_str();
+        let mut body = String::new();
+        for piece in &pieces {
+            prop_assert!(whole || piece.len() <= max, "{} > {max}: {piece:?}", piece.len());
+            let rest = piece.strip_prefix(prefix.as_str());
+            prop_assert!(rest.is_some(), "{piece:?} lost its {prefix:?}");
+            body.push_str(rest.unwrap_or_default());
+        }
+        prop_assert_eq!(body, text.trim_start());
+    }
+
+    #[test]
     fn the_room_keeps_its_limits_whatever_arrives(
         steps in proptest::collection::vec(step(), 1..120),
         rate in prop_oneof![Just(0.0), Just(5.0)],
