@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
@@ -17,6 +17,8 @@ use crate::proto::{self, notice, Reply};
 /// How long the recv thread blocks before it checks whether to stop; the longest a
 /// clean exit waits for it.
 const RECV_POLL: Duration = Duration::from_millis(200);
+/// How long a `/nick` may go unanswered before it counts as lost.
+const NICK_ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// How long to wait for an ICMP "port unreachable" before trusting an address, when the
 /// server's name resolved to several and a later one may be the live one.
 const PROBE_WAIT: Duration = Duration::from_millis(150);
@@ -77,8 +79,9 @@ struct NameKeeper {
     wanted: Option<String>,
     /// Our name as the server knows it now.
     confirmed: Option<String>,
-    /// Whether a `/nick` is on its way and not answered yet.
-    pending: bool,
+    /// When a `/nick` went out that is not answered yet. After [`NICK_ANSWER_WAIT`] it
+    /// counts as lost (UDP), and the next welcome asks again.
+    pending_since: Option<Instant>,
 }
 
 /// What the other threads tell the main loop.
@@ -173,7 +176,7 @@ fn chat(
     inbox: &mpsc::Receiver<Event>,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
-    let mut name = NameKeeper::new(config.name.clone());
+    let mut name = NameKeeper::new(config.name.clone(), Instant::now());
     while let Ok(event) = inbox.recv() {
         match event {
             Event::Line(line) => {
@@ -197,7 +200,7 @@ fn chat(
                     if as_notice(&text) == Some(notice::REMOVED) {
                         return Ok(Outcome::Removed);
                     }
-                    if let Some(request) = name.on_line(&text) {
+                    if let Some(request) = name.on_line(&text, Instant::now()) {
                         if let Err(outcome) = send(socket, request.as_bytes()) {
                             return Ok(outcome);
                         }
@@ -218,10 +221,10 @@ fn chat(
 }
 
 impl NameKeeper {
-    /// `wanted` is `--name`; its first `/nick` is sent by [`run`] with the heartbeat.
-    fn new(wanted: Option<String>) -> NameKeeper {
+    /// `wanted` is `--name`; its first `/nick` was sent by [`run`] with the heartbeat.
+    fn new(wanted: Option<String>, now: Instant) -> NameKeeper {
         NameKeeper {
-            pending: wanted.is_some(),
+            pending_since: wanted.as_ref().map(|_| now),
             wanted,
             confirmed: None,
         }
@@ -232,7 +235,7 @@ impl NameKeeper {
     }
 
     /// Reads a line from the server; returns a `/nick` to send, if one is needed.
-    fn on_line(&mut self, line: &str) -> Option<String> {
+    fn on_line(&mut self, line: &str, now: Instant) -> Option<String> {
         let text = as_notice(line)?;
         let refused = [notice::ROOM_FULL, notice::SLOW_DOWN]
             .iter()
@@ -241,22 +244,25 @@ impl NameKeeper {
         if let Some(name) = text.strip_prefix(notice::NOW_CALLED) {
             self.confirmed = Some(name.to_string());
             self.wanted = Some(name.to_string());
-            self.pending = false;
+            self.pending_since = None;
         } else if refused {
             // Answered (no), or never reached the room: the next welcome tries again.
-            self.pending = false;
+            self.pending_since = None;
         } else if let Some(rest) = text.strip_prefix(notice::WELCOME) {
             // The server may have kept our name for our address: then all is well.
             let shown = rest.split(" (").next().unwrap_or(rest);
             if self.wanted.as_deref() == Some(shown) {
                 self.confirmed = Some(shown.to_string());
-                self.pending = false;
+                self.pending_since = None;
                 return None;
             }
             self.confirmed = None;
-            if !self.pending {
+            let pending = self
+                .pending_since
+                .is_some_and(|since| now.saturating_duration_since(since) < NICK_ANSWER_WAIT);
+            if !pending {
                 let wanted = self.wanted.as_ref()?;
-                self.pending = true;
+                self.pending_since = Some(now);
                 return Some(format!("/nick {wanted}"));
             }
         }
@@ -432,20 +438,27 @@ mod tests {
 
     #[test]
     fn the_name_is_asked_for_again_when_welcomed_after_having_it() {
-        let mut name = NameKeeper::new(Some("alice".into()));
+        let t = Instant::now();
+        let mut name = NameKeeper::new(Some("alice".into()), t);
         // The first /nick went out with the heartbeat: its welcome asks for nothing.
         assert_eq!(
-            name.on_line("* you joined as 127.0.0.1:5 (1 here; /help for commands)"),
+            name.on_line(
+                "* you joined as 127.0.0.1:5 (1 here; /help for commands)",
+                t
+            ),
             None
         );
-        assert_eq!(name.on_line("* you are now alice"), None);
+        assert_eq!(name.on_line("* you are now alice", t), None);
         assert_eq!(name.confirmed(), Some("alice"));
         // Evicted and back: welcomed again.
-        let again = name.on_line("* you joined as 127.0.0.1:5 (2 here; /help for commands)");
+        let again = name.on_line(
+            "* you joined as 127.0.0.1:5 (2 here; /help for commands)",
+            t,
+        );
         assert_eq!(again.as_deref(), Some("/nick alice"));
         assert_eq!(name.confirmed(), None);
         assert_eq!(
-            name.on_line("* you joined as x (2 here)"),
+            name.on_line("* you joined as x (2 here)", t),
             None,
             "still pending"
         );
@@ -453,10 +466,11 @@ mod tests {
 
     #[test]
     fn a_name_the_server_kept_is_not_asked_for_again() {
-        let mut name = NameKeeper::new(Some("alice".into()));
-        name.on_line("* you are now alice");
+        let t = Instant::now();
+        let mut name = NameKeeper::new(Some("alice".into()), t);
+        name.on_line("* you are now alice", t);
         assert_eq!(
-            name.on_line("* you joined as alice (2 here; /help for commands)"),
+            name.on_line("* you joined as alice (2 here; /help for commands)", t),
             None
         );
         assert_eq!(name.confirmed(), Some("alice"));
@@ -464,28 +478,50 @@ mod tests {
 
     #[test]
     fn a_start_in_a_full_room_takes_the_name_once_let_in() {
-        let mut name = NameKeeper::new(Some("hank".into()));
-        assert_eq!(name.on_line("* room is full (1 client)"), None);
-        let later = name.on_line("* you joined as 127.0.0.1:5 (1 here; /help for commands)");
+        let t = Instant::now();
+        let mut name = NameKeeper::new(Some("hank".into()), t);
+        assert_eq!(name.on_line("* room is full (1 client)", t), None);
+        let later = name.on_line(
+            "* you joined as 127.0.0.1:5 (1 here; /help for commands)",
+            t,
+        );
         assert_eq!(later.as_deref(), Some("/nick hank"));
     }
 
     #[test]
     fn a_name_chosen_later_is_the_one_kept() {
-        let mut name = NameKeeper::new(None);
-        assert_eq!(name.on_line("* you joined as 127.0.0.1:5 (1 here)"), None);
-        name.on_line("* you are now zed");
+        let t = Instant::now();
+        let mut name = NameKeeper::new(None, t);
         assert_eq!(
-            name.on_line("* you joined as 127.0.0.1:5 (1 here)")
+            name.on_line("* you joined as 127.0.0.1:5 (1 here)", t),
+            None
+        );
+        name.on_line("* you are now zed", t);
+        assert_eq!(
+            name.on_line("* you joined as 127.0.0.1:5 (1 here)", t)
                 .as_deref(),
             Some("/nick zed")
         );
-        assert_eq!(name.on_line("* the name zed is taken"), None);
+        assert_eq!(name.on_line("* the name zed is taken", t), None);
         assert_eq!(
-            name.on_line("* you joined as 127.0.0.1:5 (1 here)")
+            name.on_line("* you joined as 127.0.0.1:5 (1 here)", t)
                 .as_deref(),
             Some("/nick zed")
         );
+    }
+
+    #[test]
+    fn a_lost_nick_is_asked_for_again_at_a_later_welcome() {
+        let t = Instant::now();
+        let mut name = NameKeeper::new(Some("ivy".into()), t);
+        let welcome = "* you joined as 127.0.0.1:5 (1 here; /help for commands)";
+        assert_eq!(
+            name.on_line(welcome, t),
+            None,
+            "the first /nick may still be on its way"
+        );
+        let later = t + NICK_ANSWER_WAIT;
+        assert_eq!(name.on_line(welcome, later).as_deref(), Some("/nick ivy"));
     }
 
     #[test]

@@ -23,10 +23,12 @@ pub const KICK_BAN: Duration = Duration::from_secs(60);
 const PRESENCE_RATE: f64 = 10.0;
 const PRESENCE_BURST: f64 = 30.0;
 
-/// How long a timed-out member's name waits for its address to come back.
-pub const PARK_NAME_FOR: Duration = Duration::from_secs(60);
-/// The most names waiting so (a flood of forged joins must not grow memory).
-const PARKED_NAMES_MAX: usize = 1024;
+/// How long the room remembers a member that left, for its address: a timed-out member
+/// coming back gets its name again, and a quick leave-and-rejoin neither refills its
+/// rate allowance nor earns another welcome.
+pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
+/// The most departed members remembered (a churn of forged joins must not grow memory).
+const DEPARTED_MAX: usize = 1024;
 
 /// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
 /// server send it to whoever the forger names.
@@ -80,9 +82,8 @@ pub struct Room {
     names: HashMap<String, SocketAddr>,
     /// Kicked addresses and when they may come back.
     banned: HashMap<SocketAddr, Instant>,
-    /// Names of members that timed out, kept for their address for a while: a client
-    /// that missed a heartbeat or two comes back under its name.
-    parked_names: HashMap<SocketAddr, (String, Instant)>,
+    /// Members that left lately, by address (see [`REMEMBER_DEPARTED_FOR`]).
+    departed: HashMap<SocketAddr, Departed>,
     /// Join counter, so listings can show members in join order.
     n_joined: u64,
     /// Members by join number: `/who` reads the first few without sorting the table.
@@ -96,6 +97,8 @@ pub struct Room {
     strangers: StrangerMemory,
     /// Members with drops they have not been told of yet (at most every member).
     untold: HashSet<SocketAddr>,
+    /// No one in `untold` is due a notice before this: keeps `tick` from scanning it.
+    next_tell: Option<Instant>,
     stats: Stats,
 }
 
@@ -108,6 +111,17 @@ pub struct MemberInfo {
     pub label: String,
     /// Time since the member was last heard from.
     pub idle: Duration,
+}
+
+/// What the room remembers of a member that left.
+#[derive(Debug)]
+struct Departed {
+    left: Instant,
+    /// Its name, if it timed out with one.
+    name: Option<String>,
+    bucket: TokenBucket,
+    next_notice: Instant,
+    welcomed: Option<Instant>,
 }
 
 /// Why a member left the room, as its presence notice says it.
@@ -137,6 +151,8 @@ struct Member {
     n_dropped_untold: u64,
     /// When it may next get a limit notice.
     next_notice: Instant,
+    /// When it was last welcomed.
+    welcomed: Option<Instant>,
 }
 
 impl Room {
@@ -147,13 +163,14 @@ impl Room {
             members: HashMap::new(),
             names: HashMap::new(),
             banned: HashMap::new(),
-            parked_names: HashMap::new(),
+            departed: HashMap::new(),
             n_joined: 0,
             by_join: BTreeMap::new(),
             next_sweep: None,
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
             untold: HashSet::new(),
+            next_tell: None,
             stats: Stats::default(),
         }
     }
@@ -187,15 +204,16 @@ impl Room {
     /// Evicts members idle for longer than the timeout, and tells members over their rate
     /// what was dropped since their last notice. Cheap when nobody is due.
     pub fn tick(&mut self, now: Instant, out: &mut Outbox) {
-        if !self.untold.is_empty() {
-            self.tell_drops(now, out);
+        if self.next_tell.is_some_and(|due| now >= due) {
+            self.tell_due_drops(now, out);
         }
         match self.next_sweep {
             Some(due) if now > due => {}
             _ => return,
         }
         self.banned.retain(|_, until| now < *until);
-        self.parked_names.retain(|_, (_, until)| now < *until);
+        self.departed
+            .retain(|_, d| now < d.left + REMEMBER_DEPARTED_FOR);
         let timeout = self.config.timeout;
         let idle: Vec<SocketAddr> = self
             .members
@@ -304,16 +322,35 @@ impl Room {
             return false;
         }
         self.n_joined += 1;
-        let name = self.unpark_name(from, now);
+        let departed = self
+            .departed
+            .remove(&from)
+            .filter(|d| now < d.left + REMEMBER_DEPARTED_FOR);
+        // A timed-out member's name comes back with it, if no one took it meanwhile.
+        let name = departed
+            .as_ref()
+            .and_then(|d| d.name.clone())
+            .filter(|name| !self.names.contains_key(&name.to_ascii_lowercase()));
+        let welcome_due = departed
+            .as_ref()
+            .is_none_or(|d| d.welcomed.is_none_or(|at| now >= at + NOTICE_INTERVAL));
         let member = Member {
             last_seen: now,
             joined: self.n_joined,
             named: name.is_some(),
             label: name.unwrap_or_else(|| from.to_string()),
             line_mode,
-            bucket: TokenBucket::full(f64::from(self.config.burst), now),
+            bucket: departed.as_ref().map_or_else(
+                || TokenBucket::full(f64::from(self.config.burst), now),
+                |d| d.bucket,
+            ),
             n_dropped_untold: 0,
-            next_notice: now,
+            next_notice: departed.as_ref().map_or(now, |d| d.next_notice),
+            welcomed: if welcome_due {
+                Some(now)
+            } else {
+                departed.and_then(|d| d.welcomed)
+            },
         };
         info!("{} joined", member.label);
         let label = member.label.clone();
@@ -323,15 +360,16 @@ impl Room {
         self.by_join.insert(member.joined, from);
         self.members.insert(from, member);
         // The newcomer learns how it is shown; a client that had a name learns it must
-        // take it again (after an eviction, or a restart of the server). Every join gets
-        // one: joins are bounded by the room's size and the timeout, and a client that
-        // misses its welcome would not know to take its name again.
-        let welcome = format!(
-            "{WELCOME}{label} ({} here; /help for commands)",
-            self.members.len()
-        );
-        let payload = out.notice(&welcome);
-        out.push(from, payload, line_mode);
+        // take it again (after a restart of the server, say). Not twice in a second to
+        // one address, however often it leaves and comes back.
+        if welcome_due {
+            let welcome = format!(
+                "{WELCOME}{label} ({} here; /help for commands)",
+                self.members.len()
+            );
+            let payload = out.notice(&welcome);
+            out.push(from, payload, line_mode);
+        }
         self.announce(&label, "joined", Some(from), now, out);
         let due = now + self.config.timeout;
         self.next_sweep = Some(self.next_sweep.map_or(due, |d| d.min(due)));
@@ -344,23 +382,24 @@ impl Room {
             return;
         };
         self.by_join.remove(&member.joined);
+        self.untold.remove(&addr);
         if member.named {
             self.names.remove(&member.label.to_ascii_lowercase());
-            if how == Departure::TimedOut && self.parked_names.len() < PARKED_NAMES_MAX {
-                self.parked_names
-                    .insert(addr, (member.label.clone(), now + PARK_NAME_FOR));
-            }
+        }
+        if self.departed.len() < DEPARTED_MAX {
+            let keeps_name = member.named && how == Departure::TimedOut;
+            let departed = Departed {
+                left: now,
+                name: keeps_name.then(|| member.label.clone()),
+                bucket: member.bucket,
+                next_notice: member.next_notice,
+                welcomed: member.welcomed,
+            };
+            self.departed.insert(addr, departed);
         }
         let how = how.as_str();
         info!("{} {how}", member.label);
         self.announce(&member.label, how, None, now, out);
-    }
-
-    /// The name `from` had when it timed out lately, if no one has taken it since.
-    fn unpark_name(&mut self, from: SocketAddr, now: Instant) -> Option<String> {
-        let (name, until) = self.parked_names.remove(&from)?;
-        let free = !self.names.contains_key(&name.to_ascii_lowercase());
-        (now < until && free).then_some(name)
     }
 
     /// Sends the presence notice `* <label> <what>` to every member but `except`, if the
@@ -396,27 +435,38 @@ impl Room {
         }
         self.stats.dropped_rate += 1;
         member.n_dropped_untold += 1;
-        self.untold.insert(from);
-        self.tell_drops(now, out);
+        if let Some(line_mode) = member.may_notify(now) {
+            tell_drops(from, member, line_mode, out);
+        } else {
+            // Told later, by `tick`, when its next notice is due.
+            let due = member.next_notice;
+            self.untold.insert(from);
+            self.next_tell = Some(self.next_tell.map_or(due, |t| t.min(due)));
+        }
         false
     }
 
-    /// Tells each member with untold drops how many, when its next notice is due: the
-    /// first drop at once, the rest of a burst a second later, none forgotten.
-    fn tell_drops(&mut self, now: Instant, out: &mut Outbox) {
+    /// Tells the members with untold drops whose next notice is due; the rest wait.
+    fn tell_due_drops(&mut self, now: Instant, out: &mut Outbox) {
         let members = &mut self.members;
-        self.untold.retain(|addr| {
-            let Some(member) = members.get_mut(addr) else {
+        let mut next_tell: Option<Instant> = None;
+        self.untold.retain(|&addr| {
+            let Some(member) = members.get_mut(&addr) else {
                 return false;
             };
-            let Some(line_mode) = member.may_notify(now) else {
-                return true;
-            };
-            let n = std::mem::take(&mut member.n_dropped_untold);
-            let payload = out.notice(&format!("{SLOW_DOWN}: {} dropped", plural(n, "message")));
-            out.push(*addr, payload, line_mode);
-            false
+            match member.may_notify(now) {
+                Some(line_mode) => {
+                    tell_drops(addr, member, line_mode, out);
+                    false
+                }
+                None => {
+                    let due = member.next_notice;
+                    next_tell = Some(next_tell.map_or(due, |t| t.min(due)));
+                    true
+                }
+            }
         });
+        self.next_tell = next_tell;
     }
 
     /// Handles chat text from the member `from`: a command, or a line for everyone.
@@ -500,12 +550,16 @@ impl Room {
     /// `N here: a, b, c` in join order, cut short (`… and K more`) so the answer stays
     /// small however large the room; it reads only the members it lists.
     fn who_list(&self) -> String {
+        // Room kept for the `, … and K more` ending, so the whole stays within budget.
+        const ENDING: usize = ", … and 4294967295 more".len();
         let n = self.members.len();
         let budget = self.config.max_message_bytes.min(WHO_MAX_BYTES);
         let mut text = format!("{n} here: ");
         for (i, (_, member)) in self.members_in_join_order().enumerate() {
             let separator = if i == 0 { "" } else { ", " };
-            if text.len() + separator.len() + member.label.len() > budget {
+            let is_last = i + 1 == n;
+            let reserve = if is_last { 0 } else { ENDING };
+            if text.len() + separator.len() + member.label.len() + reserve > budget {
                 text.push_str(&format!("{separator}… and {} more", n - i));
                 break;
             }
@@ -616,15 +670,24 @@ impl Member {
     }
 }
 
+/// Tells a member over its rate how many of its messages were dropped since it was
+/// last told: the first drop at once, the rest of a burst when its next notice is due.
+fn tell_drops(addr: SocketAddr, member: &mut Member, line_mode: bool, out: &mut Outbox) {
+    let n = std::mem::take(&mut member.n_dropped_untold);
+    let payload = out.notice(&format!("{SLOW_DOWN}: {} dropped", plural(n, "message")));
+    out.push(addr, payload, line_mode);
+}
+
 /// Whether a `/me` action would read as a presence notice about its sender.
 fn reads_like_presence(action: &str) -> bool {
     let action = action.to_ascii_lowercase();
     ["joined", "left", "timed out", "is now", "was removed"]
         .iter()
         .any(|event| {
-            action
-                .strip_prefix(event)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+            // The event as a whole word: `left.` and `left now` count, `leftovers` not.
+            action.strip_prefix(event).is_some_and(|rest| {
+                !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+            })
         })
 }
 
@@ -959,7 +1022,15 @@ mod tests {
     fn me_cannot_pass_for_a_presence_notice() {
         let t = Instant::now();
         let mut room = room_with(&[1, 2], t);
-        for action in ["left", "Joined", "timed out", "is now alice", "was removed"] {
+        for action in [
+            "left",
+            "Joined",
+            "timed out",
+            "is now alice",
+            "was removed",
+            "left.",
+            "left\tnow",
+        ] {
             let sent = feed(&mut room, format!("/me {action}").as_bytes(), 1, t);
             assert_eq!(
                 sent,
@@ -1022,10 +1093,14 @@ mod tests {
         let mut room = room_with(&ports, t);
         let sent = feed(&mut room, b"/who", 1000, t);
         let text = &sent[0].1;
-        assert!(text.len() <= 64 + 2 + "… and 99 more".len(), "{text}");
+        assert!(
+            text.len() <= "* ".len() + 64,
+            "{} bytes: {text}",
+            text.len()
+        );
         assert_eq!(
             text,
-            "* 20 here: 127.0.0.1:1000, 127.0.0.1:1001, 127.0.0.1:1002, … and 17 more"
+            "* 20 here: 127.0.0.1:1000, 127.0.0.1:1001, … and 18 more"
         );
     }
 
@@ -1124,6 +1199,39 @@ mod tests {
     }
 
     #[test]
+    fn leaving_and_coming_back_refills_nothing() {
+        let t = Instant::now();
+        let mut room = Room::new(
+            Config {
+                rate_per_sec: 1.0,
+                burst: 2,
+                ..config()
+            },
+            t,
+        );
+        feed(&mut room, b"@im@", 1, t);
+        feed(&mut room, b"/who", 1, t);
+        feed(&mut room, b"/who", 1, t);
+        feed(&mut room, b"quit", 1, t);
+        assert!(
+            feed(&mut room, b"@im@", 1, t).is_empty(),
+            "no second welcome at once"
+        );
+        assert_eq!(
+            feed(&mut room, b"/who", 1, t),
+            to(&[1], "* slow down: 1 message dropped"),
+            "the allowance was spent before leaving"
+        );
+        let later = t + Duration::from_secs(2);
+        feed(&mut room, b"quit", 1, later);
+        let sent = feed(&mut room, b"@im@", 1, later + NOTICE_INTERVAL);
+        assert!(
+            sent[0].1.starts_with("* you joined as "),
+            "a welcome a second later: {sent:?}"
+        );
+    }
+
+    #[test]
     fn a_parked_name_is_not_restored_once_taken_or_expired() {
         let t = Instant::now();
         let mut room = room_with(&[1, 2, 3], t);
@@ -1141,7 +1249,7 @@ mod tests {
             sent.iter().any(|(_, l)| l == "* 127.0.0.1:1 joined"),
             "{sent:?}"
         );
-        let sent = feed(&mut room, b"@im@", 3, back + PARK_NAME_FOR);
+        let sent = feed(&mut room, b"@im@", 3, back + REMEMBER_DEPARTED_FOR);
         assert!(
             sent.iter().any(|(_, l)| l == "* 127.0.0.1:3 joined"),
             "{sent:?}"

@@ -71,7 +71,10 @@ fn chat_round_trip(peer: &Peer, other: &Peer, text: &str) {
         other.send(b"@im@");
         peer.send(text.as_bytes());
         for (i, receiver) in [peer, other].into_iter().enumerate() {
-            while let Ok((len, _)) = receiver.socket.recv_from(&mut buf) {
+            while start.elapsed() < DEADLINE {
+                let Ok((len, _)) = receiver.socket.recv_from(&mut buf) else {
+                    break;
+                };
                 got[i] |= &buf[..len] == want.as_bytes();
             }
         }
