@@ -319,8 +319,9 @@ fn split_chat(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
 }
 
 /// Cuts `text` into pieces of at most `first_max` then `rest_max` bytes at character
-/// boundaries, the last piece at least [`MIN_TAIL`] bytes when there are several. Every
-/// piece holds at least one character, so limits of 16 bytes and more are kept exactly.
+/// boundaries (after a space when one is in the second half of the piece), the last
+/// piece at least [`MIN_TAIL`] bytes when there are several. Every piece holds at least
+/// one character, so limits of 16 bytes and more are kept exactly.
 fn split_at_boundaries(text: &str, first_max: usize, rest_max: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = text;
@@ -336,6 +337,11 @@ fn split_at_boundaries(text: &str, first_max: usize, rest_max: usize) -> Vec<&st
         if cut == 0 {
             // Never an empty piece: at least one whole character, so the loop ends.
             cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        } else if cut < rest.len() {
+            // Between words if a space is near the end, so no word is cut in two.
+            if let Some(space) = rest[..cut].rfind(' ').filter(|&at| at >= cut / 2) {
+                cut = space + 1;
+            }
         }
         let (piece, tail) = rest.split_at(cut);
         pieces.push(piece);
@@ -568,6 +574,14 @@ mod tests {
             })
             .collect();
         assert_eq!(rejoined, line);
+    }
+
+    #[test]
+    fn splitting_prefers_spaces_between_words() {
+        let line = "lorem ipsum dolor sit amet ".repeat(3);
+        let pieces = split_typed_line(&line, 32);
+        assert_eq!(pieces[0], "lorem ipsum dolor sit amet ");
+        assert_eq!(pieces.concat(), line);
     }
 
     #[test]
