@@ -277,8 +277,39 @@ pub fn too_long_notice(len: usize, limit: usize) -> String {
 /// - `/msg WHO TEXT` and `/me ACTION`: each piece repeats `/msg WHO ` or `/me `, so no
 ///   part of a private message goes to everyone;
 /// - any other command is sent whole (the server answers if it is too long).
-pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
-    let max_bytes = max_bytes.max(32);
+///
+/// A line break inside the line (a run of CR and LF, say from a paste) becomes one space
+/// first, as the server would make it: the server trims line ends, so a piece ending in
+/// one could otherwise shrink to `quit`.
+pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<String> {
+    let line = join_line_breaks(line);
+    split_line(&line, max_bytes.max(32))
+        .into_iter()
+        .map(Cow::into_owned)
+        .collect()
+}
+
+/// Replaces each run of CR and LF with one space.
+fn join_line_breaks(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\r', '\n']) {
+        return Cow::Borrowed(text);
+    }
+    let mut joined = String::with_capacity(text.len());
+    let mut in_break = false;
+    for c in text.chars() {
+        let is_break = c == '\r' || c == '\n';
+        if !is_break {
+            joined.push(c);
+        } else if !in_break {
+            joined.push(' ');
+        }
+        in_break = is_break;
+    }
+    Cow::Owned(joined)
+}
+
+/// [`split_typed_line`] for a line without line breaks; `max_bytes` is at least 32.
+fn split_line(line: &str, max_bytes: usize) -> Vec<Cow<'_, str>> {
     let body_at = match parse_chat(line) {
         Chat::Text(_) => return split_chat(line, max_bytes),
         Chat::Command(Command::Msg { text, .. } | Command::Me(text)) if !text.is_empty() => {
@@ -574,6 +605,20 @@ mod tests {
             })
             .collect();
         assert_eq!(rejoined, line);
+    }
+
+    #[test]
+    fn line_breaks_inside_a_typed_line_become_spaces_before_splitting() {
+        // A piece ending in CRs would be trimmed by the server to `quit` (a fuzz find).
+        let line = format!("{}quit\r\r\r\r\r\r\r\r\r\r", "x".repeat(40));
+        let pieces = split_typed_line(&line, 32);
+        for piece in &pieces[1..] {
+            assert!(
+                matches!(parse_request(piece.as_bytes()), Request::Text(_)),
+                "{piece:?}"
+            );
+        }
+        assert_eq!(split_typed_line("a\r\nb\nc", 32), vec!["a b c"]);
     }
 
     #[test]
