@@ -264,9 +264,9 @@ pub fn write_chat_line(out: &mut Vec<u8>, who: &str, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
-/// The notice an oversized message's sender receives.
+/// The notice an oversized message's sender receives, after [`NOTICE_PREFIX`].
 pub fn too_long_notice(len: usize, limit: usize) -> String {
-    format!("{NOTICE_PREFIX}message too long ({len} bytes, limit {limit})")
+    format!("message too long ({len} bytes, limit {limit})")
 }
 
 /// Splits a typed line into messages of at most `max_bytes` bytes (at least 32), never
@@ -715,7 +715,7 @@ mod tests {
     fn too_long_notice_wording() {
         assert_eq!(
             too_long_notice(2000, 1024),
-            "* message too long (2000 bytes, limit 1024)"
+            "message too long (2000 bytes, limit 1024)"
         );
     }
 }

@@ -504,7 +504,7 @@ impl Room {
         };
         if let Some(line_mode) = member.may_notify(now) {
             let notice = proto::too_long_notice(len, self.config.max_message_bytes);
-            let payload = out.payload(|buf| buf.extend_from_slice(notice.as_bytes()));
+            let payload = out.notice(&notice);
             out.push(from, payload, line_mode);
         }
     }
