@@ -1,7 +1,39 @@
-//! Small pieces both binaries share: parsing durations and the logger's set-up.
+//! Small pieces both binaries share: parsing durations and names, plain address
+//! errors, and a logger that never makes the logging thread wait.
 
 use std::io::{self, Write};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::proto::{Name, NameError, MAX_NAME};
+
+/// How many log records may wait for the logging thread; past it, records are dropped
+/// and counted, and the count is logged when there is room again.
+pub const LOG_QUEUE_RECORDS: usize = 1024;
+
+/// The writer env_logger hands each formatted record to: it queues the record for the
+/// logging thread and returns at once, dropping (and counting) it if the queue is full.
+/// So a paused terminal or an unread pipe on stderr can never stall the room's thread.
+#[derive(Debug)]
+pub struct QueueWriter {
+    queue: SyncSender<LogMessage>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// Waits, at exit, for the records queued so far to be written.
+#[derive(Debug, Clone)]
+pub struct LogFlusher {
+    queue: SyncSender<LogMessage>,
+}
+
+#[derive(Debug)]
+enum LogMessage {
+    Record(Vec<u8>),
+    Flush(mpsc::Sender<()>),
+}
 
 /// Parses a positive number of seconds, fractions allowed (`5`, `0.5`).
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -19,14 +51,15 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 
 /// Checks a name for `--name`, with the same rule the server applies to `/nick`.
 pub fn parse_name(text: &str) -> Result<String, String> {
-    if crate::proto::is_valid_name(text) {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "`{text}` is not a valid name: use 1-{} ASCII letters, digits, _ or -, starting \
-             with a letter, and not a word the server's notices start with",
-            crate::proto::MAX_NAME
-        ))
+    match Name::parse(text) {
+        Ok(name) => Ok(name.to_string()),
+        Err(NameError::Reserved) => Err(format!(
+            "`{text}` is reserved: the server's notices start with it"
+        )),
+        Err(NameError::Empty | NameError::Invalid) => Err(format!(
+            "`{text}` is not a valid name: use 1-{MAX_NAME} ASCII letters, digits, _ or -, \
+             starting with a letter"
+        )),
     }
 }
 
@@ -48,13 +81,100 @@ pub fn describe_address_error(address: &str, error: &io::Error) -> String {
     }
 }
 
-/// A logger builder for a binary: `RUST_LOG` if set, else `default_level`, and lines
-/// written by [`write_log_line`]. The binary calls `.init()`; the library never does.
-pub fn logger(default_level: &str) -> env_logger::Builder {
+/// A logger builder for a binary: `RUST_LOG` if set, else `default_level`, lines
+/// written by [`write_log_line`] to stderr by a logging thread of its own, handed to it
+/// by a [`QueueWriter`]. The binary calls `.init()` (the library never does), and
+/// [`LogFlusher::flush`] before it exits.
+///
+/// The logging thread is never joined: it lives as long as the process.
+pub fn logger(default_level: &str) -> (env_logger::Builder, LogFlusher) {
+    let (writer, flusher) = log_queue(io::stderr(), LOG_QUEUE_RECORDS);
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
-    builder.format(write_log_line);
     builder
+        .format(write_log_line)
+        .target(env_logger::Target::Pipe(Box::new(writer)));
+    (builder, flusher)
+}
+
+/// Starts a logging thread writing to `out`, fed by the [`QueueWriter`] returned, which
+/// holds at most `capacity` records waiting.
+pub fn log_queue(out: impl Write + Send + 'static, capacity: usize) -> (QueueWriter, LogFlusher) {
+    let (queue, records) = mpsc::sync_channel(capacity);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&dropped);
+    thread::spawn(move || write_log(records, &counter, out));
+    let flusher = LogFlusher {
+        queue: queue.clone(),
+    };
+    (QueueWriter { queue, dropped }, flusher)
+}
+
+impl Write for QueueWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.queue.try_send(LogMessage::Record(buf.to_vec())) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogFlusher {
+    /// Waits until every record queued before the call is written, or `timeout` passed
+    /// (stderr may be a paused terminal); true if they were.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (ack, written) = mpsc::channel();
+        let mut message = LogMessage::Flush(ack);
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Err(TrySendError::Full(_)) => return false,
+            }
+        }
+        written
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+    }
+}
+
+/// The logging thread: writes each record, telling first how many were dropped.
+fn write_log(records: Receiver<LogMessage>, dropped: &AtomicU64, mut out: impl Write) {
+    for message in records {
+        let n = dropped.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            let _ = write_log_line(
+                &mut out,
+                &log::Record::builder()
+                    .args(format_args!(
+                        "{n} log records dropped: the log could not keep up"
+                    ))
+                    .level(log::Level::Warn)
+                    .build(),
+            );
+        }
+        match message {
+            LogMessage::Record(bytes) => {
+                let _ = out.write_all(&bytes);
+            }
+            LogMessage::Flush(ack) => {
+                let _ = out.flush();
+                let _ = ack.send(());
+            }
+        }
+    }
 }
 
 /// Writes one log record as `2026-11-24 22:40:01.123 INFO message`, in local time.
@@ -91,6 +211,55 @@ mod tests {
             describe_address_error("127.0.0.1", &bad),
             "invalid socket address (write host:port, e.g. 127.0.0.1:9999)"
         );
+    }
+
+    #[test]
+    fn names_for_the_command_line_follow_the_servers_rule() {
+        assert_eq!(parse_name("alice"), Ok("alice".to_string()));
+        assert!(parse_name("you").unwrap_err().contains("reserved"));
+        assert!(parse_name("that").unwrap_err().contains("reserved"));
+        assert!(parse_name("a b").unwrap_err().contains("not a valid name"));
+    }
+
+    /// A writer that blocks until told to go on, like a paused terminal.
+    struct Paused(Arc<std::sync::Mutex<Vec<u8>>>, Receiver<()>);
+
+    impl Write for Paused {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _ = self.1.recv();
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_log_never_stalls_the_writer_and_counts_what_it_drops() {
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (resume, paused) = mpsc::channel();
+        let (mut writer, flusher) = log_queue(Paused(Arc::clone(&written), paused), 4);
+        // The logging thread takes one record and blocks on it; 4 more fill the queue;
+        // the rest are dropped, and none of the writes waits.
+        for i in 0..100 {
+            writer
+                .write_all(format!("record {i}\n").as_bytes())
+                .unwrap();
+        }
+        let n_dropped = writer.dropped.load(Ordering::Relaxed);
+        assert!(n_dropped >= 95 - 1, "{n_dropped}");
+        // Let everything through: the drop count comes before the next record.
+        for _ in 0..1000 {
+            let _ = resume.send(());
+        }
+        assert!(flusher.flush(Duration::from_secs(5)));
+        writer.write_all(b"after\n").unwrap();
+        assert!(flusher.flush(Duration::from_secs(5)));
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("record 0\n"), "{text}");
+        assert!(text.contains("log records dropped"), "{text}");
+        assert!(text.ends_with("after\n"), "{text}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The datagrams a round of the room produces, each payload written once however many
 //! members receive it, in memory reused from round to round.
 
+use std::io::Write;
 use std::net::SocketAddr;
 
-use crate::proto::NOTICE_PREFIX;
+use crate::proto::{Notice, NOTICE_PREFIX};
 
 /// Datagrams for the socket loop to send, reusable across calls without reallocating.
 ///
@@ -69,11 +70,12 @@ impl Outbox {
         Payload { start, end }
     }
 
-    /// Writes a notice: `* ` and `text`.
-    pub(crate) fn notice(&mut self, text: &str) -> Payload {
+    /// Writes a notice: `* ` and its wording.
+    pub(crate) fn notice(&mut self, notice: Notice<'_>) -> Payload {
         self.payload(|buf| {
             buf.extend_from_slice(NOTICE_PREFIX.as_bytes());
-            buf.extend_from_slice(text.as_bytes());
+            // Writing to a Vec cannot fail.
+            let _ = write!(buf, "{notice}");
         })
     }
 

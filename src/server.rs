@@ -1,8 +1,12 @@
 //! The server's socket loop and its console.
 //!
-//! One thread owns the socket's receiving side and the [`Room`]; the console talks to it
-//! through a channel plus a wake-up datagram, so no state is shared behind a lock.
+//! One thread owns the socket's receiving side and the [`Room`]; it waits on nothing but
+//! the socket. The console thread sends it commands through a channel and wakes it with
+//! a datagram carrying a per-process random token; the answers come back on a channel,
+//! and the console thread prints them, so a paused terminal stalls only the console.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -10,40 +14,46 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use crate::proto;
 use crate::room::{Config, Outbox, Room};
 
-/// A request from the console to the recv thread.
+/// A request from the console to the room's thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsoleCommand {
     /// Tell every member the server is going away, then stop.
     Quit,
-    /// Print the members and how long each has been idle.
+    /// List the members and how long each has been idle.
     Who,
     /// Remove a member, named by its name or address.
     Kick(String),
     /// Broadcast `* server: TEXT`.
     Say(String),
-    /// Print what the limits did.
+    /// What the limits did.
     Stats,
 }
 
+/// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
+pub const RECV_BUFFER: usize = 65_536;
+/// The longest the loop sleeps when nothing is due: it wakes for deadlines, traffic
+/// and console commands, so this is only a safety net.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// What the console prints for anything it does not understand.
 const CONSOLE_HELP: &str = "commands: who (list clients), kick ADDR|NAME (remove one), \
                             say TEXT (tell everyone), stats (counters), quit (stop the server)";
 /// The least time between two log lines summing up dropped datagrams.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
+/// How long the console waits for the room's answer before it gives up on it.
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// The recv loop with its room, ready to [`run`](Server::run).
 #[derive(Debug)]
 pub struct Server {
     socket: UdpSocket,
     room: Room,
-    commands: Receiver<ConsoleCommand>,
-    /// Where the console's wake-up datagrams come from (the socket's own address).
-    wake_addr: SocketAddr,
-    /// How long a receive waits before the loop checks for evictions anyway.
-    tick: Duration,
+    commands: Receiver<(ConsoleCommand, Sender<String>)>,
+    /// What a console wake-up datagram holds: random, so no one else can send one.
+    wake_token: [u8; 16],
+    /// The read timeout now set on the socket.
+    armed: Duration,
     /// Datagrams handed to the kernel.
     deliveries: u64,
     /// Sends that failed.
@@ -58,35 +68,37 @@ pub struct Server {
 /// Sends commands to a running [`Server`] from another thread.
 #[derive(Debug)]
 pub struct Handle {
-    commands: Sender<ConsoleCommand>,
+    commands: Sender<(ConsoleCommand, Sender<String>)>,
     waker: UdpSocket,
     wake_addr: SocketAddr,
+    wake_token: [u8; 16],
 }
 
 impl Server {
     /// Prepares a server on a bound socket; the [`Handle`] controls it from other threads.
-    pub fn new(socket: UdpSocket, config: Config) -> io::Result<(Server, Handle)> {
-        let wake_addr = loopback_of(socket.local_addr()?);
-        // Wake at least once a second, and often enough that a short timeout is honoured
-        // within a fraction of itself.
-        let tick = (config.timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        socket.set_read_timeout(Some(tick))?;
+    pub fn new(socket: UdpSocket, mut config: Config) -> io::Result<(Server, Handle)> {
+        let local = socket.local_addr()?;
+        config.local_addr = Some(local);
+        socket.set_read_timeout(Some(MAX_SLEEP))?;
+        let wake_token = random_token();
         let (sender, commands) = mpsc::channel();
         let handle = Handle {
             commands: sender,
             waker: socket.try_clone()?,
-            wake_addr,
+            wake_addr: loopback_of(local),
+            wake_token,
         };
+        let now = Instant::now();
         let server = Server {
             socket,
-            room: Room::new(config, Instant::now()),
+            room: Room::new(config, now),
+            commands,
+            wake_token,
+            armed: MAX_SLEEP,
             deliveries: 0,
             send_errors: 0,
             drops_logged: 0,
-            next_summary: Instant::now(),
-            commands,
-            wake_addr,
-            tick,
+            next_summary: now,
         };
         Ok((server, handle))
     }
@@ -94,68 +106,99 @@ impl Server {
     /// Serves until a [`ConsoleCommand::Quit`] arrives. Returns an error only if the socket
     /// fails in a way that receiving again cannot cure.
     pub fn run(mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; proto::RECV_BUFFER];
+        let mut buf = vec![0u8; RECV_BUFFER];
         let mut out = Outbox::new();
+        let config = self.room.config();
         info!(
-            "listening on {} (timeout {:?}, wake-up every {:?})",
+            "listening on {} (timeout {:?}, max message {} bytes, max clients {}, rate {}/s, burst {})",
             self.socket.local_addr()?,
-            self.room.config().timeout,
-            self.tick
+            config.timeout,
+            config.max_message_bytes,
+            config.max_clients,
+            config.rate_per_sec,
+            config.burst
         );
         loop {
             let received = self.socket.recv_from(&mut buf);
             let now = Instant::now();
             match received {
-                Ok((len, from)) if from == self.wake_addr => {
-                    debug!("wake-up datagram of {len} bytes");
-                }
+                Ok((len, _)) if buf[..len] == self.wake_token => debug!("woken by the console"),
                 Ok((len, from)) => self.room.handle_datagram(&buf[..len], from, now, &mut out),
-                Err(e) if is_tick(&e) => {}
+                Err(e) if is_timeout(&e) => {}
                 Err(e) if is_transient(&e) => debug!("receive: {e}"),
                 Err(e) => return Err(e),
             }
-            self.room.tick(now, &mut out);
-            let stop = self.run_commands(&mut out);
+            self.room.handle_timeout(now, &mut out);
+            let stop = self.run_commands(now, &mut out);
             self.send_all(&mut out);
-            if now >= self.next_summary && self.log_drops() {
-                self.next_summary = now + SUMMARY_INTERVAL;
-            }
+            let summary_due = self.log_drops(now);
             if stop {
                 info!("stopped");
                 return Ok(());
             }
+            self.arm(now, summary_due)?;
         }
     }
 
-    /// Runs every pending console command; true when the server should stop.
-    fn run_commands(&mut self, out: &mut Outbox) -> bool {
+    /// Sets the socket's read timeout so the next receive returns by the room's next
+    /// deadline (or the next summary). Only when it must change: waking a little early
+    /// is cheap, a system call per datagram is not.
+    fn arm(&mut self, now: Instant, summary_due: Option<Instant>) -> io::Result<()> {
+        let deadline = [self.room.next_deadline(), summary_due]
+            .into_iter()
+            .flatten()
+            .min();
+        let left = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(now));
+        let wanted = left.clamp(Duration::from_millis(1), MAX_SLEEP);
+        if wanted < self.armed || wanted > 4 * self.armed {
+            // Half the time left, so the timeout need not be set again until half of it
+            // has passed: a few calls per deadline, however busy the socket.
+            self.armed = (wanted / 2).max(Duration::from_millis(1));
+            self.socket.set_read_timeout(Some(self.armed))?;
+        }
+        Ok(())
+    }
+
+    /// Runs every pending console command and sends its answer back; true when the
+    /// server should stop.
+    fn run_commands(&mut self, now: Instant, out: &mut Outbox) -> bool {
         loop {
-            let command = match self.commands.try_recv() {
-                Ok(command) => command,
+            let (command, answer) = match self.commands.try_recv() {
+                Ok(request) => request,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return false,
             };
-            match command {
+            let text = match command {
                 ConsoleCommand::Quit => {
                     info!(
                         "stopping: telling the clients ({} in the room)",
                         self.room.len()
                     );
                     self.room.shutdown(out);
+                    let _ = answer.send("stopping".to_string());
                     return true;
                 }
-                ConsoleCommand::Who => print_console(&self.who()),
-                ConsoleCommand::Kick(who) => match self.room.kick(&who, Instant::now(), out) {
-                    Some(label) => print_console(&format!("removed {label}")),
-                    None => print_console(&format!("no one here is called {who}")),
+                ConsoleCommand::Who => self.who(now),
+                ConsoleCommand::Kick(who) => match self.room.kick(&who, now, out) {
+                    Some(label) => {
+                        info!("kicked {label}");
+                        format!("removed {label}")
+                    }
+                    None => format!("no one here is called {who}"),
                 },
-                ConsoleCommand::Say(text) => self.room.say(&text, out),
-                ConsoleCommand::Stats => print_console(&self.stats()),
-            }
+                ConsoleCommand::Say(text) => {
+                    info!("said: {text}");
+                    self.room.say(&text, out);
+                    continue;
+                }
+                ConsoleCommand::Stats => self.stats(),
+            };
+            // The console may have given up waiting; the answer is then lost, harmlessly.
+            let _ = answer.send(text);
         }
     }
 
-    fn who(&self) -> String {
-        let members = self.room.members(Instant::now());
+    fn who(&self, now: Instant) -> String {
+        let members = self.room.members(now);
         let mut text = format!("{} here", members.len());
         for member in members {
             let addr = member.addr.to_string();
@@ -176,7 +219,8 @@ impl Server {
         let s = self.room.stats();
         format!(
             "members {}, received {}, broadcast {}, deliveries {}, dropped for rate {}, \
-             refused (room full) {}, too long {}, send errors {}, presence notices skipped {}",
+             refused (room full) {}, too long {}, send errors {}, presence notices skipped {}, \
+             timed out {}, ignored from servers {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
@@ -185,26 +229,41 @@ impl Server {
             s.refused_full,
             s.too_long,
             self.send_errors,
-            s.presence_skipped
+            s.presence_skipped,
+            s.timed_out,
+            s.from_servers
         )
     }
 
-    /// Logs one line about drops if anything was dropped since the last such line;
-    /// true if it did.
-    fn log_drops(&mut self) -> bool {
+    /// Logs one line about drops if anything was dropped since the last such line and
+    /// one may be logged now. Returns when the next line is due, if drops wait for it.
+    fn log_drops(&mut self, now: Instant) -> Option<Instant> {
         let s = self.room.stats();
-        let total =
-            s.dropped_rate + s.refused_full + s.too_long + s.presence_skipped + self.send_errors;
+        let total = s.dropped_rate
+            + s.refused_full
+            + s.too_long
+            + s.presence_skipped
+            + s.from_servers
+            + self.send_errors;
         if total == self.drops_logged {
-            return false;
+            return None;
+        }
+        if now < self.next_summary {
+            return Some(self.next_summary);
         }
         self.drops_logged = total;
+        self.next_summary = now + SUMMARY_INTERVAL;
         warn!(
             "dropping: {} for rate, {} refused (room full), {} too long, {} presence notices \
-             skipped, {} send errors (totals since start)",
-            s.dropped_rate, s.refused_full, s.too_long, s.presence_skipped, self.send_errors
+             skipped, {} from servers, {} send errors (totals since start)",
+            s.dropped_rate,
+            s.refused_full,
+            s.too_long,
+            s.presence_skipped,
+            s.from_servers,
+            self.send_errors
         );
-        true
+        None
     }
 
     /// Sends what the room produced; a failure to one client does not stop the rest.
@@ -225,48 +284,81 @@ impl Server {
 }
 
 impl Handle {
-    /// Queues `command` and wakes the recv thread so it runs at once.
-    pub fn send(&self, command: ConsoleCommand) {
-        if self.commands.send(command).is_err() {
-            return; // The server has stopped already.
+    /// Runs `command` on the room's thread, waking it at once, and returns its answer:
+    /// `None` when it has none (`say`), or the server has stopped or did not answer.
+    pub fn run(&self, command: ConsoleCommand) -> Option<String> {
+        let wants_answer = !matches!(command, ConsoleCommand::Say(_));
+        let (answer, answered) = mpsc::channel();
+        self.commands.send((command, answer)).ok()?;
+        if let Err(e) = self.waker.send_to(&self.wake_token, self.wake_addr) {
+            warn!("cannot wake the server ({e}); the command runs at its next wake-up");
         }
-        if let Err(e) = self.waker.send_to(&[], self.wake_addr) {
-            warn!("cannot wake the server ({e}); the command runs within a second");
+        if !wants_answer {
+            return None;
         }
+        answered.recv_timeout(ANSWER_WAIT).ok()
     }
 }
 
-/// Reads console commands from `input` until `quit` or end of input.
+/// Reads console commands from `input` until `quit` or end of input, printing answers
+/// to `output`.
 ///
 /// End of input does not stop the server: run in the background or under a service
 /// manager, stdin is empty from the start.
-pub fn run_console(input: impl BufRead, handle: &Handle) {
+pub fn run_console(input: impl BufRead, output: &mut impl Write, handle: &Handle) {
     for line in input.lines() {
         let Ok(line) = line else { break };
         let line = line.trim();
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim();
-        match (word.to_ascii_lowercase().as_str(), rest) {
-            ("", _) => {}
-            ("quit", "") => {
-                handle.send(ConsoleCommand::Quit);
-                return;
+        let command = match (word.to_ascii_lowercase().as_str(), rest) {
+            ("", _) => continue,
+            ("quit", "") => ConsoleCommand::Quit,
+            ("who", "") => ConsoleCommand::Who,
+            ("stats", "") => ConsoleCommand::Stats,
+            ("kick", "") => {
+                print_console(output, "usage: kick ADDR|NAME");
+                continue;
             }
-            ("who", "") => handle.send(ConsoleCommand::Who),
-            ("stats", "") => handle.send(ConsoleCommand::Stats),
-            ("kick", "") => print_console("usage: kick ADDR|NAME"),
-            ("kick", who) => handle.send(ConsoleCommand::Kick(who.to_string())),
-            ("say", "") => print_console("usage: say TEXT"),
-            ("say", text) => handle.send(ConsoleCommand::Say(text.to_string())),
-            _ => print_console(CONSOLE_HELP),
+            ("kick", who) => ConsoleCommand::Kick(who.to_string()),
+            ("say", "") => {
+                print_console(output, "usage: say TEXT");
+                continue;
+            }
+            ("say", text) => ConsoleCommand::Say(text.to_string()),
+            _ => {
+                print_console(output, CONSOLE_HELP);
+                continue;
+            }
+        };
+        let quit = command == ConsoleCommand::Quit;
+        if let Some(answer) = handle.run(command) {
+            if !quit {
+                print_console(output, &answer);
+            }
+        }
+        if quit {
+            return;
         }
     }
     info!("console input closed; serving until killed");
 }
 
+/// A token no one else can guess: two words from std's randomly keyed hasher.
+fn random_token() -> [u8; 16] {
+    let mut token = [0u8; 16];
+    for (i, chunk) in token.chunks_mut(8).enumerate() {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_usize(i);
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        chunk.copy_from_slice(&hasher.finish().to_le_bytes());
+    }
+    token
+}
+
 /// Whether a receive error is just the read timeout expiring (`WouldBlock` on Unix,
 /// `TimedOut` on Windows).
-fn is_tick(e: &io::Error) -> bool {
+fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
@@ -289,9 +381,8 @@ fn loopback_of(local: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, local.port())
 }
 
-fn print_console(text: &str) {
-    let mut stdout = io::stdout().lock();
-    // The console is best effort: a closed stdout must not stop the server.
-    let _ = writeln!(stdout, "{text}");
-    let _ = stdout.flush();
+fn print_console(output: &mut impl Write, text: &str) {
+    // The console is best effort: a closed stdout must not stop it.
+    let _ = writeln!(output, "{text}");
+    let _ = output.flush();
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use udpchat::client::split::split_typed_line;
 use udpchat::proto::{self, Request};
 use udpchat::room::{Config, Outbox, Room};
 
@@ -54,6 +55,7 @@ fn room_config(rate: f64) -> Config {
         max_clients: MAX_CLIENTS,
         rate_per_sec: rate,
         burst: 3,
+        local_addr: None,
     }
 }
 
@@ -70,17 +72,17 @@ proptest! {
             Request::Heartbeat | Request::Leave => {}
         }
         let decoded = proto::decode(&bytes);
-        let stripped = proto::strip_controls(&decoded);
-        prop_assert!(!stripped.chars().any(proto::is_terminal_control));
-        let _ = proto::parse_chat(&stripped);
-        let shown = proto::sanitize_for_terminal(&decoded);
-        prop_assert!(!shown.chars().any(proto::is_terminal_control));
+        let safe = proto::terminal_safe(&decoded);
+        prop_assert!(!safe.chars().any(proto::text::is_unsafe));
+        prop_assert_eq!(proto::terminal_safe(&safe), safe.clone(), "the policy is stable");
+        let _ = proto::parse_chat(&safe);
+        let _ = proto::Notice::parse(&safe);
         let _ = proto::parse_reply(&bytes);
     }
 
     #[test]
     fn typed_lines_split_into_bounded_plain_text(line in "[a-z][a-z/é ]{0,300}", max in 32usize..100) {
-        let pieces = proto::split_typed_line(&line, max);
+        let pieces = split_typed_line(&line, max);
         let mut rejoined = String::new();
         for (i, piece) in pieces.iter().enumerate() {
             prop_assert!(!piece.is_empty() && piece.len() <= max);
@@ -111,7 +113,7 @@ proptest! {
         };
         let max = (prefix.len() + room_for_text).max(32);
         let line = format!("{prefix}{}", text.trim_start());
-        let pieces = proto::split_typed_line(&line, max);
+        let pieces = split_typed_line(&line, max);
         prop_assert!(!pieces.is_empty());
         let whole = pieces.len() == 1 && pieces[0] == line.as_str();
         let mut body = String::new();
@@ -137,7 +139,7 @@ proptest! {
             match step {
                 Step::Wait { millis } => {
                     now += Duration::from_millis(millis);
-                    room.tick(now, &mut out);
+                    room.handle_timeout(now, &mut out);
                 }
                 Step::Datagram { from, bytes } => {
                     let from = SocketAddr::from(([127, 0, 0, 1], from));
@@ -158,7 +160,7 @@ proptest! {
                 prop_assert!(sent.len() <= MAX_MESSAGE + MAX_OVERHEAD, "{} bytes", sent.len());
                 prop_assert!(std::str::from_utf8(sent).is_ok());
                 let text = String::from_utf8_lossy(sent);
-                prop_assert!(!text.trim_end_matches('\n').chars().any(proto::is_terminal_control));
+                prop_assert!(!text.trim_end_matches('\n').chars().any(proto::text::is_unsafe));
             }
             out.clear();
         }

@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use udpchat::client::split::split_typed_line;
 use udpchat::proto::{self, Chat, Request};
 
 fuzz_target!(|data: &[u8]| {
@@ -11,15 +12,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(data.starts_with(text));
     }
     let decoded = proto::decode(data);
-    let stripped = proto::strip_controls(&decoded);
-    assert!(!stripped
-        .chars()
-        .any(|c| proto::is_terminal_control(c) || proto::is_bidi_control(c)));
-    let _ = proto::parse_chat(&stripped);
-    let shown = proto::sanitize_for_terminal(&decoded);
-    assert!(!shown.chars().any(proto::is_terminal_control));
+    let safe = proto::terminal_safe(&decoded);
+    assert!(!safe.chars().any(proto::text::is_unsafe));
+    let _ = proto::parse_chat(&safe);
+    let _ = proto::Notice::parse(&safe);
     let max = 32 + usize::from(data.first().copied().unwrap_or(0));
-    let pieces = proto::split_typed_line(&decoded, max);
+    let pieces = split_typed_line(&decoded, max);
     let command = matches!(proto::parse_chat(&decoded), Chat::Command(_));
     for (i, piece) in pieces.iter().enumerate() {
         if !command {

@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             0.0
         },
         burst: 3,
+        local_addr: None,
     };
     let mut room = Room::new(config, now);
     let mut out = Outbox::new();
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         let (datagram, tail) = tail.split_at(len);
         rest = tail;
         now += Duration::from_millis(u64::from(*millis) * 20);
-        room.tick(now, &mut out);
+        room.handle_timeout(now, &mut out);
         let from = SocketAddr::from(([127, 0, 0, 1], 1 + u16::from(port % 16)));
         let before = out.len();
         room.handle_datagram(datagram, from, now, &mut out);

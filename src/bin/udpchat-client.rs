@@ -28,13 +28,22 @@ struct Cli {
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    cli::logger("warn").init();
+    let (mut logger, log) = cli::logger("warn");
+    logger.init();
+    let status = chat(args);
+    log.flush(Duration::from_secs(1));
+    status
+}
+
+fn chat(args: Cli) -> ExitCode {
     let config = client::Config {
         server: args.server,
-        heartbeat: args.heartbeat,
-        max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
-        name: args.name,
-        bell: args.bell,
+        session: client::SessionConfig {
+            heartbeat: args.heartbeat,
+            max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
+            name: args.name,
+            bell: args.bell,
+        },
     };
     let stdin = io::BufReader::new(io::stdin());
     match client::run(&config, stdin, &mut io::stdout().lock()) {

@@ -20,9 +20,10 @@ struct Cli {
     /// Seconds of silence after which a client is evicted (fractions allowed).
     #[arg(long, default_value = "10", value_parser = cli::parse_secs, allow_negative_numbers = true)]
     timeout: Duration,
-    /// Longest chat message, in bytes (64 to 65507); longer ones get a notice instead.
+    /// Longest chat message, in bytes (64 to 65425: whatever is accepted must fit one
+    /// datagram with its sender's label); longer ones get a notice instead.
     #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE as u32,
-          value_parser = clap::value_parser!(u32).range(64..=65_507))]
+          value_parser = clap::value_parser!(u32).range(64..=proto::MAX_MESSAGE_LIMIT as i64))]
     max_message: u32,
     /// Most clients in the room at once; newcomers past it are refused.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -47,7 +48,17 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    cli::logger("info").init();
+    let (mut logger, log) = cli::logger("info");
+    logger.init();
+    let status = serve(&args);
+    log.flush(LOG_FLUSH_WAIT);
+    status
+}
+
+/// How long the server waits at exit for its last log lines to be written.
+const LOG_FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+fn serve(args: &Cli) -> ExitCode {
     let socket = match UdpSocket::bind(&args.bind) {
         Ok(socket) => socket,
         Err(e) => {
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
         max_clients: args.max_clients as usize,
         rate_per_sec: args.rate,
         burst: args.burst,
+        local_addr: None,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,
@@ -73,7 +85,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let console = thread::spawn(move || server::run_console(io::stdin().lock(), &handle));
+    let console = thread::spawn(move || {
+        server::run_console(io::stdin().lock(), &mut io::stdout().lock(), &handle);
+    });
     if let Err(e) = server.run() {
         // The console thread may be blocked reading stdin; exiting ends it.
         eprintln!("udpchat-server: receive failed: {e}");

@@ -1,0 +1,484 @@
+//! The client as a state machine without I/O: what the user typed, what the server
+//! sent and the passing of time go in; datagrams to send, lines to show and the end of
+//! the session come out. The threads around it (in `client`) only move bytes.
+
+use std::time::{Duration, Instant};
+
+use super::split::split_typed_line;
+use crate::proto::{self, name, Notice, Reply};
+
+/// How long a `/nick` may go unanswered before it counts as lost.
+pub const NICK_ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+/// What the session needs to know.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Time between heartbeats.
+    pub heartbeat: Duration,
+    /// Lines longer than this many bytes are sent as several messages.
+    pub max_message_bytes: usize,
+    /// A name to take with `/nick` right after joining, and again whenever the server
+    /// forgets it.
+    pub name: Option<String>,
+    /// Ring the terminal bell on a private message, or a chat line mentioning our name.
+    pub bell: bool,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The user typed `quit` or closed the input.
+    Quit,
+    /// The server said it is going away, or its port is closed.
+    ServerDown,
+    /// The server's operator removed us from the room.
+    Removed,
+}
+
+/// Something that happened, for the session to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A line the user typed, its line end trimmed.
+    Typed(&'a str),
+    /// The user's input ended.
+    InputClosed,
+    /// A datagram from the server.
+    Datagram(&'a [u8]),
+    /// Datagrams the receiving side had to drop, arriving faster than they were shown.
+    Dropped(u64),
+}
+
+/// What the session wants done, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this datagram to the server.
+    Send(Vec<u8>),
+    /// Show this line (already terminal-safe), after a bell if `bell`.
+    Show { text: String, bell: bool },
+    /// The session is over; nothing after this is done.
+    End(Outcome),
+}
+
+/// One client's conversation with the server.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    name: NameKeeper,
+    next_heartbeat: Instant,
+    ended: bool,
+}
+
+/// Keeps our name in the room: learns it from the server's confirmations, and asks for
+/// it again when the server welcomes us as a newcomer (after an eviction, a restart of
+/// the server, or a start in a full room).
+#[derive(Debug)]
+struct NameKeeper {
+    /// The name we want: `--name`, or the last one the server confirmed.
+    wanted: Option<String>,
+    /// Our name as the server knows it now.
+    confirmed: Option<String>,
+    /// When a `/nick` went out that is not answered yet. After [`NICK_ANSWER_WAIT`] it
+    /// counts as lost (UDP), and the next welcome asks again.
+    pending_since: Option<Instant>,
+}
+
+impl Session {
+    /// A session whose first heartbeat went out `now` (it found the server); its first
+    /// actions (taking the name) go into `actions`.
+    pub fn start(config: SessionConfig, now: Instant, actions: &mut Vec<Action>) -> Session {
+        let name = NameKeeper::new(config.name.clone(), now);
+        if let Some(wanted) = &config.name {
+            actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
+        }
+        Session {
+            next_heartbeat: now + config.heartbeat,
+            config,
+            name,
+            ended: false,
+        }
+    }
+
+    /// Acts on `input`.
+    pub fn handle(&mut self, input: Input<'_>, now: Instant, actions: &mut Vec<Action>) {
+        if self.ended {
+            return;
+        }
+        match input {
+            Input::Typed(line) if line.trim().as_bytes().eq_ignore_ascii_case(proto::QUIT) => {
+                self.leave(actions);
+            }
+            Input::Typed(line) if line.trim().is_empty() => {}
+            Input::Typed(line) => {
+                for piece in split_typed_line(line, self.config.max_message_bytes) {
+                    actions.push(Action::Send(piece.into_bytes()));
+                }
+            }
+            Input::InputClosed => self.leave(actions),
+            Input::Datagram(datagram) => self.receive(datagram, now, actions),
+            Input::Dropped(n) => actions.push(Action::Show {
+                text: format!(
+                    "* {n} lines dropped here: they came faster than they could be shown"
+                ),
+                bell: false,
+            }),
+        }
+    }
+
+    /// Does what is due at `now`: the heartbeat.
+    pub fn handle_timeout(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.ended || now < self.next_heartbeat {
+            return;
+        }
+        actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+        self.next_heartbeat = now + self.config.heartbeat;
+    }
+
+    /// When [`Session::handle_timeout`] next has something to do.
+    pub fn next_deadline(&self) -> Instant {
+        self.next_heartbeat
+    }
+
+    /// Our name as the server last confirmed it.
+    pub fn name(&self) -> Option<&str> {
+        self.name.confirmed.as_deref()
+    }
+
+    fn leave(&mut self, actions: &mut Vec<Action>) {
+        actions.push(Action::Send(proto::QUIT.to_vec()));
+        self.end(Outcome::Quit, actions);
+    }
+
+    fn end(&mut self, outcome: Outcome, actions: &mut Vec<Action>) {
+        self.ended = true;
+        actions.push(Action::End(outcome));
+    }
+
+    fn receive(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
+        let line = match proto::parse_reply(datagram) {
+            Reply::ServerGone => return self.end(Outcome::ServerDown, actions),
+            Reply::Line(line) => line,
+        };
+        let decoded = proto::decode(line);
+        let text = proto::terminal_safe(&decoded);
+        let notice = Notice::parse(&text);
+        if notice == Some(Notice::YouWereRemoved) {
+            return self.end(Outcome::Removed, actions);
+        }
+        if let Some(request) = notice.and_then(|n| self.name.on_notice(n, now)) {
+            actions.push(Action::Send(request.into_bytes()));
+        }
+        let bell = self.config.bell && should_ring(&text, notice, self.name());
+        actions.push(Action::Show {
+            text: text.into_owned(),
+            bell,
+        });
+    }
+}
+
+impl NameKeeper {
+    /// `wanted` is `--name`; its first `/nick` goes out as the session starts.
+    fn new(wanted: Option<String>, now: Instant) -> NameKeeper {
+        NameKeeper {
+            pending_since: wanted.as_ref().map(|_| now),
+            wanted,
+            confirmed: None,
+        }
+    }
+
+    /// Reads a notice from the server; returns a `/nick` to send, if one is needed.
+    fn on_notice(&mut self, notice: Notice<'_>, now: Instant) -> Option<String> {
+        match notice {
+            Notice::NowCalled(name) | Notice::AlreadyCalled(name) => {
+                self.confirmed = Some(name.to_string());
+                self.wanted = Some(name.to_string());
+                self.pending_since = None;
+            }
+            // Answered (no), or never reached the room: the next welcome tries again.
+            Notice::NameReserved(_)
+            | Notice::NameTaken(_)
+            | Notice::NameInvalid(_)
+            | Notice::NickUsage
+            | Notice::RoomFull { .. }
+            | Notice::SlowDown { .. } => self.pending_since = None,
+            Notice::Welcome { who, .. } => {
+                // The server may have kept our name for our address: then all is well.
+                if self.wanted.as_deref() == Some(who) {
+                    self.confirmed = Some(who.to_string());
+                    self.pending_since = None;
+                    return None;
+                }
+                self.confirmed = None;
+                let pending = self
+                    .pending_since
+                    .is_some_and(|since| now.saturating_duration_since(since) < NICK_ANSWER_WAIT);
+                if !pending {
+                    let wanted = self.wanted.as_ref()?;
+                    self.pending_since = Some(now);
+                    return Some(format!("/nick {wanted}"));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// Whether a line from the server deserves the bell: a private message to us, or
+/// someone else's chat line that mentions our name as a word.
+fn should_ring(line: &str, notice: Option<Notice<'_>>, own_name: Option<&str>) -> bool {
+    if matches!(notice, Some(Notice::PrivateFrom { .. })) {
+        return true;
+    }
+    if line.starts_with(proto::NOTICE_PREFIX) {
+        return false;
+    }
+    let Some(own) = own_name else {
+        return false;
+    };
+    match line.split_once(' ') {
+        Some((sender, text)) => !sender.eq_ignore_ascii_case(own) && name::mentions(text, own),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEARTBEAT: Duration = Duration::from_secs(5);
+    const WELCOME: &[u8] = b"* you joined as 127.0.0.1:5 (1 here; /help for commands)";
+
+    fn config(name: Option<&str>) -> SessionConfig {
+        SessionConfig {
+            heartbeat: HEARTBEAT,
+            max_message_bytes: 1024,
+            name: name.map(str::to_string),
+            bell: true,
+        }
+    }
+
+    fn start(name: Option<&str>, t: Instant) -> (Session, Vec<Action>) {
+        let mut actions = Vec::new();
+        let session = Session::start(config(name), t, &mut actions);
+        (session, actions)
+    }
+
+    fn step(session: &mut Session, input: Input<'_>, t: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        session.handle(input, t, &mut actions);
+        actions
+    }
+
+    fn send(bytes: &[u8]) -> Action {
+        Action::Send(bytes.to_vec())
+    }
+
+    fn show(text: &str, bell: bool) -> Action {
+        Action::Show {
+            text: text.into(),
+            bell,
+        }
+    }
+
+    #[test]
+    fn a_named_session_asks_for_its_name_at_once() {
+        let t = Instant::now();
+        assert_eq!(start(Some("alice"), t).1, vec![send(b"/nick alice")]);
+        assert!(start(None, t).1.is_empty());
+    }
+
+    #[test]
+    fn typed_lines_are_sent_and_quit_ends() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        assert_eq!(step(&mut s, Input::Typed("hello"), t), vec![send(b"hello")]);
+        assert!(step(&mut s, Input::Typed("   "), t).is_empty());
+        assert_eq!(
+            step(&mut s, Input::Typed(" QUIT "), t),
+            vec![send(b"quit"), Action::End(Outcome::Quit)]
+        );
+        assert!(step(&mut s, Input::Typed("after"), t).is_empty(), "ended");
+    }
+
+    #[test]
+    fn closed_input_leaves_and_long_lines_are_split() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        let long = "x".repeat(1500);
+        let sent = step(&mut s, Input::Typed(&long), t);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            step(&mut s, Input::InputClosed, t),
+            vec![send(b"quit"), Action::End(Outcome::Quit)]
+        );
+    }
+
+    #[test]
+    fn heartbeats_go_out_on_time() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        assert_eq!(s.next_deadline(), t + HEARTBEAT);
+        let mut actions = Vec::new();
+        s.handle_timeout(t + Duration::from_secs(4), &mut actions);
+        assert!(actions.is_empty());
+        s.handle_timeout(t + HEARTBEAT, &mut actions);
+        assert_eq!(actions, vec![send(b"@im@")]);
+        assert_eq!(s.next_deadline(), t + 2 * HEARTBEAT);
+    }
+
+    #[test]
+    fn the_servers_lines_are_shown_safe_and_its_goodbye_ends() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        assert_eq!(
+            step(
+                &mut s,
+                Input::Datagram(b"1.2.3.4:5 \x1b[2Jgotcha\x07\xe2\x80\xae!\n"),
+                t
+            ),
+            vec![show("1.2.3.4:5 gotcha!", false)]
+        );
+        assert_eq!(
+            step(&mut s, Input::Datagram(b"a\nb"), t),
+            vec![show("a b", false)],
+            "no line of its own"
+        );
+        assert_eq!(
+            step(&mut s, Input::Datagram(b""), t),
+            vec![Action::End(Outcome::ServerDown)]
+        );
+    }
+
+    #[test]
+    fn removal_ends_the_session() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        assert_eq!(
+            step(
+                &mut s,
+                Input::Datagram(b"* you were removed by the server"),
+                t
+            ),
+            vec![Action::End(Outcome::Removed)]
+        );
+        let (mut s, _) = start(None, t);
+        assert_eq!(
+            step(
+                &mut s,
+                Input::Datagram(b"bob * you were removed by the server"),
+                t
+            )
+            .len(),
+            1,
+            "a chat line is shown, not obeyed"
+        );
+    }
+
+    #[test]
+    fn drops_on_the_receiving_side_are_told() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        let shown = step(&mut s, Input::Dropped(7), t);
+        assert!(
+            matches!(&shown[..], [Action::Show { text, .. }] if text.starts_with("* 7 lines dropped"))
+        );
+    }
+
+    #[test]
+    fn the_name_is_asked_for_again_when_welcomed_after_having_it() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("alice"), t);
+        // The first /nick went out at the start: its welcome asks for nothing.
+        assert_eq!(step(&mut s, Input::Datagram(WELCOME), t).len(), 1);
+        step(&mut s, Input::Datagram(b"* you are now alice"), t);
+        assert_eq!(s.name(), Some("alice"));
+        // Evicted and back: welcomed again.
+        let again = step(&mut s, Input::Datagram(WELCOME), t);
+        assert_eq!(again[0], send(b"/nick alice"));
+        assert_eq!(s.name(), None);
+        assert_eq!(
+            step(&mut s, Input::Datagram(WELCOME), t).len(),
+            1,
+            "still pending"
+        );
+    }
+
+    #[test]
+    fn a_name_the_server_kept_is_not_asked_for_again() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("alice"), t);
+        step(&mut s, Input::Datagram(b"* you are now alice"), t);
+        let kept = b"* you joined as alice (2 here; /help for commands)";
+        assert_eq!(step(&mut s, Input::Datagram(kept), t).len(), 1);
+        assert_eq!(s.name(), Some("alice"));
+    }
+
+    #[test]
+    fn a_start_in_a_full_room_takes_the_name_once_let_in() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("hank"), t);
+        step(&mut s, Input::Datagram(b"* room is full (1 client)"), t);
+        let later = step(&mut s, Input::Datagram(WELCOME), t);
+        assert_eq!(later[0], send(b"/nick hank"));
+    }
+
+    #[test]
+    fn a_name_chosen_later_is_the_one_kept() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        assert_eq!(step(&mut s, Input::Datagram(WELCOME), t).len(), 1);
+        step(&mut s, Input::Datagram(b"* you are now zed"), t);
+        assert_eq!(
+            step(&mut s, Input::Datagram(WELCOME), t)[0],
+            send(b"/nick zed")
+        );
+        step(&mut s, Input::Datagram(b"* the name zed is taken"), t);
+        assert_eq!(
+            step(&mut s, Input::Datagram(WELCOME), t)[0],
+            send(b"/nick zed")
+        );
+    }
+
+    #[test]
+    fn a_lost_nick_is_asked_for_again_at_a_later_welcome() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("ivy"), t);
+        assert_eq!(
+            step(&mut s, Input::Datagram(WELCOME), t).len(),
+            1,
+            "the first /nick may still be on its way"
+        );
+        let later = t + NICK_ANSWER_WAIT;
+        assert_eq!(
+            step(&mut s, Input::Datagram(WELCOME), later)[0],
+            send(b"/nick ivy")
+        );
+    }
+
+    #[test]
+    fn bell_rings_for_mentions_by_others_and_private_messages() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("alice"), t);
+        step(&mut s, Input::Datagram(b"* you are now alice"), t);
+        for (line, ring) in [
+            (&b"bob hey Alice, look"[..], true),
+            (b"127.0.0.1:5000 alice?", true),
+            (b"* private from bob: psst", true),
+            (b"alice I am alice", false),
+            (b"ALICE shouting my own name", false),
+            (b"bob malice", false),
+            (b"* alice joined", false),
+            (b"* private to bob: hi alice", false),
+        ] {
+            let shown = step(&mut s, Input::Datagram(line), t);
+            assert!(
+                matches!(&shown[..], [Action::Show { bell, .. }] if *bell == ring),
+                "{:?}: {shown:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let (mut nameless, _) = start(None, t);
+        let shown = step(&mut nameless, Input::Datagram(b"bob hi alice"), t);
+        assert_eq!(shown, vec![show("bob hi alice", false)]);
+    }
+}

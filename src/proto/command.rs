@@ -1,0 +1,109 @@
+//! The grammar of chat text: a `/command` for the server, or text for everyone.
+
+/// What chat text asks for, once decoded and made terminal-safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chat<'a> {
+    /// Text to broadcast (a leading `//` already reduced to `/`).
+    Text(&'a str),
+    /// A `/command` for the server; never broadcast.
+    Command(Command<'a>),
+}
+
+/// A `/command`. Arguments are trimmed; a missing one is an empty string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `/nick NAME`: take a name.
+    Nick(&'a str),
+    /// `/who`: list the members.
+    Who,
+    /// `/me ACTION`: broadcast `* <who> ACTION`.
+    Me(&'a str),
+    /// `/msg WHO TEXT`: a private message.
+    Msg { to: &'a str, text: &'a str },
+    /// `/help`: list the commands.
+    Help,
+    /// Any other `/word` (the word with its slash).
+    Unknown(&'a str),
+}
+
+/// Reads decoded chat text: a `/command`, or text to broadcast.
+pub fn parse_chat(text: &str) -> Chat<'_> {
+    let Some(body) = text.strip_prefix('/') else {
+        return Chat::Text(text);
+    };
+    if body.starts_with('/') {
+        return Chat::Text(body);
+    }
+    let (word, rest) = split_word(body);
+    let command = match word.to_ascii_lowercase().as_str() {
+        "nick" => Command::Nick(rest.trim_end()),
+        "who" => Command::Who,
+        "me" => Command::Me(rest.trim_end()),
+        "msg" => {
+            let (to, text) = split_word(rest);
+            Command::Msg {
+                to,
+                text: text.trim_end(),
+            }
+        }
+        "help" => Command::Help,
+        _ => Command::Unknown(&text[..word.len() + 1]),
+    };
+    Chat::Command(command)
+}
+
+/// Splits the first whitespace-separated word off `text`: `(word, rest)`, with the rest's
+/// leading whitespace removed.
+fn split_word(text: &str) -> (&str, &str) {
+    match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim_start()),
+        None => (text, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_text_and_double_slash() {
+        assert_eq!(parse_chat("hello"), Chat::Text("hello"));
+        assert_eq!(parse_chat(" /nick x"), Chat::Text(" /nick x"));
+        assert_eq!(parse_chat("//like this"), Chat::Text("/like this"));
+        assert_eq!(parse_chat("///x"), Chat::Text("//x"));
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        let cmd = |t| match parse_chat(t) {
+            Chat::Command(c) => c,
+            Chat::Text(t) => panic!("{t:?} is not a command"),
+        };
+        assert_eq!(cmd("/nick alice"), Command::Nick("alice"));
+        assert_eq!(cmd("/NICK  alice "), Command::Nick("alice"));
+        assert_eq!(cmd("/nick"), Command::Nick(""));
+        assert_eq!(cmd("/nick two words"), Command::Nick("two words"));
+        assert_eq!(cmd("/who"), Command::Who);
+        assert_eq!(cmd("/me waves  at all"), Command::Me("waves  at all"));
+        assert_eq!(cmd("/me"), Command::Me(""));
+        assert_eq!(
+            cmd("/msg bob  hi there"),
+            Command::Msg {
+                to: "bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(
+            cmd("/msg bob"),
+            Command::Msg {
+                to: "bob",
+                text: ""
+            }
+        );
+        assert_eq!(cmd("/msg"), Command::Msg { to: "", text: "" });
+        assert_eq!(cmd("/help"), Command::Help);
+        assert_eq!(cmd("/dance now"), Command::Unknown("/dance"));
+        assert_eq!(cmd("/"), Command::Unknown("/"));
+        assert_eq!(cmd("/\tx"), Command::Unknown("/"));
+    }
+}

@@ -1,0 +1,559 @@
+//! Every notice the server writes, in one type: its [`Display`](fmt::Display) is the
+//! wording on the wire, [`Notice::parse`] reads it back for our client, and the names
+//! no one may take and the actions `/me` refuses are derived from it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::name::MAX_NAME;
+use super::text::reader_fold;
+
+/// Every server notice starts with this; chat lines never do, as they start with a sender.
+pub const NOTICE_PREFIX: &str = "* ";
+
+/// How much of a user's text a notice quotes back: a forged request must not draw a
+/// long answer.
+pub const QUOTE_MAX_BYTES: usize = 32;
+
+/// The command list `/help` sends.
+const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
+                    start a line with // to say something starting with /; quit to leave";
+
+/// A notice from the server, as the text after [`NOTICE_PREFIX`].
+///
+/// Fields that hold what a user typed (a refused name, an unknown target or command) are
+/// quoted by `Display` to at most [`QUOTE_MAX_BYTES`]; labels and names are written whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<'a> {
+    /// To a newcomer: how it is shown, and how many are here.
+    Welcome { who: &'a str, here: usize },
+    /// The answer to a `/nick` that took.
+    NowCalled(&'a str),
+    /// The answer to a `/nick` of the name one has.
+    AlreadyCalled(&'a str),
+    /// `/nick` without a name.
+    NickUsage,
+    /// `/nick` of a name that reads as a notice's first word.
+    NameReserved(&'a str),
+    /// `/nick` of a name another member has (or one too like it).
+    NameTaken(&'a str),
+    /// `/nick` of something that is not a name.
+    NameInvalid(&'a str),
+    /// To everyone else: a member took a name.
+    Renamed { old: &'a str, new: &'a str },
+    /// To everyone else: a member joined.
+    Joined(&'a str),
+    /// To everyone else: a member left.
+    Left(&'a str),
+    /// To everyone else: a member was silent too long.
+    TimedOut(&'a str),
+    /// To everyone else: the operator removed a member.
+    WasRemoved(&'a str),
+    /// To the member the operator removed.
+    YouWereRemoved,
+    /// `/me`: `* <who> <action>`, to everyone.
+    Action { who: &'a str, action: &'a str },
+    /// `/me` without an action.
+    ActionUsage,
+    /// `/me` whose action would read as a notice about its sender.
+    ActionRefused,
+    /// The answer to `/who`: the count, then the listing the room wrote.
+    Who { here: usize, listing: &'a str },
+    /// To the sender of a private message.
+    PrivateTo { to: &'a str, text: &'a str },
+    /// To the target of a private message.
+    PrivateFrom { from: &'a str, text: &'a str },
+    /// `/msg` without a target or a text.
+    MsgUsage,
+    /// `/msg` to oneself.
+    ThatIsYou,
+    /// `/msg` to someone not here.
+    NoSuchMember(&'a str),
+    /// The answer to `/help`.
+    Help,
+    /// A `/word` the server does not know.
+    UnknownCommand(&'a str),
+    /// The operator's `say`, to everyone.
+    Server(&'a str),
+    /// Chat text over the limit, not relayed.
+    TooLong { len: usize, limit: usize },
+    /// Messages dropped for the sender's rate since it was last told.
+    SlowDown { dropped: u64 },
+    /// To a newcomer not let in.
+    RoomFull { max: usize },
+}
+
+impl<'a> Notice<'a> {
+    /// Reads a line from a server as a notice, if it is one whose wording starts with a
+    /// fixed word. Notices that start with a member's label (joined, left, `/me`, …)
+    /// read as `None`: a client cannot tell them from one another, and acts on none.
+    pub fn parse(line: &'a str) -> Option<Notice<'a>> {
+        let text = line.strip_prefix(NOTICE_PREFIX)?;
+        if let Some(rest) = text.strip_prefix("you joined as ") {
+            let (who, count) = rest.rsplit_once(" (")?;
+            let here = count
+                .strip_suffix(" here; /help for commands)")?
+                .parse()
+                .ok()?;
+            return Some(Notice::Welcome { who, here });
+        }
+        let simple = [
+            (
+                "you are now ",
+                Notice::NowCalled as fn(&'a str) -> Notice<'a>,
+            ),
+            ("you are already ", Notice::AlreadyCalled),
+            ("no one here is called ", Notice::NoSuchMember),
+            ("server: ", Notice::Server),
+        ];
+        for (prefix, make) in simple {
+            if let Some(rest) = text.strip_prefix(prefix) {
+                return Some(make(rest));
+            }
+        }
+        if let Some(name) = text
+            .strip_prefix("the name ")
+            .and_then(|r| r.strip_suffix(" is reserved"))
+        {
+            return Some(Notice::NameReserved(name));
+        }
+        if let Some(name) = text
+            .strip_prefix("the name ")
+            .and_then(|r| r.strip_suffix(" is taken"))
+        {
+            return Some(Notice::NameTaken(name));
+        }
+        if let Some(name) = text
+            .strip_prefix("cannot take the name ")
+            .and_then(|r| r.strip_suffix(NAME_RULE))
+        {
+            return Some(Notice::NameInvalid(name));
+        }
+        if let Some(word) = text
+            .strip_prefix("unknown command ")
+            .and_then(|r| r.strip_suffix("; try /help"))
+        {
+            return Some(Notice::UnknownCommand(word));
+        }
+        for (prefix, private_to) in [("private to ", true), ("private from ", false)] {
+            if let Some((who, said)) = text.strip_prefix(prefix).and_then(|r| r.split_once(": ")) {
+                return Some(if private_to {
+                    Notice::PrivateTo {
+                        to: who,
+                        text: said,
+                    }
+                } else {
+                    Notice::PrivateFrom {
+                        from: who,
+                        text: said,
+                    }
+                });
+            }
+        }
+        if let Some(rest) = text.strip_prefix("message too long (") {
+            let (len, limit) = rest.strip_suffix(')')?.split_once(" bytes, limit ")?;
+            return Some(Notice::TooLong {
+                len: len.parse().ok()?,
+                limit: limit.parse().ok()?,
+            });
+        }
+        if let Some(rest) = text.strip_prefix("slow down: ") {
+            let (n, _) = rest.split_once(' ')?;
+            return Some(Notice::SlowDown {
+                dropped: n.parse().ok()?,
+            });
+        }
+        if let Some(rest) = text.strip_prefix("room is full (") {
+            let (n, _) = rest.split_once(' ')?;
+            return Some(Notice::RoomFull {
+                max: n.parse().ok()?,
+            });
+        }
+        let fixed = [
+            Notice::NickUsage,
+            Notice::YouWereRemoved,
+            Notice::ActionUsage,
+            Notice::ActionRefused,
+            Notice::MsgUsage,
+            Notice::ThatIsYou,
+            Notice::Help,
+        ];
+        fixed.into_iter().find(|n| n.to_string() == text)
+    }
+
+    /// For a notice that starts with a member's label, the words that follow it
+    /// (`joined`, `is now`, …); `None` for the rest. `/me` refuses an action that
+    /// starts with one of these, so `* <who> <action>` cannot pass for one.
+    pub fn follows_label(&self) -> Option<&'static str> {
+        match self {
+            Notice::Renamed { .. } => Some("is now"),
+            Notice::Joined(_) => Some("joined"),
+            Notice::Left(_) => Some("left"),
+            Notice::TimedOut(_) => Some("timed out"),
+            Notice::WasRemoved(_) => Some("was removed"),
+            Notice::Action { .. } | Notice::Who { .. } => None,
+            Notice::Welcome { .. }
+            | Notice::NowCalled(_)
+            | Notice::AlreadyCalled(_)
+            | Notice::NickUsage
+            | Notice::NameReserved(_)
+            | Notice::NameTaken(_)
+            | Notice::NameInvalid(_)
+            | Notice::YouWereRemoved
+            | Notice::ActionUsage
+            | Notice::ActionRefused
+            | Notice::PrivateTo { .. }
+            | Notice::PrivateFrom { .. }
+            | Notice::MsgUsage
+            | Notice::ThatIsYou
+            | Notice::NoSuchMember(_)
+            | Notice::Help
+            | Notice::UnknownCommand(_)
+            | Notice::Server(_)
+            | Notice::TooLong { .. }
+            | Notice::SlowDown { .. }
+            | Notice::RoomFull { .. } => None,
+        }
+    }
+
+    /// Whether the notice's wording starts with something a sender chose (a label, an
+    /// action) or a count, rather than a fixed word.
+    pub fn starts_with_a_value(&self) -> bool {
+        self.follows_label().is_some() || matches!(self, Notice::Action { .. } | Notice::Who { .. })
+    }
+
+    /// One notice of every kind, with sample values: what tests walk, and what the
+    /// reserved words are derived from. [`Notice::kind_index`] proves it complete.
+    pub fn examples() -> [Notice<'static>; KINDS] {
+        [
+            Notice::Welcome {
+                who: "127.0.0.1:5000",
+                here: 3,
+            },
+            Notice::NowCalled("alice"),
+            Notice::AlreadyCalled("alice"),
+            Notice::NickUsage,
+            Notice::NameReserved("you"),
+            Notice::NameTaken("bob"),
+            Notice::NameInvalid("a.b"),
+            Notice::Renamed {
+                old: "127.0.0.1:5000",
+                new: "alice",
+            },
+            Notice::Joined("alice"),
+            Notice::Left("alice"),
+            Notice::TimedOut("alice"),
+            Notice::WasRemoved("alice"),
+            Notice::YouWereRemoved,
+            Notice::Action {
+                who: "alice",
+                action: "waves",
+            },
+            Notice::ActionUsage,
+            Notice::ActionRefused,
+            Notice::Who {
+                here: 2,
+                listing: "alice, bob",
+            },
+            Notice::PrivateTo {
+                to: "bob",
+                text: "psst",
+            },
+            Notice::PrivateFrom {
+                from: "alice",
+                text: "psst",
+            },
+            Notice::MsgUsage,
+            Notice::ThatIsYou,
+            Notice::NoSuchMember("carol"),
+            Notice::Help,
+            Notice::UnknownCommand("/dance"),
+            Notice::Server("maintenance at 5"),
+            Notice::TooLong {
+                len: 2000,
+                limit: 1024,
+            },
+            Notice::SlowDown { dropped: 4 },
+            Notice::RoomFull { max: 1000 },
+        ]
+    }
+
+    /// The variant's place in [`Notice::examples`]. An exhaustive match: a new variant
+    /// does not compile until it is given a place, and a test checks each place is used.
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Notice::Welcome { .. } => 0,
+            Notice::NowCalled(_) => 1,
+            Notice::AlreadyCalled(_) => 2,
+            Notice::NickUsage => 3,
+            Notice::NameReserved(_) => 4,
+            Notice::NameTaken(_) => 5,
+            Notice::NameInvalid(_) => 6,
+            Notice::Renamed { .. } => 7,
+            Notice::Joined(_) => 8,
+            Notice::Left(_) => 9,
+            Notice::TimedOut(_) => 10,
+            Notice::WasRemoved(_) => 11,
+            Notice::YouWereRemoved => 12,
+            Notice::Action { .. } => 13,
+            Notice::ActionUsage => 14,
+            Notice::ActionRefused => 15,
+            Notice::Who { .. } => 16,
+            Notice::PrivateTo { .. } => 17,
+            Notice::PrivateFrom { .. } => 18,
+            Notice::MsgUsage => 19,
+            Notice::ThatIsYou => 20,
+            Notice::NoSuchMember(_) => 21,
+            Notice::Help => 22,
+            Notice::UnknownCommand(_) => 23,
+            Notice::Server(_) => 24,
+            Notice::TooLong { .. } => 25,
+            Notice::SlowDown { .. } => 26,
+            Notice::RoomFull { .. } => 27,
+        }
+    }
+
+    /// The first word of every notice that starts with a fixed word, lower case: no one
+    /// may take these as a name.
+    pub fn fixed_first_words() -> &'static [String] {
+        static WORDS: OnceLock<Vec<String>> = OnceLock::new();
+        WORDS.get_or_init(|| {
+            let mut words: Vec<String> = Notice::examples()
+                .iter()
+                .filter(|notice| !notice.starts_with_a_value())
+                .filter_map(|notice| {
+                    let text = notice.to_string();
+                    let word = text.split([' ', ':']).next()?.to_ascii_lowercase();
+                    Some(word)
+                })
+                .collect();
+            words.sort();
+            words.dedup();
+            words
+        })
+    }
+
+    /// Whether `/me ACTION` would read as a notice about its sender (`* bob left`), as
+    /// a reader sees it: after Unicode spaces and lookalike letters are folded.
+    pub fn action_reads_as_notice(action: &str) -> bool {
+        let action = reader_fold(action);
+        Notice::examples()
+            .iter()
+            .filter_map(Notice::follows_label)
+            .any(|words| {
+                // The words as a whole: `left.` and `left now` count, `leftovers` not.
+                action.strip_prefix(words).is_some_and(|rest| {
+                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+                })
+            })
+    }
+}
+
+/// The number of kinds of [`Notice`].
+pub const KINDS: usize = 28;
+
+/// The end of [`Notice::NameInvalid`], after the quoted name.
+const NAME_RULE: &str = ": use 1-16 ASCII letters, digits, _ or -, starting with a letter";
+
+impl fmt::Display for Notice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Notice::Welcome { who, here } => {
+                write!(f, "you joined as {who} ({here} here; /help for commands)")
+            }
+            Notice::NowCalled(name) => write!(f, "you are now {name}"),
+            Notice::AlreadyCalled(name) => write!(f, "you are already {name}"),
+            Notice::NickUsage => write!(
+                f,
+                "usage: /nick NAME (1-{MAX_NAME} letters, digits, _ or -)"
+            ),
+            Notice::NameReserved(name) => write!(f, "the name {} is reserved", quote(name)),
+            Notice::NameTaken(name) => write!(f, "the name {} is taken", quote(name)),
+            Notice::NameInvalid(name) => {
+                write!(f, "cannot take the name {}{NAME_RULE}", quote(name))
+            }
+            Notice::Renamed { old, new } => write!(f, "{old} is now {new}"),
+            Notice::Joined(who) => write!(f, "{who} joined"),
+            Notice::Left(who) => write!(f, "{who} left"),
+            Notice::TimedOut(who) => write!(f, "{who} timed out"),
+            Notice::WasRemoved(who) => write!(f, "{who} was removed"),
+            Notice::YouWereRemoved => write!(f, "you were removed by the server"),
+            Notice::Action { who, action } => write!(f, "{who} {action}"),
+            Notice::ActionUsage => write!(f, "usage: /me ACTION"),
+            Notice::ActionRefused => {
+                write!(f, "that reads like a server notice; say it another way")
+            }
+            Notice::Who { here, listing } => write!(f, "{here} here: {listing}"),
+            Notice::PrivateTo { to, text } => write!(f, "private to {to}: {text}"),
+            Notice::PrivateFrom { from, text } => write!(f, "private from {from}: {text}"),
+            Notice::MsgUsage => write!(f, "usage: /msg WHO TEXT"),
+            Notice::ThatIsYou => write!(f, "that is you"),
+            Notice::NoSuchMember(who) => write!(f, "no one here is called {}", quote(who)),
+            Notice::Help => f.write_str(HELP),
+            Notice::UnknownCommand(word) => {
+                write!(f, "unknown command {}; try /help", quote(word))
+            }
+            Notice::Server(text) => write!(f, "server: {text}"),
+            Notice::TooLong { len, limit } => {
+                write!(f, "message too long ({len} bytes, limit {limit})")
+            }
+            Notice::SlowDown { dropped } => {
+                write!(f, "slow down: {} dropped", plural(dropped, "message"))
+            }
+            Notice::RoomFull { max } => {
+                write!(f, "room is full ({})", plural(max as u64, "client"))
+            }
+        }
+    }
+}
+
+/// `text` as a notice quotes it: at most [`QUOTE_MAX_BYTES`], cut with `…`.
+fn quote(text: &str) -> Cow<'_, str> {
+    if text.len() <= QUOTE_MAX_BYTES {
+        return text.into();
+    }
+    let mut cut = QUOTE_MAX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut]).into()
+}
+
+/// `n things`, or `1 thing`.
+fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::name::{is_reserved, Name, NameError};
+
+    #[test]
+    fn the_examples_hold_every_kind_once() {
+        let mut seen = [false; KINDS];
+        for notice in Notice::examples() {
+            let i = notice.kind_index();
+            assert!(!seen[i], "{notice:?} twice");
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn every_notice_reads_back_as_itself_or_starts_with_a_value() {
+        for notice in Notice::examples() {
+            let line = format!("{NOTICE_PREFIX}{notice}");
+            match Notice::parse(&line) {
+                Some(parsed) => assert_eq!(parsed, notice, "{line}"),
+                None => assert!(notice.starts_with_a_value(), "{line} does not parse"),
+            }
+        }
+    }
+
+    #[test]
+    fn no_name_can_start_a_notice_that_starts_with_a_fixed_word() {
+        for notice in Notice::examples() {
+            let text = notice.to_string();
+            let first = text.split([' ', ':']).next().unwrap_or_default();
+            if notice.starts_with_a_value() {
+                continue;
+            }
+            assert!(is_reserved(first), "{first:?} of {text:?}");
+            assert_eq!(Name::parse(first), Err(NameError::Reserved), "{text}");
+        }
+        assert!(is_reserved("that"), "the word the report found");
+    }
+
+    #[test]
+    fn me_cannot_echo_any_notice_about_its_sender() {
+        for notice in Notice::examples() {
+            let Some(words) = notice.follows_label() else {
+                continue;
+            };
+            let text = notice.to_string();
+            // The wording after the label is what /me would have to type.
+            let (label, after) = match notice {
+                Notice::Renamed { old, .. } => (old, &text[old.len() + 1..]),
+                Notice::Joined(w)
+                | Notice::Left(w)
+                | Notice::TimedOut(w)
+                | Notice::WasRemoved(w) => (w, &text[w.len() + 1..]),
+                _ => unreachable!("only these follow a label"),
+            };
+            assert!(text.starts_with(label));
+            assert!(after.starts_with(words), "{text}");
+            assert!(Notice::action_reads_as_notice(after), "{after}");
+        }
+    }
+
+    #[test]
+    fn me_sees_through_invisible_and_lookalike_characters() {
+        for action in [
+            "left",
+            "Joined",
+            "timed out",
+            "is now alice",
+            "was removed",
+            "left.",
+            "left\tnow",
+            "lеft",           // Cyrillic е
+            "timed\u{a0}out", // no-break space
+            "timed\u{2009}out",
+            "JΟINED", // Greek Ο
+            "ｌｅｆｔ",
+        ] {
+            assert!(Notice::action_reads_as_notice(action), "{action:?}");
+        }
+        for action in [
+            "leftovers",
+            "waves",
+            "left-handed",
+            "is nowhere",
+            "joinedup",
+        ] {
+            assert!(!Notice::action_reads_as_notice(action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn user_text_is_quoted_short() {
+        let long = "x".repeat(40);
+        let text = Notice::NoSuchMember(&long).to_string();
+        assert_eq!(text, format!("no one here is called {}…", "x".repeat(32)));
+        let word = format!("/{}é", "y".repeat(31));
+        assert_eq!(
+            Notice::UnknownCommand(&word).to_string(),
+            format!("unknown command /{}…; try /help", "y".repeat(31))
+        );
+    }
+
+    #[test]
+    fn counts_are_plural_when_they_should_be() {
+        assert_eq!(
+            Notice::SlowDown { dropped: 1 }.to_string(),
+            "slow down: 1 message dropped"
+        );
+        assert_eq!(
+            Notice::RoomFull { max: 2 }.to_string(),
+            "room is full (2 clients)"
+        );
+    }
+
+    #[test]
+    fn chat_lines_and_strangers_text_are_not_notices() {
+        for line in [
+            "alice hi",
+            "127.0.0.1:5 * you were removed",
+            "*you are now x",
+            "",
+        ] {
+            assert_eq!(Notice::parse(line), None, "{line}");
+        }
+    }
+}

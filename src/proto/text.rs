@@ -1,0 +1,253 @@
+//! What may reach a terminal: one policy, applied by the server before it relays text
+//! and by our client before it prints what any server sent.
+//!
+//! Removed: the C0 controls but tab, DEL and the C1 controls (Unicode category Cc),
+//! whole escape sequences, and the invisible format characters (category Cf: zero-width
+//! spaces and joiners, the bidirectional marks, embeddings, overrides and isolates, the
+//! soft hyphen, the byte-order mark, tag characters, …), which could make a line read
+//! differently from what it says. A line break inside the text (CR, LF, NEL, U+2028,
+//! U+2029, any run of them) becomes one space, so words do not run together and no text
+//! can start a line of its own.
+
+use std::borrow::Cow;
+
+/// Decodes text, replacing invalid UTF-8 with U+FFFD rather than failing.
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// `text` with everything a terminal should not get removed (see the module's policy).
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut clean = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if is_line_break(c) => {
+                while chars.next_if(|&c| is_line_break(c)).is_some() {}
+                clean.push(' ');
+            }
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte.
+                Some('[') => skip_csi(&mut chars),
+                // OSC and other strings: up to BEL or ESC \\.
+                Some(']' | 'P' | '^' | '_' | 'X') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // A two-character escape such as ESC c (reset): both go.
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            c if is_unsafe(c) => {}
+            c => clean.push(c),
+        }
+    }
+    Cow::Owned(clean)
+}
+
+/// Whether [`terminal_safe`] removes or replaces `c`: a control but tab, a line
+/// separator, or a format character.
+pub fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\t') || is_line_break(c) || is_format(c)
+}
+
+/// Whether `c` is an invisible format character (Unicode 15 category Cf).
+pub fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
+/// Text as a reader would take it, for comparing with fixed words: every Unicode space
+/// one ASCII space (runs collapsed, ends trimmed), the common Cyrillic and Greek
+/// lookalikes of Latin letters and full-width Latin folded to ASCII, lower case.
+/// Apply it to [`terminal_safe`] text, which has no invisible characters left.
+pub fn reader_fold(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = !folded.is_empty();
+            continue;
+        }
+        if space {
+            folded.push(' ');
+            space = false;
+        }
+        folded.push(fold_lookalike(c).to_ascii_lowercase());
+    }
+    folded
+}
+
+/// The ASCII letter `c` passes for, if it is a common lookalike of one; else `c`.
+fn fold_lookalike(c: char) -> char {
+    match c {
+        // Full-width ASCII.
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+        // Cyrillic.
+        'а' | 'А' => 'a',
+        'В' | 'в' => 'b',
+        'с' | 'С' => 'c',
+        'ԁ' | 'Ԁ' => 'd',
+        'е' | 'Е' | 'ё' | 'Ё' => 'e',
+        'Н' | 'н' => 'h',
+        'і' | 'І' | 'ї' | 'Ї' => 'i',
+        'ј' | 'Ј' => 'j',
+        'К' | 'к' => 'k',
+        'М' | 'м' => 'm',
+        'о' | 'О' => 'o',
+        'р' | 'Р' => 'p',
+        'ѕ' | 'Ѕ' => 's',
+        'Т' | 'т' => 't',
+        'х' | 'Х' => 'x',
+        'у' | 'У' => 'y',
+        // Greek.
+        'α' | 'Α' => 'a',
+        'Β' | 'β' => 'b',
+        'ε' | 'Ε' => 'e',
+        'Η' => 'h',
+        'ι' | 'Ι' => 'i',
+        'κ' | 'Κ' => 'k',
+        'Μ' => 'm',
+        'ν' | 'Ν' => 'n',
+        'ο' | 'Ο' => 'o',
+        'ρ' | 'Ρ' => 'p',
+        'τ' | 'Τ' => 't',
+        'υ' | 'Υ' => 'y',
+        'χ' | 'Χ' => 'x',
+        'Ζ' => 'z',
+        c => c,
+    }
+}
+
+/// Whether `c` breaks a line: CR, LF, NEL, the line and paragraph separators.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Skips the rest of a control sequence: bytes 0x20-0x3F, then one final 0x40-0x7E.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars
+        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+        .is_some()
+    {}
+    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_is_lossy_not_failing() {
+        assert_eq!(decode(b"caf\xc3\xa9"), "café");
+        assert_eq!(decode(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(decode(b"\xc3"), "\u{fffd}");
+    }
+
+    #[test]
+    fn controls_and_whole_escape_sequences_go_but_tab_and_unicode_stay() {
+        assert_eq!(
+            terminal_safe("a\x1b[31mb\x07cd\x7fe\u{9b}1;2Hf\tg é ✓"),
+            "abcdef\tg é ✓"
+        );
+        assert_eq!(terminal_safe("\x1b[2J\x1b[0;31mred\x1b[0m"), "red");
+        assert_eq!(terminal_safe("\x1b]0;title\x07after"), "after");
+        assert_eq!(terminal_safe("\x1b]8;;http://x\x1b\\link"), "link");
+        assert_eq!(terminal_safe("\x1bcreset"), "reset");
+        assert_eq!(terminal_safe("trailing\x1b"), "trailing");
+        assert_eq!(terminal_safe("\x1b["), "");
+        assert!(matches!(terminal_safe("clean ✓ 日本"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn every_line_break_becomes_one_space() {
+        assert_eq!(
+            terminal_safe("two\nlines\r\nhere\rtoo\u{85}and\u{2028}more\u{2029}\n\rend"),
+            "two lines here too and more end"
+        );
+    }
+
+    #[test]
+    fn invisible_format_characters_go() {
+        for c in [
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{61c}',
+            '\u{ad}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{e007f}',
+            '\u{fff9}',
+            '\u{fffb}',
+            '\u{202e}',
+            '\u{2067}',
+            '\u{2066}',
+            '\u{202a}',
+        ] {
+            assert_eq!(
+                terminal_safe(&format!("l{c}eft")),
+                "left",
+                "U+{:04X}",
+                c as u32
+            );
+            assert!(is_unsafe(c));
+        }
+    }
+
+    #[test]
+    fn visible_characters_are_not_format_characters() {
+        for c in [
+            'a', ' ', '\u{a0}', '\u{2009}', 'е', '日', '😀', '\u{fffd}', '\u{301}',
+        ] {
+            assert!(!is_format(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn the_reader_fold_sees_through_spaces_and_lookalikes() {
+        assert_eq!(reader_fold("lеft"), "left"); // Cyrillic е
+        assert_eq!(reader_fold("LΕFT"), "left"); // Greek Ε
+        assert_eq!(reader_fold("ｌｅｆｔ"), "left");
+        assert_eq!(reader_fold("timed\u{a0}out"), "timed out");
+        assert_eq!(reader_fold("timed\u{2009}\u{3000} out "), "timed out");
+        assert_eq!(reader_fold("  is   now "), "is now");
+        assert_eq!(reader_fold("jоіnеd"), "joined");
+        assert_eq!(
+            reader_fold("ωave"),
+            "ωave",
+            "not every letter is a lookalike"
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The member table: members by address, in join order, and by name. The only place
+//! those three must agree, so every change goes through here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::throttle::Allowance;
+use crate::proto::Name;
+
+/// A member of the room.
+#[derive(Debug)]
+pub struct Member {
+    /// When it was last heard from.
+    pub last_seen: Instant,
+    /// Its name, if it took one.
+    pub name: Option<Name>,
+    /// How it is shown to others: its name, or else its address.
+    pub label: String,
+    /// Whether its last datagram ended in `\n` (netcat and friends): if so, everything
+    /// sent to it ends in `\n` too.
+    pub line_mode: bool,
+    /// What it may still send, and be sent.
+    pub allowance: Allowance,
+    /// Messages dropped for its rate since it was last told.
+    pub n_dropped_untold: u64,
+    /// Its place in the join order.
+    joined: u64,
+}
+
+/// The members, kept in step: by address, by join order, by name's skeleton.
+#[derive(Debug, Default)]
+pub struct Members {
+    by_addr: HashMap<SocketAddr, Member>,
+    /// Members by join number: a listing reads the first few without sorting the table.
+    by_join: BTreeMap<u64, SocketAddr>,
+    /// Name skeleton → member, so names are unique however they are spelled.
+    by_name: HashMap<String, SocketAddr>,
+    n_joined: u64,
+    /// No member can have timed out before this instant; `None` when there is no member
+    /// (or none can ever time out). Keeps eviction from scanning on every datagram.
+    next_timeout: Option<Instant>,
+}
+
+/// Why a name cannot be given to a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenameError {
+    /// Another member has it, or one too like it.
+    Taken,
+    /// The member already has exactly this name.
+    Same,
+    /// No such member.
+    NotAMember,
+}
+
+impl Member {
+    /// A member joining now, shown as `name` if it has one, else as its address.
+    pub fn new(
+        addr: SocketAddr,
+        name: Option<Name>,
+        line_mode: bool,
+        allowance: Allowance,
+        now: Instant,
+    ) -> Member {
+        Member {
+            last_seen: now,
+            label: name
+                .as_ref()
+                .map_or_else(|| addr.to_string(), Name::to_string),
+            name,
+            line_mode,
+            allowance,
+            n_dropped_untold: 0,
+            joined: 0,
+        }
+    }
+}
+
+impl Members {
+    /// Adds `member` at the end of the join order; it must not be a member already, and
+    /// its name, if any, must be free (see [`Members::name_is_free`]).
+    pub fn insert(&mut self, addr: SocketAddr, mut member: Member, timeout: Duration) {
+        self.n_joined += 1;
+        member.joined = self.n_joined;
+        if let Some(name) = &member.name {
+            self.by_name.insert(name.skeleton(), addr);
+        }
+        self.by_join.insert(member.joined, addr);
+        if let Some(due) = member.last_seen.checked_add(timeout) {
+            self.next_timeout = Some(self.next_timeout.map_or(due, |d| d.min(due)));
+        }
+        self.by_addr.insert(addr, member);
+    }
+
+    /// Removes a member, from every index.
+    pub fn remove(&mut self, addr: SocketAddr) -> Option<Member> {
+        let member = self.by_addr.remove(&addr)?;
+        self.by_join.remove(&member.joined);
+        if let Some(name) = &member.name {
+            self.by_name.remove(&name.skeleton());
+        }
+        if self.by_addr.is_empty() {
+            self.next_timeout = None;
+        }
+        Some(member)
+    }
+
+    /// Gives `addr` the name `name`; returns how it was shown before.
+    pub fn rename(&mut self, addr: SocketAddr, name: Name) -> Result<String, RenameError> {
+        let key = name.skeleton();
+        if self.by_name.get(&key).is_some_and(|&owner| owner != addr) {
+            return Err(RenameError::Taken);
+        }
+        let member = self.by_addr.get_mut(&addr).ok_or(RenameError::NotAMember)?;
+        if member.name.as_ref() == Some(&name) {
+            return Err(RenameError::Same);
+        }
+        if let Some(old) = &member.name {
+            self.by_name.remove(&old.skeleton());
+        }
+        self.by_name.insert(key, addr);
+        let old = std::mem::replace(&mut member.label, name.to_string());
+        member.name = Some(name);
+        Ok(old)
+    }
+
+    /// Whether no member has `name` or one too like it.
+    pub fn name_is_free(&self, name: &Name) -> bool {
+        !self.by_name.contains_key(&name.skeleton())
+    }
+
+    /// The member called `who`: a name (under its skeleton), or an address as shown.
+    pub fn find(&self, who: &str) -> Option<SocketAddr> {
+        if let Ok(addr) = who.parse::<SocketAddr>() {
+            // On a dual-stack socket IPv4 clients arrive as IPv4-mapped IPv6 addresses.
+            let mapped = match addr.ip() {
+                IpAddr::V4(ip) => Some(SocketAddr::new(ip.to_ipv6_mapped().into(), addr.port())),
+                IpAddr::V6(_) => None,
+            };
+            return [Some(addr), mapped]
+                .into_iter()
+                .flatten()
+                .find(|a| self.by_addr.contains_key(a));
+        }
+        self.by_name
+            .get(&crate::proto::name::skeleton(who))
+            .copied()
+    }
+
+    /// The member at `addr`.
+    pub fn get(&self, addr: SocketAddr) -> Option<&Member> {
+        self.by_addr.get(&addr)
+    }
+
+    /// The member at `addr`, to change.
+    pub fn get_mut(&mut self, addr: SocketAddr) -> Option<&mut Member> {
+        self.by_addr.get_mut(&addr)
+    }
+
+    /// Every member, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &Member)> + '_ {
+        self.by_addr.iter().map(|(&addr, m)| (addr, m))
+    }
+
+    /// The members in join order.
+    pub fn in_join_order(&self) -> impl Iterator<Item = (SocketAddr, &Member)> + '_ {
+        self.by_join
+            .values()
+            .filter_map(|&addr| self.by_addr.get(&addr).map(|m| (addr, m)))
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.by_addr.len()
+    }
+
+    /// Whether there is no member.
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty()
+    }
+
+    /// The earliest instant a member can time out at, if any can.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.next_timeout
+    }
+
+    /// The members silent for longer than `timeout` at `now`, in join order. Scans the
+    /// table only when someone can be due.
+    pub fn timed_out(&mut self, now: Instant, timeout: Duration) -> Vec<SocketAddr> {
+        if self.next_timeout.is_none_or(|due| now <= due) {
+            return Vec::new();
+        }
+        let mut silent = Vec::new();
+        let mut next_timeout: Option<Instant> = None;
+        for (addr, member) in self.in_join_order() {
+            if now.saturating_duration_since(member.last_seen) > timeout {
+                silent.push(addr);
+            } else if let Some(due) = member.last_seen.checked_add(timeout) {
+                next_timeout = Some(next_timeout.map_or(due, |d| d.min(due)));
+            }
+        }
+        self.next_timeout = next_timeout;
+        silent
+    }
+
+    /// Empties the table.
+    pub fn clear(&mut self) {
+        *self = Members {
+            n_joined: self.n_joined,
+            ..Members::default()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn join(members: &mut Members, port: u16, name: Option<&str>, now: Instant) {
+        let name = name.map(|n| Name::parse(n).expect("a valid name"));
+        let member = Member::new(addr(port), name, false, Allowance::new(1, now), now);
+        members.insert(addr(port), member, TIMEOUT);
+    }
+
+    fn order(members: &Members) -> Vec<String> {
+        members
+            .in_join_order()
+            .map(|(_, m)| m.label.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_indexes_agree_through_inserts_renames_and_removals() {
+        let t = Instant::now();
+        let mut members = Members::default();
+        join(&mut members, 5, None, t);
+        join(&mut members, 3, Some("alice"), t);
+        join(&mut members, 9, None, t);
+        assert_eq!(order(&members), ["127.0.0.1:5", "alice", "127.0.0.1:9"]);
+        assert_eq!(members.find("ALICE"), Some(addr(3)));
+        assert_eq!(members.find("a1ice"), Some(addr(3)), "under the skeleton");
+        assert_eq!(
+            members.rename(addr(5), Name::parse("AIice").unwrap()),
+            Err(RenameError::Taken)
+        );
+        assert_eq!(
+            members.rename(addr(3), Name::parse("alice").unwrap()),
+            Err(RenameError::Same)
+        );
+        assert_eq!(
+            members.rename(addr(3), Name::parse("Alice").unwrap()),
+            Ok("alice".to_string()),
+            "a member may respell its own name"
+        );
+        assert_eq!(
+            members.rename(addr(5), Name::parse("bob").unwrap()),
+            Ok("127.0.0.1:5".to_string())
+        );
+        assert_eq!(order(&members), ["bob", "Alice", "127.0.0.1:9"]);
+        members.remove(addr(3));
+        assert_eq!(
+            members.find("alice"),
+            None,
+            "a name is freed with its owner"
+        );
+        assert!(members.name_is_free(&Name::parse("alice").unwrap()));
+        assert_eq!(members.find("127.0.0.1:9"), Some(addr(9)));
+        assert_eq!(order(&members), ["bob", "127.0.0.1:9"]);
+        assert_eq!(members.len(), 2);
+    }
+
+    #[test]
+    fn timeouts_are_found_in_join_order_and_only_when_due() {
+        let t = Instant::now();
+        let mut members = Members::default();
+        join(&mut members, 1, None, t);
+        join(&mut members, 2, None, t + Duration::from_secs(3));
+        assert_eq!(members.next_timeout(), Some(t + TIMEOUT));
+        assert!(members.timed_out(t + TIMEOUT, TIMEOUT).is_empty());
+        let late = t + TIMEOUT + Duration::from_millis(1);
+        assert_eq!(members.timed_out(late, TIMEOUT), vec![addr(1)]);
+        assert_eq!(
+            members.next_timeout(),
+            Some(t + Duration::from_secs(3) + TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn an_endless_timeout_never_comes_due() {
+        let t = Instant::now();
+        let mut members = Members::default();
+        let member = Member::new(addr(1), None, false, Allowance::new(1, t), t);
+        members.insert(addr(1), member, Duration::MAX);
+        assert_eq!(members.next_timeout(), None);
+        assert!(members
+            .timed_out(t + Duration::from_secs(1 << 40), Duration::MAX)
+            .is_empty());
+    }
+}

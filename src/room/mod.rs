@@ -1,0 +1,490 @@
+//! The chat room as a state machine: a datagram, its source and the time go in,
+//! datagrams to send come out. No sockets, no clocks: the caller passes `now`, and asks
+//! [`Room::next_deadline`] when to call [`Room::handle_timeout`].
+//!
+//! - `members`: the member table (by address, join order, name).
+//! - `departed`: bounded memories of addresses (departed members, kicked addresses,
+//!   servers).
+//! - `throttle`: allowances, strangers told, untold drops and the presence budget.
+//! - `commands`: `/nick`, `/who`, `/me`, `/msg`, `/help`.
+//!
+//! The room logs only at `debug`, through the logger: the binaries hand records to a
+//! logging thread without waiting, so logging never stalls the room.
+
+mod commands;
+mod departed;
+mod members;
+mod throttle;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use log::debug;
+
+pub use crate::outbox::Outbox;
+use crate::outbox::Payload;
+use crate::proto::{self, Chat, Notice, Request, NOTICE_PREFIX};
+use departed::{Departed, Recent};
+use members::{Member, Members};
+use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
+pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
+
+/// How long datagrams from a kicked address are ignored, so its client's heartbeats do
+/// not bring it straight back.
+pub const KICK_BAN: Duration = Duration::from_secs(60);
+
+/// How long the room remembers a member that left, for its address: a timed-out member
+/// coming back gets its name again, and a quick leave-and-rejoin neither refills its
+/// rate allowance nor earns another welcome.
+pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
+/// The most departed members remembered; past it, the one that left longest ago is
+/// forgotten.
+pub const DEPARTED_MAX: usize = 1024;
+
+/// How long an address that sent what only a server writes (a notice the server's own
+/// parser reads) is ignored: two servers must never talk to each other.
+pub const IGNORE_SERVERS_FOR: Duration = Duration::from_secs(60);
+/// The most such addresses remembered, and the most kicked addresses.
+const SMALL_MEMORY: usize = 1024;
+
+/// The room's limits.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A member silent for longer than this is evicted.
+    pub timeout: Duration,
+    /// Chat text longer than this many bytes is refused with a notice; at most
+    /// [`proto::MAX_MESSAGE_LIMIT`], so whatever is accepted can be delivered.
+    pub max_message_bytes: usize,
+    /// The most members at once; newcomers past it are refused with a notice.
+    pub max_clients: usize,
+    /// Chat messages and commands per second each member may send; 0 means no limit.
+    pub rate_per_sec: f64,
+    /// How many messages a member may send at once before the rate applies.
+    pub burst: u32,
+    /// The server's own address, if known: a datagram claiming to come from its port on
+    /// a loopback address (or its own address) is ignored, so it never joins itself.
+    pub local_addr: Option<SocketAddr>,
+}
+
+/// What the room's limits did, counted since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams handed to the room.
+    pub datagrams: u64,
+    /// Chat lines and `/me` actions sent to everyone.
+    pub broadcasts: u64,
+    /// Messages and commands dropped because their sender was over its rate.
+    pub dropped_rate: u64,
+    /// Datagrams from newcomers refused because the room was full.
+    pub refused_full: u64,
+    /// Messages refused for being longer than the limit.
+    pub too_long: u64,
+    /// Presence notices not sent because the room-wide budget was spent.
+    pub presence_skipped: u64,
+    /// Datagrams ignored because they came from a server (or claimed our own address).
+    pub from_servers: u64,
+    /// Members that timed out.
+    pub timed_out: u64,
+}
+
+/// The clients in the room and what the room knows of them.
+#[derive(Debug)]
+pub struct Room {
+    config: Config,
+    members: Members,
+    /// Kicked addresses, until they may come back.
+    banned: Recent<()>,
+    /// Members that left lately, by address (see [`REMEMBER_DEPARTED_FOR`]).
+    departed: Recent<Departed>,
+    /// Addresses that spoke as a server (see [`IGNORE_SERVERS_FOR`]).
+    servers: Recent<()>,
+    /// The room-wide budget for presence notices.
+    presence: TokenBucket,
+    /// Strangers recently sent a notice.
+    strangers: StrangerMemory,
+    /// Members with drops they have not been told of yet.
+    untold: UntoldDrops,
+    stats: Stats,
+}
+
+/// A member as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// The member's address.
+    pub addr: SocketAddr,
+    /// How the member is shown to others: its name, or else its address.
+    pub label: String,
+    /// Time since the member was last heard from.
+    pub idle: Duration,
+}
+
+/// Why a member left the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It sent `quit` or an empty datagram.
+    Left,
+    /// It was silent for longer than the timeout.
+    TimedOut,
+    /// The operator kicked it.
+    Removed,
+    /// It turned out to be a server: it goes without a word.
+    Server,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(mut config: Config, now: Instant) -> Room {
+        config.max_message_bytes = config.max_message_bytes.min(proto::MAX_MESSAGE_LIMIT);
+        Room {
+            config,
+            members: Members::default(),
+            banned: Recent::new(SMALL_MEMORY),
+            departed: Recent::new(DEPARTED_MAX),
+            servers: Recent::new(SMALL_MEMORY),
+            presence: TokenBucket::full(PRESENCE_BURST, now),
+            strangers: StrangerMemory::new(now),
+            untold: UntoldDrops::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Handles one datagram from `from`, adding what should be sent to `out`.
+    pub fn handle_datagram(
+        &mut self,
+        datagram: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        self.stats.datagrams += 1;
+        if self.is_own_address(from) || self.servers.contains(from, now) {
+            self.stats.from_servers += 1;
+            return;
+        }
+        if self.banned.contains(from, now) {
+            return;
+        }
+        let line_mode = datagram.ends_with(b"\n");
+        match proto::parse_request(datagram) {
+            Request::Heartbeat => {
+                self.admit(from, now, line_mode, out);
+            }
+            Request::Leave => self.remove(from, Departure::Left, now, out),
+            Request::Text(raw) if is_server_notice(raw) => {
+                // Only a server writes this: answering could start an endless exchange.
+                debug!("{from} speaks as a server; ignoring it for {IGNORE_SERVERS_FOR:?}");
+                self.stats.from_servers += 1;
+                self.remove(from, Departure::Server, now, out);
+                self.servers.remember(from, (), now + IGNORE_SERVERS_FOR);
+            }
+            Request::Text(raw) => {
+                if self.admit(from, now, line_mode, out) && self.take_message(from, now, out) {
+                    self.handle_text(raw, from, now, out);
+                }
+            }
+        }
+    }
+
+    /// Evicts members silent for longer than the timeout, and tells members over their
+    /// rate what was dropped since their last notice. Cheap when nothing is due.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        let members = &mut self.members;
+        self.untold.due(now, |addr| {
+            let member = members.get_mut(addr)?;
+            if member.allowance.take_notice(now) {
+                tell_drops(addr, member, out);
+                None
+            } else {
+                Some(member.allowance.next_notice())
+            }
+        });
+        for addr in self.members.timed_out(now, self.config.timeout) {
+            self.stats.timed_out += 1;
+            self.remove(addr, Departure::TimedOut, now, out);
+        }
+    }
+
+    /// When [`Room::handle_timeout`] next has something to do, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        // Eviction is due just past the timeout, not at it.
+        let eviction = self
+            .members
+            .next_timeout()
+            .and_then(|due| due.checked_add(Duration::from_millis(1)));
+        [eviction, self.untold.next_due()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Removes the member named by `who` (its name or address) on the operator's say-so,
+    /// and ignores its address for [`KICK_BAN`]. Returns how it was shown, if found.
+    pub fn kick(&mut self, who: &str, now: Instant, out: &mut Outbox) -> Option<String> {
+        let addr = self.members.find(who)?;
+        let label = self.members.get(addr)?.label.clone();
+        let payload = out.notice(Notice::YouWereRemoved);
+        self.deliver(addr, payload, out);
+        self.remove(addr, Departure::Removed, now, out);
+        self.banned.remember(addr, (), now + KICK_BAN);
+        Some(label)
+    }
+
+    /// Broadcasts `* server: TEXT` to every member.
+    pub fn say(&mut self, text: &str, out: &mut Outbox) {
+        let text = proto::terminal_safe(text);
+        let payload = out.notice(Notice::Server(&text));
+        self.deliver_to_all(payload, None, out);
+    }
+
+    /// Tells every member the server is going away (an empty datagram) and empties the room.
+    pub fn shutdown(&mut self, out: &mut Outbox) {
+        let goodbye = out.empty_payload();
+        for (addr, _) in self.members.iter() {
+            out.push(addr, goodbye, false);
+        }
+        self.members.clear();
+    }
+
+    /// The members in join order.
+    pub fn members(&self, now: Instant) -> Vec<MemberInfo> {
+        self.members
+            .in_join_order()
+            .map(|(addr, m)| MemberInfo {
+                addr,
+                label: m.label.clone(),
+                idle: now.saturating_duration_since(m.last_seen),
+            })
+            .collect()
+    }
+
+    /// What the limits did so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The limits the room was made with (the message limit as the room applies it).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the room has no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Whether `from` claims to be the server itself: its own address, or its port on
+    /// a loopback or unspecified address (a forged source, or a reflection).
+    fn is_own_address(&self, from: SocketAddr) -> bool {
+        let Some(local) = self.config.local_addr else {
+            return false;
+        };
+        if from.port() != local.port() {
+            return false;
+        }
+        let ip = match from.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            ip => ip,
+        };
+        ip == local.ip() || ip.is_loopback() || ip.is_unspecified()
+    }
+
+    /// Makes sure `from` is a member: refreshes it, or lets it join. False when it is
+    /// not a member because the room is full (it is told so, now and then).
+    fn admit(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) -> bool {
+        if let Some(member) = self.members.get_mut(from) {
+            member.last_seen = now;
+            member.line_mode = line_mode;
+            return true;
+        }
+        if self.members.len() >= self.config.max_clients {
+            self.refuse_full(from, now, line_mode, out);
+            return false;
+        }
+        self.join(from, now, line_mode, out);
+        true
+    }
+
+    /// Counts a newcomer refused for a full room, and tells it now and then.
+    fn refuse_full(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
+        self.stats.refused_full += 1;
+        if self.strangers.take_notice(from, now) {
+            let payload = out.notice(Notice::RoomFull {
+                max: self.config.max_clients,
+            });
+            out.push(from, payload, line_mode);
+        }
+    }
+
+    /// Adds `from` to the room with what the room remembers of it, welcomes it (at most
+    /// once a second) and tells the others.
+    fn join(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
+        let (name, mut allowance) = match self.departed.take(from, now) {
+            Some(departed) => (departed.name, departed.allowance),
+            None => (None, Allowance::new(self.config.burst, now)),
+        };
+        // A timed-out member's name comes back with it, if no one took it meanwhile.
+        let name = name.filter(|name| self.members.name_is_free(name));
+        let welcome = allowance.take_welcome(now);
+        let member = Member::new(from, name, line_mode, allowance, now);
+        let label = member.label.clone();
+        debug!("{label} joined");
+        self.members.insert(from, member, self.config.timeout);
+        // The newcomer learns how it is shown; a client that had a name learns it must
+        // take it again (after a restart of the server, say).
+        if welcome {
+            let payload = out.notice(Notice::Welcome {
+                who: &label,
+                here: self.members.len(),
+            });
+            out.push(from, payload, line_mode);
+        }
+        self.announce(Notice::Joined(&label), Some(from), now, out);
+    }
+
+    /// Removes `addr` if it is a member, remembering it and telling the others.
+    fn remove(&mut self, addr: SocketAddr, how: Departure, now: Instant, out: &mut Outbox) {
+        let Some(member) = self.members.remove(addr) else {
+            return;
+        };
+        self.untold.forget(addr);
+        let keeps_name = how == Departure::TimedOut;
+        let departed = Departed {
+            name: member.name.filter(|_| keeps_name),
+            allowance: member.allowance,
+        };
+        if let Some(until) = now.checked_add(REMEMBER_DEPARTED_FOR) {
+            self.departed.remember(addr, departed, until);
+        }
+        let label = &member.label;
+        let notice = match how {
+            Departure::Left => Notice::Left(label),
+            Departure::TimedOut => Notice::TimedOut(label),
+            Departure::Removed => Notice::WasRemoved(label),
+            Departure::Server => {
+                debug!("{label} removed: it is a server");
+                return;
+            }
+        };
+        debug!("{notice}");
+        self.announce(notice, None, now, out);
+    }
+
+    /// Sends a presence notice to every member but `except`, if the room-wide presence
+    /// budget allows.
+    fn announce(
+        &mut self,
+        notice: Notice<'_>,
+        except: Option<SocketAddr>,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        if !self.presence.take(PRESENCE_RATE, PRESENCE_BURST, now) {
+            self.stats.presence_skipped += 1;
+            return;
+        }
+        let payload = out.notice(notice);
+        self.deliver_to_all(payload, except, out);
+    }
+
+    /// Spends one of the member's tokens. When it has none, the message is dropped and
+    /// the member is told how many were dropped, at most once per [`NOTICE_INTERVAL`].
+    fn take_message(&mut self, from: SocketAddr, now: Instant, out: &mut Outbox) -> bool {
+        let (rate, burst) = (self.config.rate_per_sec, self.config.burst);
+        let Some(member) = self.members.get_mut(from) else {
+            return false;
+        };
+        if member.allowance.take_message(rate, burst, now) {
+            return true;
+        }
+        self.stats.dropped_rate += 1;
+        member.n_dropped_untold += 1;
+        if member.allowance.take_notice(now) {
+            tell_drops(from, member, out);
+        } else {
+            // Told later, by `handle_timeout`, when its next notice is due.
+            self.untold.wait(from, member.allowance.next_notice());
+        }
+        false
+    }
+
+    /// Handles chat text from the member `from`: a command, or a line for everyone.
+    fn handle_text(&mut self, raw: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
+        // Checked before decoding, so a flood of huge datagrams costs no decoding; and
+        // after, because each invalid byte decodes to three (U+FFFD).
+        if raw.len() > self.config.max_message_bytes {
+            self.refuse_too_long(raw.len(), from, now, out);
+            return;
+        }
+        let decoded = proto::decode(raw);
+        let text = proto::terminal_safe(&decoded);
+        if text.len() > self.config.max_message_bytes {
+            self.refuse_too_long(text.len(), from, now, out);
+            return;
+        }
+        match proto::parse_chat(&text) {
+            Chat::Text("") => {}
+            Chat::Text(text) => {
+                let Some(member) = self.members.get(from) else {
+                    return;
+                };
+                let label = &member.label;
+                debug!("{label} {text}");
+                let payload = out.payload(|buf| proto::wire::write_chat_line(buf, label, text));
+                self.deliver_to_all(payload, None, out);
+                self.stats.broadcasts += 1;
+            }
+            Chat::Command(command) => self.handle_command(command, from, out),
+        }
+    }
+
+    /// Counts a message over the limit and tells its sender, at most once a second.
+    fn refuse_too_long(&mut self, len: usize, from: SocketAddr, now: Instant, out: &mut Outbox) {
+        self.stats.too_long += 1;
+        let limit = self.config.max_message_bytes;
+        let Some(member) = self.members.get_mut(from) else {
+            return;
+        };
+        if member.allowance.take_notice(now) {
+            let payload = out.notice(Notice::TooLong { len, limit });
+            out.push(from, payload, member.line_mode);
+        }
+    }
+
+    /// Sends a payload to one address, in its line mode if it is a member.
+    fn deliver(&self, to: SocketAddr, payload: Payload, out: &mut Outbox) {
+        let line_mode = self.members.get(to).is_some_and(|m| m.line_mode);
+        out.push(to, payload, line_mode);
+    }
+
+    /// Sends a payload to every member but `except`.
+    fn deliver_to_all(&self, payload: Payload, except: Option<SocketAddr>, out: &mut Outbox) {
+        for (addr, member) in self.members.iter() {
+            if Some(addr) != except {
+                out.push(addr, payload, member.line_mode);
+            }
+        }
+    }
+}
+
+/// Tells a member over its rate how many of its messages were dropped since it was
+/// last told: the first drop at once, the rest of a burst when its next notice is due.
+fn tell_drops(addr: SocketAddr, member: &mut Member, out: &mut Outbox) {
+    let dropped = std::mem::take(&mut member.n_dropped_untold);
+    let payload = out.notice(Notice::SlowDown { dropped });
+    out.push(addr, payload, member.line_mode);
+}
+
+/// Whether chat text is something only a server writes: a notice in the wording our
+/// own server uses.
+fn is_server_notice(raw: &[u8]) -> bool {
+    raw.starts_with(NOTICE_PREFIX.as_bytes())
+        && std::str::from_utf8(raw).is_ok_and(|text| Notice::parse(text).is_some())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,776 @@
+//! The room's behaviours as unit tests with byte literals and invented addresses.
+
+use super::*;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn config() -> Config {
+    Config {
+        timeout: TIMEOUT,
+        max_message_bytes: 64,
+        max_clients: 100,
+        rate_per_sec: 0.0,
+        burst: 10,
+        local_addr: None,
+    }
+}
+
+fn room() -> Room {
+    Room::new(config(), Instant::now())
+}
+
+/// A room with members on the given ports, joined in that order.
+fn room_with(ports: &[u16], now: Instant) -> Room {
+    let mut room = room();
+    for &port in ports {
+        feed(&mut room, b"@im@", port, now);
+    }
+    room
+}
+
+/// Feeds one datagram and returns what the room sends, sorted by destination.
+fn feed(room: &mut Room, datagram: &[u8], from: u16, now: Instant) -> Vec<(u16, String)> {
+    let mut out = Outbox::new();
+    room.handle_datagram(datagram, addr(from), now, &mut out);
+    sorted(&out)
+}
+
+fn sorted(out: &Outbox) -> Vec<(u16, String)> {
+    let mut sent: Vec<(u16, String)> = out
+        .iter()
+        .map(|(a, b)| (a.port(), String::from_utf8(b.to_vec()).unwrap()))
+        .collect();
+    sent.sort();
+    sent
+}
+
+fn to(ports: &[u16], text: &str) -> Vec<(u16, String)> {
+    ports.iter().map(|&p| (p, text.to_string())).collect()
+}
+
+#[test]
+fn heartbeat_joins_telling_the_others_and_welcoming_the_newcomer() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    assert_eq!(
+        feed(&mut room, b"@im@", 2, t),
+        vec![
+            (1, "* 127.0.0.1:2 joined".into()),
+            (
+                2,
+                "* you joined as 127.0.0.1:2 (2 here; /help for commands)".into()
+            )
+        ]
+    );
+    assert!(
+        feed(&mut room, b"@IM@\n", 2, t).is_empty(),
+        "a refresh is silent"
+    );
+    assert_eq!(room.len(), 2);
+}
+
+#[test]
+fn fan_out_includes_the_sender_and_a_new_sender_joins_first() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let sent = feed(&mut room, b"hello\r\n", 2, t);
+    assert_eq!(
+        sent,
+        vec![
+            (1, "* 127.0.0.1:2 joined".into()),
+            (1, "127.0.0.1:2 hello".into()),
+            // It ended its line, so it is in line mode.
+            (
+                2,
+                "* you joined as 127.0.0.1:2 (2 here; /help for commands)\n".into()
+            ),
+            (2, "127.0.0.1:2 hello\n".into()),
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"again", 2, t),
+        to(&[1, 2], "127.0.0.1:2 again")
+    );
+}
+
+#[test]
+fn quit_and_empty_datagram_leave_telling_the_others() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    assert_eq!(
+        feed(&mut room, b"QUIT\n", 1, t),
+        to(&[2, 3], "* 127.0.0.1:1 left")
+    );
+    assert_eq!(feed(&mut room, b"", 2, t), to(&[3], "* 127.0.0.1:2 left"));
+    // Leaving twice, or without ever joining, is a no-op.
+    assert!(feed(&mut room, b"quit", 2, t).is_empty());
+    assert!(feed(&mut room, b"", 9, t).is_empty());
+    assert_eq!(room.len(), 1);
+}
+
+#[test]
+fn empty_text_after_trimming_registers_but_is_not_broadcast() {
+    let t = Instant::now();
+    let mut room = room();
+    assert_eq!(feed(&mut room, b"\r\n", 1, t).len(), 1, "only the welcome");
+    assert_eq!(room.len(), 1);
+    assert!(
+        feed(&mut room, b"\x1b\x07\n", 1, t).is_empty(),
+        "nothing left after stripping"
+    );
+}
+
+#[test]
+fn eviction_happens_just_past_the_timeout_not_at_it() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    feed(&mut room, b"@im@", 2, t + Duration::from_secs(3));
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT, &mut out);
+    assert_eq!(room.len(), 2, "idle exactly the timeout stays");
+    room.handle_timeout(t + TIMEOUT + Duration::from_millis(1), &mut out);
+    assert_eq!(sorted(&out), to(&[2], "* 127.0.0.1:1 timed out"));
+    let left: Vec<_> = room.members(t).into_iter().map(|m| m.addr.port()).collect();
+    assert_eq!(left, vec![2]);
+    room.handle_timeout(
+        t + Duration::from_secs(3) + TIMEOUT + Duration::from_millis(1),
+        &mut out,
+    );
+    assert!(room.is_empty());
+}
+
+#[test]
+fn heartbeat_postpones_eviction() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let mut out = Outbox::new();
+    feed(&mut room, b"@im@", 1, t + Duration::from_secs(9));
+    room.handle_timeout(t + Duration::from_secs(15), &mut out);
+    assert_eq!(room.len(), 1);
+    room.handle_timeout(t + Duration::from_secs(20), &mut out);
+    assert_eq!(room.len(), 0);
+}
+
+#[test]
+fn oversize_text_gets_a_notice_to_the_sender_alone() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    let sent = feed(&mut room, &[b'x'; 65], 2, t);
+    assert_eq!(sent, to(&[2], "* message too long (65 bytes, limit 64)"));
+    // Exactly the limit, after trimming the newline, is fine.
+    let mut exact = vec![b'y'; 64];
+    exact.push(b'\n');
+    assert_eq!(feed(&mut room, &exact, 2, t).len(), 2);
+}
+
+#[test]
+fn the_limit_also_holds_after_lossy_decoding() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    // 30 invalid bytes are within 64, but decode to 90 bytes of U+FFFD.
+    let sent = feed(&mut room, &[0xff; 30], 1, t);
+    assert_eq!(sent, to(&[1], "* message too long (90 bytes, limit 64)"));
+}
+
+#[test]
+fn reserved_names_cannot_forge_notices() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    for name in ["you", "Private", "server", "3"] {
+        let sent = feed(&mut room, format!("/nick {name}").as_bytes(), 1, t);
+        assert_eq!(sent.len(), 1, "{name}: only a refusal to the sender");
+        assert!(
+            sent[0].1.starts_with("* cannot take the name") || sent[0].1.ends_with("is reserved"),
+            "{sent:?}"
+        );
+    }
+}
+
+#[test]
+fn non_utf8_is_decoded_lossily() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let sent = feed(&mut room, b"a\xff\xfeb", 1, t);
+    assert_eq!(sent, to(&[1], "127.0.0.1:1 a\u{fffd}\u{fffd}b"));
+}
+
+#[test]
+fn controls_are_stripped_before_broadcast() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let sent = feed(&mut room, b"\x1b[2Jhi\x07 there\rnow\x7f", 1, t);
+    assert_eq!(sent, to(&[1], "127.0.0.1:1 hi there now"));
+}
+
+#[test]
+fn line_mode_follows_each_clients_last_datagram() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    feed(&mut room, b"@im@\n", 2, t);
+    let sent = feed(&mut room, b"hi", 1, t);
+    assert_eq!(
+        sent,
+        vec![(1, "127.0.0.1:1 hi".into()), (2, "127.0.0.1:1 hi\n".into())]
+    );
+    let sent = feed(&mut room, b"/who\n", 2, t);
+    assert_eq!(sent, to(&[2], "* 2 here: 127.0.0.1:1, 127.0.0.1:2\n"));
+    feed(&mut room, b"@im@", 2, t);
+    assert_eq!(feed(&mut room, b"x", 1, t), to(&[1, 2], "127.0.0.1:1 x"));
+}
+
+#[test]
+fn nick_renames_and_tells_everyone() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    let sent = feed(&mut room, b"/nick alice", 1, t);
+    assert_eq!(
+        sent,
+        vec![
+            (1, "* you are now alice".into()),
+            (2, "* 127.0.0.1:1 is now alice".into())
+        ]
+    );
+    assert_eq!(feed(&mut room, b"hi", 1, t), to(&[1, 2], "alice hi"));
+    let sent = feed(&mut room, b"/nick Alice_2", 1, t);
+    assert_eq!(sent[1], (2, "* alice is now Alice_2".into()));
+    assert_eq!(
+        feed(&mut room, b"/nick Alice_2", 1, t),
+        to(&[1], "* you are already Alice_2")
+    );
+}
+
+#[test]
+fn nick_refuses_bad_and_taken_names() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick bob", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/nick BOB", 1, t),
+        to(&[1], "* the name BOB is taken")
+    );
+    let sent = feed(&mut room, b"/nick 127.0.0.1:2", 1, t);
+    assert_eq!(
+        sent,
+        to(
+            &[1],
+            "* cannot take the name 127.0.0.1:2: use 1-16 ASCII letters, digits, _ or -, \
+             starting with a letter"
+        )
+    );
+    let sent = feed(&mut room, b"/nick", 1, t);
+    assert_eq!(
+        sent,
+        to(&[1], "* usage: /nick NAME (1-16 letters, digits, _ or -)")
+    );
+    // Case changes of one's own name are fine; a name is freed when its owner leaves.
+    assert_eq!(
+        feed(&mut room, b"/nick Bob", 2, t)[1],
+        (2, "* you are now Bob".into())
+    );
+    feed(&mut room, b"quit", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/nick bob", 1, t),
+        to(&[1], "* you are now bob")
+    );
+}
+
+#[test]
+fn notices_quote_at_most_32_bytes_of_what_was_typed() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let long = "x".repeat(40);
+    let quoted = format!("{}…", "x".repeat(32));
+    let sent = feed(&mut room, format!("/nick {long}").as_bytes(), 1, t);
+    assert!(
+        sent[0]
+            .1
+            .starts_with(&format!("* cannot take the name {quoted}: ")),
+        "{sent:?}"
+    );
+    let sent = feed(&mut room, format!("/msg {long} hi").as_bytes(), 1, t);
+    assert_eq!(sent, to(&[1], &format!("* no one here is called {quoted}")));
+    let sent = feed(&mut room, format!("/{long}").as_bytes(), 1, t);
+    assert_eq!(
+        sent,
+        to(
+            &[1],
+            &format!("* unknown command /{}…; try /help", "x".repeat(31))
+        )
+    );
+}
+
+#[test]
+fn me_cannot_pass_for_a_presence_notice() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    for action in [
+        "left",
+        "Joined",
+        "timed out",
+        "is now alice",
+        "was removed",
+        "left.",
+        "left\tnow",
+    ] {
+        let sent = feed(&mut room, format!("/me {action}").as_bytes(), 1, t);
+        assert_eq!(
+            sent,
+            to(
+                &[1],
+                "* that reads like a server notice; say it another way"
+            ),
+            "{action}"
+        );
+    }
+    assert_eq!(feed(&mut room, b"/me left early", 1, t).len(), 1, "refused");
+    assert_eq!(feed(&mut room, b"/me leftovers", 1, t).len(), 2, "relayed");
+}
+
+#[test]
+fn drops_left_untold_are_told_when_the_next_notice_is_due() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            rate_per_sec: 1.0,
+            burst: 1,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"x", 1, t);
+    assert_eq!(
+        feed(&mut room, b"x", 1, t),
+        to(&[1], "* slow down: 1 message dropped")
+    );
+    for _ in 0..39 {
+        assert!(feed(&mut room, b"x", 1, t).is_empty());
+    }
+    let mut out = Outbox::new();
+    room.handle_timeout(t + Duration::from_millis(999), &mut out);
+    assert!(out.is_empty(), "not yet due");
+    room.handle_timeout(t + NOTICE_INTERVAL, &mut out);
+    assert_eq!(sorted(&out), to(&[1], "* slow down: 39 messages dropped"));
+    out.clear();
+    room.handle_timeout(t + 3 * NOTICE_INTERVAL, &mut out);
+    assert!(out.is_empty(), "told once");
+}
+
+#[test]
+fn who_lists_members_in_join_order() {
+    let t = Instant::now();
+    let mut room = room_with(&[5, 3, 9], t);
+    feed(&mut room, b"/nick alice", 3, t);
+    assert_eq!(
+        feed(&mut room, b"/WHO", 9, t),
+        to(&[9], "* 3 here: 127.0.0.1:5, alice, 127.0.0.1:9")
+    );
+}
+
+#[test]
+fn who_stays_within_the_message_limit() {
+    let t = Instant::now();
+    let ports: Vec<u16> = (1000..1020).collect();
+    let mut room = room_with(&ports, t);
+    let sent = feed(&mut room, b"/who", 1000, t);
+    let text = &sent[0].1;
+    assert!(
+        text.len() <= "* ".len() + 64,
+        "{} bytes: {text}",
+        text.len()
+    );
+    assert_eq!(
+        text,
+        "* 20 here: 127.0.0.1:1000, 127.0.0.1:1001, … and 18 more"
+    );
+}
+
+#[test]
+fn me_is_a_notice_for_everyone() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    assert_eq!(
+        feed(&mut room, b"/me waves", 1, t),
+        to(&[1, 2], "* 127.0.0.1:1 waves")
+    );
+    assert_eq!(
+        feed(&mut room, b"/me", 1, t),
+        to(&[1], "* usage: /me ACTION")
+    );
+}
+
+#[test]
+fn msg_reaches_only_the_target() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick bob", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/msg BOB psst, hi", 1, t),
+        vec![
+            (1, "* private to bob: psst, hi".into()),
+            (2, "* private from 127.0.0.1:1: psst, hi".into())
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg 127.0.0.1:3 by address", 2, t),
+        vec![
+            (2, "* private to 127.0.0.1:3: by address".into()),
+            (3, "* private from bob: by address".into())
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg carol hi", 1, t),
+        to(&[1], "* no one here is called carol")
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg bob", 1, t),
+        to(&[1], "* usage: /msg WHO TEXT")
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg bob hi me", 2, t),
+        to(&[2], "* that is you")
+    );
+}
+
+#[test]
+fn help_unknown_and_double_slash() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    assert_eq!(
+        feed(&mut room, b"/help", 1, t),
+        to(&[1], &format!("* {}", Notice::Help))
+    );
+    assert_eq!(
+        feed(&mut room, b"/dance now", 1, t),
+        to(&[1], "* unknown command /dance; try /help")
+    );
+    assert_eq!(
+        feed(&mut room, b"//like this", 1, t),
+        to(&[1, 2], "127.0.0.1:1 /like this")
+    );
+}
+
+#[test]
+fn a_timed_out_name_comes_back_with_its_address() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"@im@", 2, t + Duration::from_secs(8));
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT + Duration::from_secs(1), &mut out);
+    assert_eq!(room.len(), 1);
+    let back = t + TIMEOUT + Duration::from_secs(2);
+    let sent = feed(&mut room, b"still here?", 1, back);
+    assert_eq!(
+        sent,
+        vec![
+            (
+                1,
+                "* you joined as alice (2 here; /help for commands)".into()
+            ),
+            (1, "alice still here?".into()),
+            (2, "* alice joined".into()),
+            (2, "alice still here?".into()),
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"/nick ALICE", 2, back),
+        to(&[2], "* the name ALICE is taken")
+    );
+}
+
+#[test]
+fn leaving_and_coming_back_refills_nothing() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            rate_per_sec: 1.0,
+            burst: 2,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"/who", 1, t);
+    feed(&mut room, b"/who", 1, t);
+    feed(&mut room, b"quit", 1, t);
+    assert!(
+        feed(&mut room, b"@im@", 1, t).is_empty(),
+        "no second welcome at once"
+    );
+    assert_eq!(
+        feed(&mut room, b"/who", 1, t),
+        to(&[1], "* slow down: 1 message dropped"),
+        "the allowance was spent before leaving"
+    );
+    let later = t + Duration::from_secs(2);
+    feed(&mut room, b"quit", 1, later);
+    let sent = feed(&mut room, b"@im@", 1, later + NOTICE_INTERVAL);
+    assert!(
+        sent[0].1.starts_with("* you joined as "),
+        "a welcome a second later: {sent:?}"
+    );
+}
+
+#[test]
+fn a_parked_name_is_not_restored_once_taken_or_expired() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick carol", 3, t);
+    let mut out = Outbox::new();
+    let later = t + Duration::from_secs(8);
+    feed(&mut room, b"@im@", 2, later);
+    room.handle_timeout(t + TIMEOUT + Duration::from_secs(1), &mut out);
+    assert_eq!(room.len(), 1);
+    let back = t + TIMEOUT + Duration::from_secs(2);
+    feed(&mut room, b"/nick alice", 2, back);
+    let sent = feed(&mut room, b"@im@", 1, back);
+    assert!(
+        sent.iter().any(|(_, l)| l == "* 127.0.0.1:1 joined"),
+        "{sent:?}"
+    );
+    let sent = feed(&mut room, b"@im@", 3, back + REMEMBER_DEPARTED_FOR);
+    assert!(
+        sent.iter().any(|(_, l)| l == "* 127.0.0.1:3 joined"),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn kick_removes_tells_everyone_and_bans_for_a_while() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick bob", 2, t);
+    let mut out = Outbox::new();
+    assert_eq!(room.kick("Bob", t, &mut out), Some("bob".into()));
+    assert_eq!(
+        sorted(&out),
+        vec![
+            (1, "* bob was removed".into()),
+            (2, "* you were removed by the server".into())
+        ]
+    );
+    assert!(feed(&mut room, b"@im@", 2, t + Duration::from_secs(5)).is_empty());
+    assert_eq!(room.len(), 1);
+    feed(&mut room, b"@im@", 2, t + KICK_BAN);
+    assert_eq!(room.len(), 2, "the ban expires");
+    assert_eq!(room.kick("nobody", t, &mut out), None);
+}
+
+#[test]
+fn say_is_a_server_notice_to_everyone() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    let mut out = Outbox::new();
+    room.say("maintenance at 5\x1b", &mut out);
+    assert_eq!(sorted(&out), to(&[1, 2], "* server: maintenance at 5"));
+}
+
+#[test]
+fn shutdown_sends_an_empty_datagram_to_everyone() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"@im@\n", 2, t);
+    let mut out = Outbox::new();
+    room.shutdown(&mut out);
+    assert_eq!(
+        sorted(&out),
+        to(&[1, 2], ""),
+        "no newline, even in line mode"
+    );
+    assert!(room.is_empty());
+}
+
+#[test]
+fn a_full_room_refuses_newcomers_with_a_notice_now_and_then() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_clients: 2,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"@im@", 2, t);
+    assert_eq!(
+        feed(&mut room, b"@im@", 3, t),
+        to(&[3], "* room is full (2 clients)")
+    );
+    assert!(
+        feed(&mut room, b"hello?", 3, t).is_empty(),
+        "one notice per second"
+    );
+    assert!(feed(&mut room, b"hello?", 3, t + Duration::from_millis(900)).is_empty());
+    let later = t + Duration::from_millis(2100);
+    assert_eq!(
+        feed(&mut room, b"hi\n", 3, later),
+        to(&[3], "* room is full (2 clients)\n")
+    );
+    assert_eq!(room.len(), 2);
+    assert_eq!(room.stats().refused_full, 4);
+    // Once someone leaves, there is room again.
+    feed(&mut room, b"quit", 1, later);
+    feed(&mut room, b"@im@", 3, later);
+    assert_eq!(room.len(), 2);
+}
+
+#[test]
+fn strangers_are_remembered_in_bounded_memory() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_clients: 1,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    let mut notified = 0;
+    let mut out = Outbox::new();
+    for i in 0..(STRANGER_MEMORY as u32 + 1000) {
+        let from = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 7));
+        room.handle_datagram(b"@im@", from, t, &mut out);
+        notified += out.len();
+        out.clear();
+    }
+    assert_eq!(
+        notified, STRANGER_MEMORY,
+        "past the memory, strangers get nothing"
+    );
+    // A new second, a new generation: notices flow again, but not to the last ones.
+    let from = SocketAddr::from(([10, 0, 0, 5], 7));
+    room.handle_datagram(b"@im@", from, t + NOTICE_INTERVAL, &mut out);
+    assert!(
+        out.is_empty(),
+        "told less than a second ago is still remembered"
+    );
+    let new = SocketAddr::from(([10, 9, 9, 9], 7));
+    room.handle_datagram(b"@im@", new, t + NOTICE_INTERVAL, &mut out);
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn the_rate_limit_drops_and_says_so_once_a_second() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            rate_per_sec: 5.0,
+            burst: 3,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    for i in 0..3 {
+        assert_eq!(feed(&mut room, b"x", 1, t).len(), 1, "burst message {i}");
+    }
+    assert_eq!(
+        feed(&mut room, b"x", 1, t),
+        to(&[1], "* slow down: 1 message dropped")
+    );
+    assert!(feed(&mut room, b"x", 1, t).is_empty());
+    assert!(
+        feed(&mut room, b"/who", 1, t).is_empty(),
+        "commands count too"
+    );
+    for _ in 0..100 {
+        assert!(
+            feed(&mut room, b"@im@", 1, t).is_empty(),
+            "heartbeats are free"
+        );
+    }
+    // 0.19 s later still no token (5 a second), and no second notice yet.
+    assert!(feed(&mut room, b"x", 1, t + Duration::from_millis(190)).is_empty());
+    // 1 s later the bucket is full again (3), and messages go through.
+    let later = t + Duration::from_secs(1);
+    assert_eq!(feed(&mut room, b"y", 1, later), to(&[1], "127.0.0.1:1 y"));
+    for _ in 0..2 {
+        assert_eq!(feed(&mut room, b"y", 1, later).len(), 1);
+    }
+    assert_eq!(
+        feed(&mut room, b"y", 1, later),
+        to(&[1], "* slow down: 4 messages dropped"),
+        "the count covers everything since the last notice"
+    );
+    assert_eq!(room.stats().dropped_rate, 5);
+}
+
+#[test]
+fn rate_zero_means_no_limit() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    for _ in 0..1000 {
+        assert_eq!(feed(&mut room, b"x", 1, t).len(), 1);
+    }
+}
+
+#[test]
+fn too_long_notices_are_limited_to_one_a_second() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    assert_eq!(feed(&mut room, &[b'x'; 65], 1, t).len(), 1);
+    assert!(feed(&mut room, &[b'x'; 65], 1, t).is_empty());
+    assert_eq!(
+        feed(&mut room, &[b'x'; 65], 1, t + NOTICE_INTERVAL).len(),
+        1
+    );
+    assert_eq!(room.stats().too_long, 3);
+}
+
+#[test]
+fn presence_notices_have_a_room_wide_budget() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    let mut told = 0;
+    for port in 2..100 {
+        told += feed(&mut room, b"@im@", port, t)
+            .iter()
+            .filter(|(to, _)| *to == 1)
+            .count();
+    }
+    assert_eq!(
+        told,
+        PRESENCE_BURST as usize - 1,
+        "the first join spent one token"
+    );
+    assert_eq!(room.len(), 99, "everyone still joins");
+    assert_eq!(
+        room.stats().presence_skipped,
+        98 - (PRESENCE_BURST as u64 - 1)
+    );
+    let later = t + Duration::from_secs(1);
+    assert!(
+        !feed(&mut room, b"quit", 2, later).is_empty(),
+        "the budget refills"
+    );
+}
+
+#[test]
+fn stats_count_datagrams_and_broadcasts() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"hi", 1, t);
+    feed(&mut room, b"/me waves", 1, t);
+    feed(&mut room, b"/who", 1, t);
+    let stats = room.stats();
+    assert_eq!((stats.datagrams, stats.broadcasts), (5, 2));
+}
+
+#[test]
+fn members_are_listed_in_join_order_with_idle_time() {
+    let t = Instant::now();
+    let mut room = room_with(&[5, 3, 9], t);
+    feed(&mut room, b"@im@", 5, t + Duration::from_secs(2));
+    let members = room.members(t + Duration::from_secs(4));
+    let listed: Vec<_> = members
+        .iter()
+        .map(|m| (m.addr.port(), m.idle.as_secs()))
+        .collect();
+    assert_eq!(listed, vec![(5, 2), (3, 4), (9, 4)]);
+}
