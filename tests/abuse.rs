@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{Peer, TestServer, DEADLINE};
+use common::{
+    relays_a_probe, resident_kib, Peer, Proc, StalledServer, TestServer, CLIENT, DEADLINE,
+};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
@@ -82,13 +84,6 @@ fn chat_round_trip(peer: &Peer, other: &Peer, text: &str) {
     for receiver in [peer, other] {
         receiver.socket.set_read_timeout(Some(DEADLINE)).unwrap();
     }
-}
-
-/// The server's resident memory in KiB, where the system tells it.
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Asks the console for `stats` and returns the printed line.
@@ -213,4 +208,97 @@ fn thousands_of_invented_addresses_fill_the_room_and_no_further() {
             "memory grew from {before} KiB to {after} KiB"
         );
     }
+}
+
+/// Sends `n` datagrams of `payload` from `socket` to `to`, in a bounded loop; the kernel
+/// may refuse some when its buffer is full, which a flood does not mind.
+fn flood(socket: &UdpSocket, to: std::net::SocketAddr, payload: &[u8], n: usize) {
+    for _ in 0..n {
+        let _ = socket.send_to(payload, to);
+    }
+}
+
+#[test]
+fn an_unread_stderr_does_not_stop_the_room() {
+    // At debug every chat line is logged: 5 000 of them fill a pipe no one reads. Before
+    // the logger handed records to a thread of its own, the room's thread blocked in the
+    // write and relayed nothing more.
+    let server = StalledServer::start(&["--rate", "0"], "debug");
+    let talker = Peer::new(server.addr);
+    let line = "x".repeat(150);
+    flood(&talker.socket, server.addr, line.as_bytes(), 5000);
+    relays_a_probe(server.addr, "still relaying?");
+}
+
+#[test]
+fn an_unread_stdout_does_not_stop_the_room() {
+    // 1 000 answers to `stats` fill a stdout no one reads (a terminal paused with
+    // Ctrl-S); the console waits, the room must not.
+    let mut server = StalledServer::start(&[], "info");
+    for _ in 0..1000 {
+        server.type_line("stats");
+    }
+    relays_a_probe(server.addr, "still relaying?");
+    server.type_line("say hello");
+    relays_a_probe(server.addr, "and still?");
+}
+
+#[test]
+fn forged_churn_does_not_control_the_logs_volume() {
+    // 3 000 join/quit pairs from as many addresses: at the default level the log gets
+    // a summary, not a line per join and leave (there were about 6 000).
+    let server = TestServer::start_logging("127.0.0.1:0", &[], None);
+    let mut sent = 0;
+    while sent < 3000 {
+        let batch: Vec<UdpSocket> = (0..500)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind a forged source"))
+            .collect();
+        for socket in &batch {
+            let _ = socket.send_to(b"@im@", server.addr);
+            let _ = socket.send_to(b"quit", server.addr);
+        }
+        sent += batch.len();
+    }
+    relays_a_probe(server.addr, "after the churn");
+    let mut server = server;
+    // The log is written in order: once this line is there, everything before it is.
+    server.proc.type_line("say flush");
+    server.wait_log("said: flush");
+    let lines = server.proc.stderr_lines();
+    assert!(
+        lines.len() <= 30,
+        "{} log lines for 3 000 forged join/quit pairs:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn a_flooding_server_cannot_grow_the_clients_memory() {
+    // A hostile server sends 65 000-byte datagrams while the client's output is stalled
+    // (stdout unread). The client queues a bounded number, drops the rest and says so;
+    // the goodbye still ends it. Unbounded, it grew to gigabytes.
+    let fake = UdpSocket::bind("127.0.0.1:0").expect("bind the fake server");
+    fake.set_read_timeout(Some(DEADLINE)).unwrap();
+    let addr = fake.local_addr().unwrap().to_string();
+    let mut client = Proc::spawn_with(CLIENT, &[&addr], Some("warn"), false);
+    let mut buf = [0u8; 64];
+    let (_, client_addr) = fake.recv_from(&mut buf).expect("the client's heartbeat");
+    let payload = vec![b'x'; 65_000];
+    flood(&fake, client_addr, &payload, 20_000);
+    let rss = resident_kib(client.id());
+    eprintln!("client resident memory after the flood: {rss:?} KiB");
+    if let Some(kib) = rss {
+        assert!(kib < 48 * 1024, "the client holds {kib} KiB");
+    }
+    client.collect_stdout();
+    fake.send_to(b"", client_addr).expect("send the goodbye");
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", client.report());
+    let stdout = client.stdout_lines();
+    assert!(
+        stdout.iter().any(|l| l.contains(" lines dropped here")),
+        "{} lines, none saying what was dropped",
+        stdout.len()
+    );
 }

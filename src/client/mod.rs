@@ -276,12 +276,14 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
 }
 
 /// The recv thread: forwards datagrams until told to stop or the server is down. When
-/// the queue is full a datagram is dropped and counted; the last event (the server is
-/// down, the socket failed) waits for room, as it must not be lost.
+/// the queue is full a datagram is dropped and counted; the last event (the server's
+/// goodbye, its port closed, the socket failed) waits for room, as it must not be lost.
 fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, dropped: &AtomicU64) {
     let mut buf = vec![0u8; RECV_BUFFER];
     while !stop.load(Ordering::Relaxed) {
         let last = match socket.recv(&mut buf) {
+            // The server's goodbye must not be lost to a full queue.
+            Ok(0) => Event::Datagram(Vec::new()),
             Ok(len) => match events.try_send(Event::Datagram(buf[..len].to_vec())) {
                 Ok(()) => continue,
                 Err(TrySendError::Full(_)) => {

@@ -774,3 +774,355 @@ fn members_are_listed_in_join_order_with_idle_time() {
         .collect();
     assert_eq!(listed, vec![(5, 2), (3, 4), (9, 4)]);
 }
+
+// Regression tests for the defects found by attacking the room (issue 7).
+
+#[test]
+fn a_full_memory_of_departed_members_cannot_refill_an_allowance() {
+    // After DEPARTED_MAX + 76 join/quit pairs from other ports, one address cycles ten
+    // lines, `quit` and `@im@` for 5 s under --rate 1 --burst 2: once the memory was
+    // full, its departure was not remembered and every rejoin refilled its bucket
+    // (22 160 lines relayed in 5 s; welcomes at every rejoin).
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            rate_per_sec: 1.0,
+            burst: 2,
+            max_clients: 10_000,
+            ..config()
+        },
+        t,
+    );
+    let mut out = Outbox::new();
+    for port in 0..(DEPARTED_MAX as u16 + 76) {
+        let from = SocketAddr::from(([127, 0, 0, 2], 10_000 + port));
+        room.handle_datagram(b"@im@", from, t, &mut out);
+        room.handle_datagram(b"quit", from, t, &mut out);
+    }
+    out.clear();
+    let attacker = addr(666);
+    let (mut relayed, mut welcomes) = (0, 0);
+    for step in 0..500u32 {
+        let now = t + Duration::from_millis(u64::from(step) * 10);
+        for _ in 0..10 {
+            room.handle_datagram(b"spam", attacker, now, &mut out);
+        }
+        room.handle_datagram(b"quit", attacker, now, &mut out);
+        room.handle_datagram(b"@im@", attacker, now, &mut out);
+        for (to, sent) in out.iter() {
+            if to == attacker && sent.starts_with(b"* you joined as ") {
+                welcomes += 1;
+            }
+            if to == attacker && sent.ends_with(b" spam") {
+                relayed += 1;
+            }
+        }
+        out.clear();
+    }
+    // The burst, then one a second for 5 s; a welcome at most once a second.
+    assert!(relayed <= 2 + 5, "{relayed} lines relayed");
+    assert!(welcomes <= 5, "{welcomes} welcomes");
+}
+
+#[test]
+fn that_is_reserved_and_me_sees_through_invisible_and_lookalike_characters() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    assert_eq!(
+        feed(&mut room, b"/nick that", 1, t),
+        to(&[1], "* the name that is reserved")
+    );
+    for action in [
+        "l\u{200b}eft",     // zero-width space
+        "timed\u{a0}out",   // no-break space
+        "timed\u{2009}out", // thin space
+        "le\u{ad}ft",       // soft hyphen
+        "l\u{435}ft",       // Cyrillic е
+        "is\u{2060} now alice",
+        "\u{feff}joined",
+    ] {
+        assert_eq!(
+            feed(&mut room, format!("/me {action}").as_bytes(), 1, t),
+            to(
+                &[1],
+                "* that reads like a server notice; say it another way"
+            ),
+            "{action:?}"
+        );
+    }
+}
+
+#[test]
+fn names_are_unique_under_their_skeleton() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    assert_eq!(
+        feed(&mut room, b"/nick aIice", 2, t),
+        to(&[2], "* the name aIice is taken")
+    );
+    assert_eq!(
+        feed(&mut room, b"/nick a1ice", 3, t),
+        to(&[3], "* the name a1ice is taken")
+    );
+    feed(&mut room, b"/nick b0b", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/nick BOB", 3, t),
+        to(&[3], "* the name BOB is taken")
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg ALICE hi", 2, t)[1],
+        (2, "* private to alice: hi".into()),
+        "found under the skeleton too"
+    );
+}
+
+/// Two rooms wired to each other and to one chatty member each, stepped for `secs`
+/// seconds after `forge` is delivered; returns the datagrams A sent B and B sent A in
+/// each second.
+fn two_servers(forge: (&[u8], bool), secs: u64) -> Vec<(usize, usize)> {
+    let t = Instant::now();
+    let a_addr = SocketAddr::from(([10, 0, 0, 1], 9999));
+    let b_addr = SocketAddr::from(([10, 0, 0, 2], 9999));
+    let alice = SocketAddr::from(([10, 0, 0, 11], 5000));
+    let bob = SocketAddr::from(([10, 0, 0, 12], 5000));
+    let mut a = Room::new(config(), t);
+    let mut b = Room::new(config(), t);
+    let mut out = Outbox::new();
+    // (destination room is A, datagram, source)
+    let mut wire: Vec<(bool, Vec<u8>, SocketAddr)> = Vec::new();
+    let (datagram, to_a) = forge;
+    wire.push((to_a, datagram.to_vec(), if to_a { b_addr } else { a_addr }));
+    let mut per_second = Vec::new();
+    for second in 0..secs {
+        let mut counts = (0, 0);
+        for tenth in 0..10 {
+            let now = t + Duration::from_millis(second * 1000 + tenth * 100);
+            if tenth == 0 {
+                // The members chat and heartbeat once a second.
+                wire.push((true, b"hello from alice".to_vec(), alice));
+                wire.push((false, b"hello from bob".to_vec(), bob));
+            }
+            // Deliver everything in flight; what the rooms send goes back in flight.
+            for _ in 0..50 {
+                if wire.is_empty() {
+                    break;
+                }
+                for (to_a, datagram, from) in std::mem::take(&mut wire) {
+                    let (room, me) = if to_a {
+                        (&mut a, a_addr)
+                    } else {
+                        (&mut b, b_addr)
+                    };
+                    room.handle_datagram(&datagram, from, now, &mut out);
+                    room.handle_timeout(now, &mut out);
+                    for (to, sent) in out.iter() {
+                        if to == a_addr || to == b_addr {
+                            if me == a_addr {
+                                counts.0 += 1;
+                            } else {
+                                counts.1 += 1;
+                            }
+                            wire.push((to == a_addr, sent.to_vec(), me));
+                        }
+                    }
+                    out.clear();
+                }
+            }
+            for room in [&mut a, &mut b] {
+                room.handle_timeout(now, &mut out);
+                out.clear();
+            }
+        }
+        per_second.push(counts);
+    }
+    per_second
+}
+
+#[test]
+fn a_forged_heartbeat_starts_no_exchange_between_two_servers() {
+    // A forged `@im@` to A with B's address as its source: A welcomes B and relays its
+    // room to B; B must not answer, or the two relay each other's notices forever.
+    let seconds = two_servers((b"@im@", true), 30);
+    for (second, &(a_to_b, b_to_a)) in seconds.iter().enumerate() {
+        assert_eq!(b_to_a, 0, "B answered A in second {second}: {seconds:?}");
+        if second as u64 > TIMEOUT.as_secs() + 1 {
+            assert_eq!(
+                a_to_b, 0,
+                "A still sends to B in second {second}: {seconds:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_forged_chat_line_starts_no_exchange_between_two_servers() {
+    // Chat from "B" makes B a member of A; A's room relays to B, B's room to A.
+    let seconds = two_servers((b"hi", true), 30);
+    let busy: Vec<usize> = seconds
+        .iter()
+        .enumerate()
+        .filter(|(_, &(ab, ba))| ab + ba > 0)
+        .map(|(s, _)| s)
+        .collect();
+    assert!(
+        busy.iter().all(|&s| s as u64 <= TIMEOUT.as_secs() + 1),
+        "traffic between the servers in seconds {busy:?}: {seconds:?}"
+    );
+    assert!(
+        seconds[2..].iter().all(|&(_, b_to_a)| b_to_a == 0),
+        "{seconds:?}"
+    );
+}
+
+#[test]
+fn a_server_never_becomes_its_own_member() {
+    let t = Instant::now();
+    for (local, forged) in [
+        ("0.0.0.0:9999", "127.0.0.2:9999"),
+        ("0.0.0.0:9999", "127.0.0.1:9999"),
+        ("127.0.0.1:9999", "127.0.0.1:9999"),
+        ("[::]:9999", "[::ffff:127.0.0.1]:9999"),
+        ("[::]:9999", "[::1]:9999"),
+        ("192.168.1.5:9999", "192.168.1.5:9999"),
+    ] {
+        let local: SocketAddr = local.parse().unwrap();
+        let forged: SocketAddr = forged.parse().unwrap();
+        let mut room = Room::new(
+            Config {
+                local_addr: Some(local),
+                ..config()
+            },
+            t,
+        );
+        let mut out = Outbox::new();
+        room.handle_datagram(b"@im@", forged, t, &mut out);
+        assert!(out.is_empty() && room.is_empty(), "{local} took {forged}");
+        assert_eq!(room.stats().from_servers, 1);
+    }
+    // Its own port elsewhere is someone else.
+    let mut room = Room::new(
+        Config {
+            local_addr: Some("0.0.0.0:9999".parse().unwrap()),
+            ..config()
+        },
+        t,
+    );
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@", "10.1.2.3:9999".parse().unwrap(), t, &mut out);
+    assert_eq!(room.len(), 1);
+}
+
+#[test]
+fn a_server_reached_by_an_address_it_does_not_know_as_its_own_stops_at_its_welcome() {
+    // Bound to a wildcard, a server cannot list its addresses; a forged heartbeat from
+    // its LAN address makes it welcome itself. Its own welcome, read back, ends it.
+    let t = Instant::now();
+    let me = SocketAddr::from(([192, 168, 1, 5], 9999));
+    let mut room = room_with(&[1], t);
+    let mut out = Outbox::new();
+    let mut in_flight = vec![b"@im@".to_vec()];
+    let mut rounds = 0;
+    while !in_flight.is_empty() {
+        rounds += 1;
+        assert!(rounds < 5, "it keeps talking to itself");
+        for datagram in std::mem::take(&mut in_flight) {
+            room.handle_datagram(&datagram, me, t, &mut out);
+        }
+        in_flight = out
+            .iter()
+            .filter(|(to, _)| *to == me)
+            .map(|(_, d)| d.to_vec())
+            .collect();
+        out.clear();
+    }
+    assert_eq!(room.len(), 1, "only the real member stays");
+}
+
+#[test]
+fn whatever_the_room_accepts_fits_one_datagram_from_the_longest_address() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_message_bytes: usize::MAX,
+            ..config()
+        },
+        t,
+    );
+    assert_eq!(room.config().max_message_bytes, proto::MAX_MESSAGE_LIMIT);
+    let longest: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535"
+        .parse()
+        .unwrap();
+    let other: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe%4294967295]:65535"
+        .parse()
+        .unwrap();
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@\n", longest, t, &mut out);
+    room.handle_datagram(b"@im@\n", other, t, &mut out);
+    let limit = proto::MAX_MESSAGE_LIMIT;
+    let text = "x".repeat(limit);
+    let me = format!("/me {}", "y".repeat(limit - 4));
+    let msg_prefix = format!("/msg {other} ");
+    let msg = format!("{msg_prefix}{}", "z".repeat(limit - msg_prefix.len()));
+    for line in [&text, &me, &msg] {
+        out.clear();
+        let datagram = format!("{line}\n");
+        room.handle_datagram(datagram.as_bytes(), longest, t, &mut out);
+        assert!(!out.is_empty(), "{} bytes were refused", line.len());
+        for (_, sent) in out.iter() {
+            assert!(sent.len() <= proto::MAX_DATAGRAM, "{} bytes", sent.len());
+            assert!(!sent.starts_with(b"* message too long"));
+        }
+    }
+    out.clear();
+    let over = "x".repeat(limit + 1);
+    room.handle_datagram(over.as_bytes(), longest, t, &mut out);
+    assert_eq!(sorted(&out).len(), 1, "one notice, nothing relayed");
+}
+
+#[test]
+fn an_endless_timeout_never_panics_and_never_evicts() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            timeout: Duration::MAX,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"hi", 1, t + Duration::from_secs(1));
+    let mut out = Outbox::new();
+    room.handle_timeout(t + Duration::from_secs(1 << 30), &mut out);
+    assert_eq!(room.len(), 1);
+    assert_eq!(room.next_deadline(), None);
+}
+
+#[test]
+fn the_next_deadline_is_the_next_eviction_or_untold_drop() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            rate_per_sec: 1.0,
+            burst: 1,
+            ..config()
+        },
+        t,
+    );
+    assert_eq!(room.next_deadline(), None, "an empty room sleeps");
+    feed(&mut room, b"@im@", 1, t);
+    let eviction = t + TIMEOUT + Duration::from_millis(1);
+    assert_eq!(room.next_deadline(), Some(eviction));
+    feed(&mut room, b"x", 1, t);
+    feed(&mut room, b"x", 1, t);
+    feed(&mut room, b"x", 1, t);
+    assert_eq!(
+        room.next_deadline(),
+        Some(t + NOTICE_INTERVAL),
+        "an untold drop"
+    );
+    let mut out = Outbox::new();
+    room.handle_timeout(t + NOTICE_INTERVAL, &mut out);
+    assert_eq!(sorted(&out), to(&[1], "* slow down: 1 message dropped"));
+    assert_eq!(room.next_deadline(), Some(eviction));
+}

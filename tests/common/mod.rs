@@ -6,8 +6,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,20 @@ pub struct Proc {
     stderr: Arc<Mutex<Vec<String>>>,
     /// The threads collecting stdout and stderr; they end when the child closes them.
     collectors: Vec<thread::JoinHandle<()>>,
+    /// Stdout while it is not collected (see [`Proc::spawn_with`]): left unread, it
+    /// fills, as a terminal paused with Ctrl-S would.
+    uncollected_stdout: Option<ChildStdout>,
+}
+
+/// A server whose stdout and stderr are never read once it said where it listens: a
+/// paused terminal, or an unread pipe. Killed on drop.
+pub struct StalledServer {
+    child: Child,
+    pub addr: SocketAddr,
+    pub stdin: Option<ChildStdin>,
+    /// Held open and unread.
+    _stdout: ChildStdout,
+    _stderr: BufReader<std::process::ChildStderr>,
 }
 
 /// A running `udpchat-server` on a free loopback port.
@@ -45,27 +59,57 @@ pub struct Peer {
 }
 
 impl Proc {
+    /// Starts `program` with `RUST_LOG=debug`, collecting its output.
     pub fn spawn(program: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(program)
+        Proc::spawn_with(program, args, Some("debug"), true)
+    }
+
+    /// Starts `program` with `RUST_LOG` set to `rust_log` (unset for `None`, so the
+    /// program's default level holds), collecting stdout only if `collect_stdout`.
+    pub fn spawn_with(
+        program: &str,
+        args: &[&str],
+        rust_log: Option<&str>,
+        collect_stdout: bool,
+    ) -> Proc {
+        let mut command = Command::new(program);
+        command
             .args(args)
-            .env("RUST_LOG", "debug")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        match rust_log {
+            Some(level) => command.env("RUST_LOG", level),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let (stdout, out_thread) = collect_lines(child.stdout.take().expect("piped stdout"));
         let (stderr, err_thread) = collect_lines(child.stderr.take().expect("piped stderr"));
         let name = std::path::Path::new(program)
             .file_name()
             .map_or(program.to_string(), |n| n.to_string_lossy().into_owned());
-        Proc {
+        let mut proc = Proc {
             name: format!("{name} {}", args.join(" ")),
             stdin: child.stdin.take(),
+            uncollected_stdout: child.stdout.take(),
             child,
-            stdout,
+            stdout: Arc::new(Mutex::new(Vec::new())),
             stderr,
-            collectors: vec![out_thread, err_thread],
+            collectors: vec![err_thread],
+        };
+        if collect_stdout {
+            proc.collect_stdout();
+        }
+        proc
+    }
+
+    /// Starts collecting stdout, if it was left unread so far.
+    pub fn collect_stdout(&mut self) {
+        if let Some(pipe) = self.uncollected_stdout.take() {
+            let (lines, collector) = collect_lines(pipe);
+            self.stdout = lines;
+            self.collectors.push(collector);
         }
     }
 
@@ -190,6 +234,63 @@ impl Drop for Proc {
     }
 }
 
+impl StalledServer {
+    /// Starts a server on `127.0.0.1:0` with `RUST_LOG=rust_log`, reads its stderr up to
+    /// the line saying where it listens, then reads nothing more.
+    pub fn start(args: &[&str], rust_log: &str) -> StalledServer {
+        let mut child = Command::new(SERVER)
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        // Read the first line on a thread, so a server that never says it cannot hang us.
+        let (sender, first) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            let mut line = String::new();
+            let _ = stderr.read_line(&mut line);
+            let _ = sender.send(line);
+            stderr
+        });
+        let line = first.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the server did not say where it listens")
+        });
+        let stderr = reader.join().expect("the reader thread");
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
+        StalledServer {
+            stdin: child.stdin.take(),
+            child,
+            addr,
+            _stdout: stdout,
+            _stderr: stderr,
+        }
+    }
+
+    /// Writes one line to the server's console.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to the console");
+    }
+}
+
+impl Drop for StalledServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl TestServer {
     /// Starts a server on `127.0.0.1:0` with extra arguments and waits until it listens.
     pub fn start(args: &[&str]) -> TestServer {
@@ -197,9 +298,15 @@ impl TestServer {
     }
 
     pub fn start_on(bind: &str, args: &[&str]) -> TestServer {
+        TestServer::start_logging(bind, args, Some("debug"))
+    }
+
+    /// Starts a server on `bind` with `RUST_LOG` set to `rust_log` (`None`: the
+    /// server's default level) and waits until it listens.
+    pub fn start_logging(bind: &str, args: &[&str], rust_log: Option<&str>) -> TestServer {
         let mut all = vec!["--bind", bind];
         all.extend_from_slice(args);
-        let proc = Proc::spawn(SERVER, &all);
+        let proc = Proc::spawn_with(SERVER, &all, rust_log, true);
         let line = proc.wait_stderr("saying where it listens", |l| l.contains("listening on "));
         let addr = line
             .split("listening on ")
@@ -350,6 +457,38 @@ impl Peer {
                 String::from_utf8_lossy(&buf[..len]),
                 self.log()
             );
+        }
+    }
+}
+
+/// A process's resident memory in KiB, where the system tells it.
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Sends `text` from a fresh peer until the peer gets its own line back: the proof
+/// that the room still relays chat. It sends again because a flood may still fill the
+/// server's receive buffer, where any datagram can be dropped.
+pub fn relays_a_probe(server: SocketAddr, text: &str) {
+    let peer = Peer::new(server);
+    peer.socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let want = format!("{} {text}", peer.addr());
+    let start = Instant::now();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{want:?} was not relayed within {DEADLINE:?}"
+        );
+        peer.send(text.as_bytes());
+        while let Ok((len, _)) = peer.socket.recv_from(&mut buf) {
+            if &buf[..len] == want.as_bytes() {
+                return;
+            }
         }
     }
 }
