@@ -252,3 +252,39 @@ fn the_client_splits_long_lines_at_character_boundaries() {
     assert_eq!(format!("{a}{b}"), long);
     assert!(who.starts_with("127.0.0.1:"));
 }
+
+#[test]
+fn a_console_command_takes_effect_at_once_in_an_idle_room() {
+    // An empty room has nothing due, so the loop sleeps up to a minute: only the
+    // console's wake-up datagram makes `stats` answer within the deadline.
+    let server = TestServer::start(&[]);
+    let mut server = server;
+    server.proc.type_line("stats");
+    server
+        .proc
+        .wait_stdout("with the stats", |l| l.starts_with("members 0,"));
+    server.proc.type_line("who");
+    server.proc.wait_stdout("with the count", |l| l == "0 here");
+}
+
+#[test]
+fn the_message_limit_cannot_exceed_what_one_datagram_carries() {
+    // A limit of 65 507 accepted text that, with its sender's label, no datagram could
+    // carry: every send failed and no one was told.
+    let mut server = Proc::spawn(SERVER, &["--bind", "127.0.0.1:0", "--max-message", "65507"]);
+    assert_eq!(server.wait_exit().code(), Some(2), "{}", server.report());
+    let max = udpchat::proto::MAX_MESSAGE_LIMIT.to_string();
+    let server = TestServer::start(&["--max-message", &max, "--rate", "0"]);
+    let listener = server.joined_peer();
+    let sender = server.joined_peer();
+    listener.expect(&format!("* {} joined", sender.addr()));
+    let text = "m".repeat(udpchat::proto::MAX_MESSAGE_LIMIT);
+    sender.send(text.as_bytes());
+    listener.expect(&format!("{} {text}", sender.addr()));
+    sender.send(format!("{text}!").as_bytes());
+    sender.expect(&format!("{} {text}", sender.addr()));
+    sender.expect(&format!(
+        "* message too long ({} bytes, limit {max})",
+        text.len() + 1
+    ));
+}
