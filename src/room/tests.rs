@@ -307,15 +307,8 @@ fn notices_quote_at_most_32_bytes_of_what_was_typed() {
 fn me_cannot_pass_for_a_presence_notice() {
     let t = Instant::now();
     let mut room = room_with(&[1, 2], t);
-    for action in [
-        "left",
-        "Joined",
-        "timed out",
-        "is now alice",
-        "was removed",
-        "left.",
-        "left\tnow",
-    ] {
+    // Every wording is checked in `proto::notice`; here, that the room asks it.
+    for action in ["left", "is now alice", "timed out."] {
         let sent = feed(&mut room, format!("/me {action}").as_bytes(), 1, t);
         assert_eq!(
             sent,

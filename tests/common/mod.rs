@@ -262,12 +262,7 @@ impl StalledServer {
             panic!("the server did not say where it listens")
         });
         let stderr = reader.join().expect("the reader thread");
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
+        let addr = listening_addr(&line);
         StalledServer {
             stdin: child.stdin.take(),
             child,
@@ -308,12 +303,7 @@ impl TestServer {
         all.extend_from_slice(args);
         let proc = Proc::spawn_with(SERVER, &all, rust_log, true);
         let line = proc.wait_stderr("saying where it listens", |l| l.contains("listening on "));
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("cannot read the address in {line:?}"));
+        let addr = listening_addr(&line);
         TestServer { proc, addr }
     }
 
@@ -459,6 +449,15 @@ impl Peer {
             );
         }
     }
+}
+
+/// The address in the server's `listening on ADDR (…)` line.
+fn listening_addr(line: &str) -> SocketAddr {
+    line.split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the address in {line:?}"))
 }
 
 /// A process's resident memory in KiB, where the system tells it.
