@@ -253,7 +253,7 @@ impl Server {
         }
         self.drops_logged = total;
         self.next_summary = now + SUMMARY_INTERVAL;
-        warn!(
+        info!(
             "dropping: {} for rate, {} refused (room full), {} too long, {} presence notices \
              skipped, {} from servers, {} send errors (totals since start)",
             s.dropped_rate,

@@ -196,6 +196,7 @@ impl NameKeeper {
             // Answered (no), or never reached the room: the next welcome tries again.
             Notice::NameReserved(_)
             | Notice::NameTaken(_)
+            | Notice::NameTooLike { .. }
             | Notice::NameInvalid(_)
             | Notice::NickUsage
             | Notice::RoomFull { .. }

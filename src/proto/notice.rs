@@ -36,8 +36,10 @@ pub enum Notice<'a> {
     NickUsage,
     /// `/nick` of a name that reads as a notice's first word.
     NameReserved(&'a str),
-    /// `/nick` of a name another member has (or one too like it).
+    /// `/nick` of a name another member has (in any case).
     NameTaken(&'a str),
+    /// `/nick` of a name too like another member's (`B0b` while `bob` is here).
+    NameTooLike { name: &'a str, holder: &'a str },
     /// `/nick` of something that is not a name.
     NameInvalid(&'a str),
     /// To everyone else: a member took a name.
@@ -124,6 +126,13 @@ impl<'a> Notice<'a> {
         {
             return Some(Notice::NameTaken(name));
         }
+        if let Some((name, holder)) = text
+            .strip_prefix("the name ")
+            .and_then(|r| r.strip_suffix(", who is here"))
+            .and_then(|r| r.split_once(" is too like "))
+        {
+            return Some(Notice::NameTooLike { name, holder });
+        }
         if let Some(name) = text
             .strip_prefix("cannot take the name ")
             .and_then(|r| r.strip_suffix(NAME_RULE))
@@ -199,6 +208,7 @@ impl<'a> Notice<'a> {
             | Notice::NickUsage
             | Notice::NameReserved(_)
             | Notice::NameTaken(_)
+            | Notice::NameTooLike { .. }
             | Notice::NameInvalid(_)
             | Notice::YouWereRemoved
             | Notice::ActionUsage
@@ -236,6 +246,10 @@ impl<'a> Notice<'a> {
             Notice::NickUsage,
             Notice::NameReserved("you"),
             Notice::NameTaken("bob"),
+            Notice::NameTooLike {
+                name: "B0b",
+                holder: "bob",
+            },
             Notice::NameInvalid("a.b"),
             Notice::Renamed {
                 old: "127.0.0.1:5000",
@@ -289,28 +303,29 @@ impl<'a> Notice<'a> {
             Notice::NickUsage => 3,
             Notice::NameReserved(_) => 4,
             Notice::NameTaken(_) => 5,
-            Notice::NameInvalid(_) => 6,
-            Notice::Renamed { .. } => 7,
-            Notice::Joined(_) => 8,
-            Notice::Left(_) => 9,
-            Notice::TimedOut(_) => 10,
-            Notice::WasRemoved(_) => 11,
-            Notice::YouWereRemoved => 12,
-            Notice::Action { .. } => 13,
-            Notice::ActionUsage => 14,
-            Notice::ActionRefused => 15,
-            Notice::Who { .. } => 16,
-            Notice::PrivateTo { .. } => 17,
-            Notice::PrivateFrom { .. } => 18,
-            Notice::MsgUsage => 19,
-            Notice::ThatIsYou => 20,
-            Notice::NoSuchMember(_) => 21,
-            Notice::Help => 22,
-            Notice::UnknownCommand(_) => 23,
-            Notice::Server(_) => 24,
-            Notice::TooLong { .. } => 25,
-            Notice::SlowDown { .. } => 26,
-            Notice::RoomFull { .. } => 27,
+            Notice::NameTooLike { .. } => 6,
+            Notice::NameInvalid(_) => 7,
+            Notice::Renamed { .. } => 8,
+            Notice::Joined(_) => 9,
+            Notice::Left(_) => 10,
+            Notice::TimedOut(_) => 11,
+            Notice::WasRemoved(_) => 12,
+            Notice::YouWereRemoved => 13,
+            Notice::Action { .. } => 14,
+            Notice::ActionUsage => 15,
+            Notice::ActionRefused => 16,
+            Notice::Who { .. } => 17,
+            Notice::PrivateTo { .. } => 18,
+            Notice::PrivateFrom { .. } => 19,
+            Notice::MsgUsage => 20,
+            Notice::ThatIsYou => 21,
+            Notice::NoSuchMember(_) => 22,
+            Notice::Help => 23,
+            Notice::UnknownCommand(_) => 24,
+            Notice::Server(_) => 25,
+            Notice::TooLong { .. } => 26,
+            Notice::SlowDown { .. } => 27,
+            Notice::RoomFull { .. } => 28,
         }
     }
 
@@ -351,7 +366,7 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 28;
+pub const KINDS: usize = 29;
 
 /// The end of [`Notice::NameInvalid`], after the quoted name.
 const NAME_RULE: &str = ": use 1-16 ASCII letters, digits, _ or -, starting with a letter";
@@ -370,6 +385,11 @@ impl fmt::Display for Notice<'_> {
             ),
             Notice::NameReserved(name) => write!(f, "the name {} is reserved", quote(name)),
             Notice::NameTaken(name) => write!(f, "the name {} is taken", quote(name)),
+            Notice::NameTooLike { name, holder } => write!(
+                f,
+                "the name {} is too like {holder}, who is here",
+                quote(name)
+            ),
             Notice::NameInvalid(name) => {
                 write!(f, "cannot take the name {}{NAME_RULE}", quote(name))
             }

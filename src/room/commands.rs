@@ -100,7 +100,17 @@ impl Room {
         };
         let old = match self.members.rename(from, parsed) {
             Ok(old) => old,
-            Err(RenameError::Taken) => return Some(Notice::NameTaken(name)),
+            Err(RenameError::Taken(holder)) => {
+                let holder = self.members.get(holder).map_or("", |m| m.label.as_str());
+                let answer = if holder.eq_ignore_ascii_case(name) {
+                    Notice::NameTaken(name)
+                } else {
+                    Notice::NameTooLike { name, holder }
+                };
+                let payload = out.notice(answer);
+                self.deliver(from, payload, out);
+                return None;
+            }
             Err(RenameError::Same) => return Some(Notice::AlreadyCalled(name)),
             Err(RenameError::NotAMember) => return None,
         };

@@ -45,8 +45,8 @@ pub struct Members {
 /// Why a name cannot be given to a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenameError {
-    /// Another member has it, or one too like it.
-    Taken,
+    /// The member at this address has it, or one too like it.
+    Taken(SocketAddr),
     /// The member already has exactly this name.
     Same,
     /// No such member.
@@ -108,8 +108,8 @@ impl Members {
     /// Gives `addr` the name `name`; returns how it was shown before.
     pub fn rename(&mut self, addr: SocketAddr, name: Name) -> Result<String, RenameError> {
         let key = name.skeleton();
-        if self.by_name.get(&key).is_some_and(|&owner| owner != addr) {
-            return Err(RenameError::Taken);
+        if let Some(&holder) = self.by_name.get(&key).filter(|&&owner| owner != addr) {
+            return Err(RenameError::Taken(holder));
         }
         let member = self.by_addr.get_mut(&addr).ok_or(RenameError::NotAMember)?;
         if member.name.as_ref() == Some(&name) {
@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(members.find("a1ice"), Some(addr(3)), "under the skeleton");
         assert_eq!(
             members.rename(addr(5), Name::parse("AIice").unwrap()),
-            Err(RenameError::Taken)
+            Err(RenameError::Taken(addr(3)))
         );
         assert_eq!(
             members.rename(addr(3), Name::parse("alice").unwrap()),

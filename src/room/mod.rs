@@ -41,8 +41,8 @@ pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
 /// forgotten.
 pub const DEPARTED_MAX: usize = 1024;
 
-/// How long an address that sent what only a server writes (a notice the server's own
-/// parser reads) is ignored: two servers must never talk to each other.
+/// How long an address that sent what only a server writes (a welcome to a newcomer on
+/// our own port) is ignored: two servers must never talk to each other.
 pub const IGNORE_SERVERS_FOR: Duration = Duration::from_secs(60);
 /// The most such addresses remembered, and the most kicked addresses.
 const SMALL_MEMORY: usize = 1024;
@@ -170,8 +170,9 @@ impl Room {
                 self.admit(from, now, line_mode, out);
             }
             Request::Leave => self.remove(from, Departure::Left, now, out),
-            Request::Text(raw) if is_server_notice(raw) => {
-                // Only a server writes this: answering could start an endless exchange.
+            Request::Text(raw) if self.is_welcome_to_us(raw) => {
+                // Only a server writes this, to us: answering could start an endless
+                // exchange between two servers.
                 debug!("{from} speaks as a server; ignoring it for {IGNORE_SERVERS_FOR:?}");
                 self.stats.from_servers += 1;
                 self.remove(from, Departure::Server, now, out);
@@ -291,6 +292,28 @@ impl Room {
             ip => ip,
         };
         ip == local.ip() || ip.is_loopback() || ip.is_unspecified()
+    }
+
+    /// Whether chat text is a server's welcome to a newcomer on our own port: only a
+    /// server that took us for a client writes that (a person pasting a notice they
+    /// were shown quotes their own address). The server it came from must never be
+    /// answered, or two servers relay each other's notices forever.
+    fn is_welcome_to_us(&self, raw: &[u8]) -> bool {
+        let Some(local) = self.config.local_addr else {
+            return false;
+        };
+        if !raw.starts_with(NOTICE_PREFIX.as_bytes()) {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return false;
+        };
+        match Notice::parse(text) {
+            Some(Notice::Welcome { who, .. }) => who
+                .parse::<SocketAddr>()
+                .is_ok_and(|addr| addr.port() == local.port()),
+            _ => false,
+        }
     }
 
     /// Makes sure `from` is a member: refreshes it, or lets it join. False when it is
@@ -477,13 +500,6 @@ fn tell_drops(addr: SocketAddr, member: &mut Member, out: &mut Outbox) {
     let dropped = std::mem::take(&mut member.n_dropped_untold);
     let payload = out.notice(Notice::SlowDown { dropped });
     out.push(addr, payload, member.line_mode);
-}
-
-/// Whether chat text is something only a server writes: a notice in the wording our
-/// own server uses.
-fn is_server_notice(raw: &[u8]) -> bool {
-    raw.starts_with(NOTICE_PREFIX.as_bytes())
-        && std::str::from_utf8(raw).is_ok_and(|text| Notice::parse(text).is_some())
 }
 
 #[cfg(test)]

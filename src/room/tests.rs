@@ -852,16 +852,20 @@ fn names_are_unique_under_their_skeleton() {
     feed(&mut room, b"/nick alice", 1, t);
     assert_eq!(
         feed(&mut room, b"/nick aIice", 2, t),
-        to(&[2], "* the name aIice is taken")
+        to(&[2], "* the name aIice is too like alice, who is here")
     );
     assert_eq!(
         feed(&mut room, b"/nick a1ice", 3, t),
-        to(&[3], "* the name a1ice is taken")
+        to(&[3], "* the name a1ice is too like alice, who is here")
+    );
+    assert_eq!(
+        feed(&mut room, b"/nick ALICE", 3, t),
+        to(&[3], "* the name ALICE is taken")
     );
     feed(&mut room, b"/nick b0b", 2, t);
     assert_eq!(
         feed(&mut room, b"/nick BOB", 3, t),
-        to(&[3], "* the name BOB is taken")
+        to(&[3], "* the name BOB is too like b0b, who is here")
     );
     assert_eq!(
         feed(&mut room, b"/msg ALICE hi", 2, t)[1],
@@ -879,8 +883,20 @@ fn two_servers(forge: (&[u8], bool), secs: u64) -> Vec<(usize, usize)> {
     let b_addr = SocketAddr::from(([10, 0, 0, 2], 9999));
     let alice = SocketAddr::from(([10, 0, 0, 11], 5000));
     let bob = SocketAddr::from(([10, 0, 0, 12], 5000));
-    let mut a = Room::new(config(), t);
-    let mut b = Room::new(config(), t);
+    let mut a = Room::new(
+        Config {
+            local_addr: Some(a_addr),
+            ..config()
+        },
+        t,
+    );
+    let mut b = Room::new(
+        Config {
+            local_addr: Some(b_addr),
+            ..config()
+        },
+        t,
+    );
     let mut out = Outbox::new();
     // (destination room is A, datagram, source)
     let mut wire: Vec<(bool, Vec<u8>, SocketAddr)> = Vec::new();
@@ -1012,7 +1028,14 @@ fn a_server_reached_by_an_address_it_does_not_know_as_its_own_stops_at_its_welco
     // its LAN address makes it welcome itself. Its own welcome, read back, ends it.
     let t = Instant::now();
     let me = SocketAddr::from(([192, 168, 1, 5], 9999));
-    let mut room = room_with(&[1], t);
+    let mut room = Room::new(
+        Config {
+            local_addr: Some("0.0.0.0:9999".parse().unwrap()),
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
     let mut out = Outbox::new();
     let mut in_flight = vec![b"@im@".to_vec()];
     let mut rounds = 0;
@@ -1118,4 +1141,44 @@ fn the_next_deadline_is_the_next_eviction_or_untold_drop() {
     room.handle_timeout(t + NOTICE_INTERVAL, &mut out);
     assert_eq!(sorted(&out), to(&[1], "* slow down: 1 message dropped"));
     assert_eq!(room.next_deadline(), Some(eviction));
+}
+
+#[test]
+fn a_person_pasting_a_notice_is_relayed_not_taken_for_a_server() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            local_addr: Some("127.0.0.1:9999".parse().unwrap()),
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    for pasted in [
+        "* server: the pizza is here",
+        "* you are now alice",
+        "* the name bob is taken",
+        "* you joined as 127.0.0.1:1 (1 here; /help for commands)",
+    ] {
+        assert_eq!(
+            feed(&mut room, pasted.as_bytes(), 1, t),
+            to(&[1], &format!("127.0.0.1:1 {pasted}")),
+            "{pasted}"
+        );
+    }
+    assert_eq!(room.stats().from_servers, 0);
+    // A welcome naming the server's own port is a server's.
+    assert!(feed(
+        &mut room,
+        b"* you joined as 10.0.0.1:9999 (3 here; /help for commands)",
+        1,
+        t
+    )
+    .is_empty());
+    assert!(room.is_empty());
+    assert!(
+        feed(&mut room, b"hello?", 1, t).is_empty(),
+        "ignored for a while"
+    );
+    assert!(!feed(&mut room, b"hello?", 1, t + IGNORE_SERVERS_FOR).is_empty());
 }
