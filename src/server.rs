@@ -344,13 +344,14 @@ pub fn run_console(input: impl BufRead, output: &mut impl Write, handle: &Handle
     info!("console input closed; serving until killed");
 }
 
-/// A token no one else can guess: two words from std's randomly keyed hasher.
+/// A token no one else can guess: two words from std's hasher, whose keys are random
+/// for each process.
 fn random_token() -> [u8; 16] {
+    let keys = RandomState::new();
     let mut token = [0u8; 16];
     for (i, chunk) in token.chunks_mut(8).enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
+        let mut hasher = keys.build_hasher();
         hasher.write_usize(i);
-        hasher.write_u128(Instant::now().elapsed().as_nanos());
         chunk.copy_from_slice(&hasher.finish().to_le_bytes());
     }
     token

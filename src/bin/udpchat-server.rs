@@ -20,8 +20,8 @@ struct Cli {
     /// Seconds of silence after which a client is evicted (fractions allowed).
     #[arg(long, default_value = "10", value_parser = cli::parse_secs, allow_negative_numbers = true)]
     timeout: Duration,
-    /// Longest chat message, in bytes (64 to 65425: whatever is accepted must fit one
-    /// datagram with its sender's label); longer ones get a notice instead.
+    /// Longest chat message, in bytes, from 64 to what always fits one datagram with its
+    /// sender's label; longer ones get a notice instead.
     #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE as u32,
           value_parser = clap::value_parser!(u32).range(64..=proto::MAX_MESSAGE_LIMIT as i64))]
     max_message: u32,

@@ -12,7 +12,7 @@ pub mod split;
 use std::fmt;
 use std::io::{self, BufRead, ErrorKind, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread;
@@ -31,8 +31,11 @@ const RECV_POLL: Duration = Duration::from_millis(200);
 /// server's name resolved to several and a later one may be the live one.
 const PROBE_WAIT: Duration = Duration::from_millis(150);
 /// The most events waiting for the main loop: past it, the server's datagrams are
-/// dropped and counted, so memory stays bounded (at most this many 64 KiB datagrams).
+/// dropped and counted, so memory stays bounded.
 pub const QUEUE_EVENTS: usize = 256;
+/// The most bytes of the server's datagrams waiting for the main loop: so a typed line
+/// (or `quit`) waits behind at most this much output, and memory stays small.
+pub const QUEUE_BYTES: usize = 1 << 20;
 /// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
 const RECV_BUFFER: usize = 65_536;
 
@@ -64,6 +67,15 @@ struct Connected {
     socket: UdpSocket,
     /// A datagram that arrived while probing the address.
     first: Option<Vec<u8>>,
+}
+
+/// What the recv thread and the main loop share about the queue between them.
+#[derive(Debug, Default)]
+struct Backlog {
+    /// Bytes of datagrams in the queue.
+    bytes: AtomicUsize,
+    /// Datagrams dropped because the queue was full, not yet told.
+    dropped: AtomicU64,
 }
 
 /// What the other threads tell the main loop.
@@ -116,14 +128,14 @@ pub fn run(
         let _ = events.try_send(Event::Datagram(datagram));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let dropped = Arc::new(AtomicU64::new(0));
+    let backlog = Arc::new(Backlog::default());
     let recv_thread = {
-        let (events, stop, dropped) = (events.clone(), Arc::clone(&stop), Arc::clone(&dropped));
-        thread::spawn(move || receive(&recv_socket, &events, &stop, &dropped))
+        let (events, stop, backlog) = (events.clone(), Arc::clone(&stop), Arc::clone(&backlog));
+        thread::spawn(move || receive(&recv_socket, &events, &stop, &backlog))
     };
     thread::spawn(move || read_input(input, &events));
 
-    let result = main_loop(&config.session, &socket, &inbox, &dropped, output);
+    let result = main_loop(&config.session, &socket, &inbox, &backlog, output);
     stop.store(true, Ordering::Relaxed);
     // Unblock a recv thread waiting on a full queue, then wait for it.
     drop(inbox);
@@ -138,7 +150,7 @@ fn main_loop(
     config: &SessionConfig,
     socket: &UdpSocket,
     inbox: &mpsc::Receiver<Event>,
-    dropped: &AtomicU64,
+    backlog: &Backlog,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
     let mut actions = Vec::new();
@@ -160,9 +172,11 @@ fn main_loop(
                 Action::End(outcome) => return Ok(outcome),
             }
         }
-        let now = Instant::now();
-        let wait = session.next_deadline().saturating_duration_since(now);
-        let event = match inbox.recv_timeout(wait) {
+        let received = match session.next_deadline() {
+            Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let event = match received {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
                 session.handle_timeout(Instant::now(), &mut actions);
@@ -176,12 +190,13 @@ fn main_loop(
             Event::Line(line) => session.handle(Input::Typed(&line), now, &mut actions),
             Event::InputClosed => session.handle(Input::InputClosed, now, &mut actions),
             Event::Datagram(datagram) => {
+                backlog.bytes.fetch_sub(datagram.len(), Ordering::Relaxed);
                 session.handle(Input::Datagram(&datagram), now, &mut actions);
             }
             Event::ServerDown => return Ok(Outcome::ServerDown),
             Event::Failed(e) => return Err(Error::Socket(e)),
         }
-        let n = dropped.swap(0, Ordering::Relaxed);
+        let n = backlog.dropped.swap(0, Ordering::Relaxed);
         if n > 0 {
             session.handle(Input::Dropped(n), now, &mut actions);
         }
@@ -276,22 +291,31 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
 }
 
 /// The recv thread: forwards datagrams until told to stop or the server is down. When
-/// the queue is full a datagram is dropped and counted; the last event (the server's
-/// goodbye, its port closed, the socket failed) waits for room, as it must not be lost.
-fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, dropped: &AtomicU64) {
+/// the queue is full (in events or in bytes) a datagram is dropped and counted; the
+/// last event (the server's goodbye, its port closed, the socket failed) waits for
+/// room, as it must not be lost.
+fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, backlog: &Backlog) {
     let mut buf = vec![0u8; RECV_BUFFER];
     while !stop.load(Ordering::Relaxed) {
         let last = match socket.recv(&mut buf) {
             // The server's goodbye must not be lost to a full queue.
             Ok(0) => Event::Datagram(Vec::new()),
-            Ok(len) => match events.try_send(Event::Datagram(buf[..len].to_vec())) {
-                Ok(()) => continue,
-                Err(TrySendError::Full(_)) => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
+            Ok(len) => {
+                if backlog.bytes.load(Ordering::Relaxed) + len > QUEUE_BYTES {
+                    backlog.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                Err(TrySendError::Disconnected(_)) => return,
-            },
+                backlog.bytes.fetch_add(len, Ordering::Relaxed);
+                match events.try_send(Event::Datagram(buf[..len].to_vec())) {
+                    Ok(()) => continue,
+                    Err(TrySendError::Full(_)) => {
+                        backlog.bytes.fetch_sub(len, Ordering::Relaxed);
+                        backlog.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => Event::ServerDown,

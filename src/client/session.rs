@@ -9,6 +9,8 @@ use crate::proto::{self, name, Notice, Reply};
 
 /// How long a `/nick` may go unanswered before it counts as lost.
 pub const NICK_ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// The least time between two lines telling how many received lines were dropped.
+pub const DROPS_TOLD_EVERY: Duration = Duration::from_secs(1);
 
 /// What the session needs to know.
 #[derive(Debug, Clone)]
@@ -64,7 +66,12 @@ pub enum Action {
 pub struct Session {
     config: SessionConfig,
     name: NameKeeper,
-    next_heartbeat: Instant,
+    /// `None` when the interval is too long to add to a clock.
+    next_heartbeat: Option<Instant>,
+    /// Received lines dropped (arriving faster than shown) and not told of yet.
+    n_dropped_untold: u64,
+    /// When the next line about drops may be shown.
+    next_drops_told: Instant,
     ended: bool,
 }
 
@@ -91,9 +98,11 @@ impl Session {
             actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
         }
         Session {
-            next_heartbeat: now + config.heartbeat,
+            next_heartbeat: now.checked_add(config.heartbeat),
             config,
             name,
+            n_dropped_untold: 0,
+            next_drops_told: now,
             ended: false,
         }
     }
@@ -105,7 +114,7 @@ impl Session {
         }
         match input {
             Input::Typed(line) if line.trim().as_bytes().eq_ignore_ascii_case(proto::QUIT) => {
-                self.leave(actions);
+                self.leave(now, actions);
             }
             Input::Typed(line) if line.trim().is_empty() => {}
             Input::Typed(line) => {
@@ -113,29 +122,46 @@ impl Session {
                     actions.push(Action::Send(piece.into_bytes()));
                 }
             }
-            Input::InputClosed => self.leave(actions),
+            Input::InputClosed => self.leave(now, actions),
             Input::Datagram(datagram) => self.receive(datagram, now, actions),
-            Input::Dropped(n) => actions.push(Action::Show {
-                text: format!(
-                    "* {n} lines dropped here: they came faster than they could be shown"
-                ),
-                bell: false,
-            }),
+            Input::Dropped(n) => {
+                self.n_dropped_untold += n;
+                self.tell_drops(now, actions);
+            }
         }
     }
 
-    /// Does what is due at `now`: the heartbeat.
+    /// Does what is due at `now`: the heartbeat, and telling of drops.
     pub fn handle_timeout(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        if self.ended || now < self.next_heartbeat {
+        if self.ended {
             return;
         }
-        actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
-        self.next_heartbeat = now + self.config.heartbeat;
+        self.tell_drops(now, actions);
+        if self.next_heartbeat.is_some_and(|due| now >= due) {
+            actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+            self.next_heartbeat = now.checked_add(self.config.heartbeat);
+        }
     }
 
-    /// When [`Session::handle_timeout`] next has something to do.
-    pub fn next_deadline(&self) -> Instant {
-        self.next_heartbeat
+    /// When [`Session::handle_timeout`] next has something to do, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let drops = (self.n_dropped_untold > 0).then_some(self.next_drops_told);
+        [self.next_heartbeat, drops].into_iter().flatten().min()
+    }
+
+    /// Shows how many received lines were dropped, at once for the first drops, then at
+    /// most every [`DROPS_TOLD_EVERY`], and always before the session ends.
+    fn tell_drops(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.n_dropped_untold == 0 || (now < self.next_drops_told && !self.ended) {
+            return;
+        }
+        let n = std::mem::take(&mut self.n_dropped_untold);
+        let lines = if n == 1 { "line" } else { "lines" };
+        actions.push(Action::Show {
+            text: format!("* {n} {lines} dropped here: they came faster than they could be shown"),
+            bell: false,
+        });
+        self.next_drops_told = now + DROPS_TOLD_EVERY;
     }
 
     /// Our name as the server last confirmed it.
@@ -143,26 +169,27 @@ impl Session {
         self.name.confirmed.as_deref()
     }
 
-    fn leave(&mut self, actions: &mut Vec<Action>) {
+    fn leave(&mut self, now: Instant, actions: &mut Vec<Action>) {
         actions.push(Action::Send(proto::QUIT.to_vec()));
-        self.end(Outcome::Quit, actions);
+        self.end(Outcome::Quit, now, actions);
     }
 
-    fn end(&mut self, outcome: Outcome, actions: &mut Vec<Action>) {
+    fn end(&mut self, outcome: Outcome, now: Instant, actions: &mut Vec<Action>) {
         self.ended = true;
+        self.tell_drops(now, actions);
         actions.push(Action::End(outcome));
     }
 
     fn receive(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
         let line = match proto::parse_reply(datagram) {
-            Reply::ServerGone => return self.end(Outcome::ServerDown, actions),
+            Reply::ServerGone => return self.end(Outcome::ServerDown, now, actions),
             Reply::Line(line) => line,
         };
         let decoded = proto::decode(line);
         let text = proto::terminal_safe(&decoded);
         let notice = Notice::parse(&text);
         if notice == Some(Notice::YouWereRemoved) {
-            return self.end(Outcome::Removed, actions);
+            return self.end(Outcome::Removed, now, actions);
         }
         if let Some(request) = notice.and_then(|n| self.name.on_notice(n, now)) {
             actions.push(Action::Send(request.into_bytes()));
@@ -318,13 +345,13 @@ mod tests {
     fn heartbeats_go_out_on_time() {
         let t = Instant::now();
         let (mut s, _) = start(None, t);
-        assert_eq!(s.next_deadline(), t + HEARTBEAT);
+        assert_eq!(s.next_deadline(), Some(t + HEARTBEAT));
         let mut actions = Vec::new();
         s.handle_timeout(t + Duration::from_secs(4), &mut actions);
         assert!(actions.is_empty());
         s.handle_timeout(t + HEARTBEAT, &mut actions);
         assert_eq!(actions, vec![send(b"@im@")]);
-        assert_eq!(s.next_deadline(), t + 2 * HEARTBEAT);
+        assert_eq!(s.next_deadline(), Some(t + 2 * HEARTBEAT));
     }
 
     #[test]
@@ -376,13 +403,58 @@ mod tests {
     }
 
     #[test]
-    fn drops_on_the_receiving_side_are_told() {
+    fn drops_on_the_receiving_side_are_told_once_a_second_and_before_the_end() {
         let t = Instant::now();
         let (mut s, _) = start(None, t);
-        let shown = step(&mut s, Input::Dropped(7), t);
-        assert!(
-            matches!(&shown[..], [Action::Show { text, .. }] if text.starts_with("* 7 lines dropped"))
+        let told = |actions: &[Action]| -> Vec<String> {
+            actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Show { text, .. } if text.contains("dropped here") => {
+                        Some(text.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let first = step(&mut s, Input::Dropped(7), t);
+        assert_eq!(
+            told(&first),
+            ["* 7 lines dropped here: they came faster than they could be shown"]
         );
+        assert!(
+            told(&step(&mut s, Input::Dropped(2), t)).is_empty(),
+            "not twice in a second"
+        );
+        assert!(told(&step(&mut s, Input::Dropped(1), t)).is_empty());
+        assert_eq!(s.next_deadline(), Some(t + DROPS_TOLD_EVERY));
+        let mut actions = Vec::new();
+        s.handle_timeout(t + DROPS_TOLD_EVERY, &mut actions);
+        assert_eq!(
+            told(&actions),
+            ["* 3 lines dropped here: they came faster than they could be shown"]
+        );
+        step(&mut s, Input::Dropped(1), t + DROPS_TOLD_EVERY);
+        let end = step(&mut s, Input::Datagram(b""), t + DROPS_TOLD_EVERY);
+        assert_eq!(told(&end).len(), 1, "told before the end: {end:?}");
+        assert_eq!(end.last(), Some(&Action::End(Outcome::ServerDown)));
+    }
+
+    #[test]
+    fn an_endless_heartbeat_interval_never_panics() {
+        let t = Instant::now();
+        let mut actions = Vec::new();
+        let mut s = Session::start(
+            SessionConfig {
+                heartbeat: Duration::MAX,
+                ..config(None)
+            },
+            t,
+            &mut actions,
+        );
+        assert_eq!(s.next_deadline(), None);
+        s.handle_timeout(t + Duration::from_secs(1 << 40), &mut actions);
+        assert!(actions.is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::proto::text::is_line_break;
 use crate::proto::{parse_chat, Chat, Command};
 
 /// Splits a typed line into messages of at most `max_bytes` bytes (at least 32), never
@@ -14,9 +15,9 @@ use crate::proto::{parse_chat, Chat, Command};
 ///   part of a private message goes to everyone;
 /// - any other command is sent whole (the server answers if it is too long).
 ///
-/// A line break inside the line (a run of CR and LF, say from a paste) becomes one space
-/// first, as the server would make it: the server trims line ends, so a piece ending in
-/// one could otherwise shrink to `quit`.
+/// A line break inside the line (a run of CR, LF or another line separator, say from a
+/// paste) becomes one space first, as the server would make it: the server trims line
+/// ends, so a piece ending in one could otherwise shrink to `quit`.
 pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<String> {
     let line = join_line_breaks(line);
     split_line(&line, max_bytes.max(32))
@@ -25,15 +26,15 @@ pub fn split_typed_line(line: &str, max_bytes: usize) -> Vec<String> {
         .collect()
 }
 
-/// Replaces each run of CR and LF with one space.
+/// Replaces each run of line breaks with one space.
 fn join_line_breaks(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\r', '\n']) {
+    if !text.contains(is_line_break) {
         return Cow::Borrowed(text);
     }
     let mut joined = String::with_capacity(text.len());
     let mut in_break = false;
     for c in text.chars() {
-        let is_break = c == '\r' || c == '\n';
+        let is_break = is_line_break(c);
         if !is_break {
             joined.push(c);
         } else if !in_break {

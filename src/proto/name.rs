@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::notice::Notice;
+use super::text::fold_confusable;
 
 /// The longest name, in bytes (names are ASCII).
 pub const MAX_NAME: usize = 16;
@@ -65,16 +66,11 @@ impl fmt::Display for Name {
     }
 }
 
-/// `text` with the characters people confuse in names folded together: case, `I`, `l`,
-/// `i`, `1` and `|`, `O` and `0`. `alice`, `ALICE`, `aIice` and `a1ice` share a skeleton.
+/// `text` with the characters people confuse folded together by
+/// [`fold_confusable`]: case, `I`, `l`, `i` and `1`, `O` and `0`. `alice`, `ALICE`,
+/// `aIice` and `a1ice` share a skeleton.
 pub fn skeleton(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.to_ascii_lowercase() {
-            'i' | 'l' | '1' | '|' => 'l',
-            '0' => 'o',
-            c => c,
-        })
-        .collect()
+    text.chars().map(fold_confusable).collect()
 }
 
 /// Whether `text` reads, under its [`skeleton`], as the first word of one of the

@@ -358,9 +358,11 @@ impl<'a> Notice<'a> {
             .filter_map(Notice::follows_label)
             .any(|words| {
                 // The words as a whole: `left.` and `left now` count, `leftovers` not.
-                action.strip_prefix(words).is_some_and(|rest| {
-                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
-                })
+                action
+                    .strip_prefix(&reader_fold(words))
+                    .is_some_and(|rest| {
+                        !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+                    })
             })
     }
 }
@@ -370,6 +372,7 @@ pub const KINDS: usize = 29;
 
 /// The end of [`Notice::NameInvalid`], after the quoted name.
 const NAME_RULE: &str = ": use 1-16 ASCII letters, digits, _ or -, starting with a letter";
+const _: () = assert!(MAX_NAME == 16, "NAME_RULE and NickUsage say 1-16");
 
 impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -379,10 +382,7 @@ impl fmt::Display for Notice<'_> {
             }
             Notice::NowCalled(name) => write!(f, "you are now {name}"),
             Notice::AlreadyCalled(name) => write!(f, "you are already {name}"),
-            Notice::NickUsage => write!(
-                f,
-                "usage: /nick NAME (1-{MAX_NAME} letters, digits, _ or -)"
-            ),
+            Notice::NickUsage => write!(f, "usage: /nick NAME (1-16 letters, digits, _ or -)"),
             Notice::NameReserved(name) => write!(f, "the name {} is reserved", quote(name)),
             Notice::NameTaken(name) => write!(f, "the name {} is taken", quote(name)),
             Notice::NameTooLike { name, holder } => write!(
@@ -527,6 +527,13 @@ mod tests {
             "timed\u{2009}out",
             "JΟINED", // Greek Ο
             "ｌｅｆｔ",
+            "was remoνed", // Greek ν
+            "timed oυt",   // Greek υ
+            "ωas removed",
+            "Ieft",
+            "j0ined",
+            "timed 0ut",
+            "1eft",
         ] {
             assert!(Notice::action_reads_as_notice(action), "{action:?}");
         }

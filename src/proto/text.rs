@@ -85,9 +85,9 @@ pub fn is_format(c: char) -> bool {
 }
 
 /// Text as a reader would take it, for comparing with fixed words: every Unicode space
-/// one ASCII space (runs collapsed, ends trimmed), the common Cyrillic and Greek
-/// lookalikes of Latin letters and full-width Latin folded to ASCII, lower case.
-/// Apply it to [`terminal_safe`] text, which has no invisible characters left.
+/// one ASCII space (runs collapsed, ends trimmed), and every character folded by
+/// [`fold_confusable`]. Apply it to [`terminal_safe`] text, which has no invisible
+/// characters left, and to the words compared with it.
 pub fn reader_fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     let mut space = false;
@@ -100,14 +100,17 @@ pub fn reader_fold(text: &str) -> String {
             folded.push(' ');
             space = false;
         }
-        folded.push(fold_lookalike(c).to_ascii_lowercase());
+        folded.push(fold_confusable(c));
     }
     folded
 }
 
-/// The ASCII letter `c` passes for, if it is a common lookalike of one; else `c`.
-fn fold_lookalike(c: char) -> char {
-    match c {
+/// The character `c` reads as, the same for everything that looks alike: lower case;
+/// full-width Latin as ASCII; the common Cyrillic and Greek lookalikes as the Latin
+/// letters they pass for; `I`, `i`, `l`, `1` and `|` as `l`; `O` and `0` as `o`.
+/// Names are unique under it, and `/me` compares through it.
+pub fn fold_confusable(c: char) -> char {
+    let c = match c {
         // Full-width ASCII.
         '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
         // Cyrillic.
@@ -135,19 +138,27 @@ fn fold_lookalike(c: char) -> char {
         'ι' | 'Ι' => 'i',
         'κ' | 'Κ' => 'k',
         'Μ' => 'm',
-        'ν' | 'Ν' => 'n',
+        'Ν' => 'n',
+        'ν' => 'v',
         'ο' | 'Ο' => 'o',
         'ρ' | 'Ρ' => 'p',
         'τ' | 'Τ' => 't',
-        'υ' | 'Υ' => 'y',
+        'υ' => 'u',
+        'Υ' => 'y',
+        'ω' => 'w',
         'χ' | 'Χ' => 'x',
         'Ζ' => 'z',
+        c => c,
+    };
+    match c.to_ascii_lowercase() {
+        'i' | 'l' | '1' | '|' => 'l',
+        '0' => 'o',
         c => c,
     }
 }
 
 /// Whether `c` breaks a line: CR, LF, NEL, the line and paragraph separators.
-fn is_line_break(c: char) -> bool {
+pub fn is_line_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
@@ -237,16 +248,24 @@ mod tests {
 
     #[test]
     fn the_reader_fold_sees_through_spaces_and_lookalikes() {
-        assert_eq!(reader_fold("lеft"), "left"); // Cyrillic е
-        assert_eq!(reader_fold("LΕFT"), "left"); // Greek Ε
-        assert_eq!(reader_fold("ｌｅｆｔ"), "left");
-        assert_eq!(reader_fold("timed\u{a0}out"), "timed out");
-        assert_eq!(reader_fold("timed\u{2009}\u{3000} out "), "timed out");
-        assert_eq!(reader_fold("  is   now "), "is now");
-        assert_eq!(reader_fold("jоіnеd"), "joined");
+        let left = reader_fold("left");
+        for twin in ["lеft", "LΕFT", "ｌｅｆｔ", "Ieft", "1eft", "|eft"] {
+            assert_eq!(reader_fold(twin), left, "{twin}");
+        }
+        assert_eq!(reader_fold("remoνed"), reader_fold("removed"));
+        assert_eq!(reader_fold("oυt"), reader_fold("out"));
+        assert_eq!(reader_fold("ωas"), reader_fold("was"));
+        assert_eq!(reader_fold("j0ined"), reader_fold("joined"));
+        assert_eq!(reader_fold("jоіnеd"), reader_fold("joined"));
+        assert_eq!(reader_fold("timed\u{a0}out"), reader_fold("timed out"));
         assert_eq!(
-            reader_fold("ωave"),
-            "ωave",
+            reader_fold("timed\u{2009}\u{3000} out "),
+            reader_fold("timed out")
+        );
+        assert_eq!(reader_fold("  is   now "), "ls now");
+        assert_ne!(
+            reader_fold("ψave"),
+            reader_fold("wave"),
             "not every letter is a lookalike"
         );
     }

@@ -41,7 +41,7 @@ impl Room {
                     return;
                 };
                 let notice = Notice::Action {
-                    who: &member.label,
+                    who: member.label(),
                     action,
                 };
                 debug!("{notice}");
@@ -61,15 +61,16 @@ impl Room {
                     };
                     debug!(
                         "private message from {} to {}",
-                        sender.label, receiver.label
+                        sender.label(),
+                        receiver.label()
                     );
                     let payload = out.notice(Notice::PrivateFrom {
-                        from: &sender.label,
+                        from: sender.label(),
                         text,
                     });
                     self.deliver(target, payload, out);
                     let payload = out.notice(Notice::PrivateTo {
-                        to: &receiver.label,
+                        to: receiver.label(),
                         text,
                     });
                     self.deliver(from, payload, out);
@@ -101,7 +102,7 @@ impl Room {
         let old = match self.members.rename(from, parsed) {
             Ok(old) => old,
             Err(RenameError::Taken(holder)) => {
-                let holder = self.members.get(holder).map_or("", |m| m.label.as_str());
+                let holder = self.members.get(holder).map_or("", |m| m.label());
                 let answer = if holder.eq_ignore_ascii_case(name) {
                     Notice::NameTaken(name)
                 } else {
@@ -148,12 +149,12 @@ impl Room {
             let separator = if i == 0 { "" } else { ", " };
             let is_last = i + 1 == n;
             let reserve = if is_last { 0 } else { ENDING };
-            if listing.len() + separator.len() + member.label.len() + reserve > budget {
+            if listing.len() + separator.len() + member.label().len() + reserve > budget {
                 listing.push_str(&format!("{separator}… and {} more", n - i));
                 break;
             }
             listing.push_str(separator);
-            listing.push_str(&member.label);
+            listing.push_str(member.label());
         }
         listing
     }

@@ -13,10 +13,10 @@ use crate::proto::Name;
 pub struct Member {
     /// When it was last heard from.
     pub last_seen: Instant,
-    /// Its name, if it took one.
-    pub name: Option<Name>,
+    /// Its name, if it took one; changed only through [`Members::rename`].
+    name: Option<Name>,
     /// How it is shown to others: its name, or else its address.
-    pub label: String,
+    label: String,
     /// Whether its last datagram ended in `\n` (netcat and friends): if so, everything
     /// sent to it ends in `\n` too.
     pub line_mode: bool,
@@ -73,6 +73,18 @@ impl Member {
             n_dropped_untold: 0,
             joined: 0,
         }
+    }
+}
+
+impl Member {
+    /// How it is shown to others: its name, or else its address.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Its name, if it took one.
+    pub fn name(&self) -> Option<&Name> {
+        self.name.as_ref()
     }
 }
 

@@ -41,9 +41,12 @@ pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
 /// forgotten.
 pub const DEPARTED_MAX: usize = 1024;
 
-/// How long an address that sent what only a server writes (a welcome to a newcomer on
-/// our own port) is ignored: two servers must never talk to each other.
-pub const IGNORE_SERVERS_FOR: Duration = Duration::from_secs(60);
+/// The least time an address that sent what only a server writes (a welcome to a
+/// newcomer on our own port) is ignored: two servers must never talk to each other. It
+/// must outlast the other server's membership of us (its timeout, unknown to us, 10 s by
+/// default): were we to listen again while it still relays to us, we would join it
+/// back and the two would take turns for ever. So this, or twice our own timeout.
+pub const IGNORE_SERVERS_AT_LEAST: Duration = Duration::from_secs(60);
 /// The most such addresses remembered, and the most kicked addresses.
 const SMALL_MEMORY: usize = 1024;
 
@@ -96,7 +99,7 @@ pub struct Room {
     banned: Recent<()>,
     /// Members that left lately, by address (see [`REMEMBER_DEPARTED_FOR`]).
     departed: Recent<Departed>,
-    /// Addresses that spoke as a server (see [`IGNORE_SERVERS_FOR`]).
+    /// Addresses that spoke as a server (see [`IGNORE_SERVERS_AT_LEAST`]).
     servers: Recent<()>,
     /// The room-wide budget for presence notices.
     presence: TokenBucket,
@@ -173,10 +176,17 @@ impl Room {
             Request::Text(raw) if self.is_welcome_to_us(raw) => {
                 // Only a server writes this, to us: answering could start an endless
                 // exchange between two servers.
-                debug!("{from} speaks as a server; ignoring it for {IGNORE_SERVERS_FOR:?}");
+                let ignore_for = self
+                    .config
+                    .timeout
+                    .saturating_mul(2)
+                    .max(IGNORE_SERVERS_AT_LEAST);
+                debug!("{from} speaks as a server; ignoring it for {ignore_for:?}");
                 self.stats.from_servers += 1;
                 self.remove(from, Departure::Server, now, out);
-                self.servers.remember(from, (), now + IGNORE_SERVERS_FOR);
+                if let Some(until) = now.checked_add(ignore_for) {
+                    self.servers.remember(from, (), until);
+                }
             }
             Request::Text(raw) => {
                 if self.admit(from, now, line_mode, out) && self.take_message(from, now, out) {
@@ -191,7 +201,8 @@ impl Room {
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
         let members = &mut self.members;
         self.untold.due(now, |addr| {
-            let member = members.get_mut(addr)?;
+            // Told meanwhile, or gone: nothing left to tell.
+            let member = members.get_mut(addr).filter(|m| m.n_dropped_untold > 0)?;
             if member.allowance.take_notice(now) {
                 tell_drops(addr, member, out);
                 None
@@ -222,7 +233,7 @@ impl Room {
     /// and ignores its address for [`KICK_BAN`]. Returns how it was shown, if found.
     pub fn kick(&mut self, who: &str, now: Instant, out: &mut Outbox) -> Option<String> {
         let addr = self.members.find(who)?;
-        let label = self.members.get(addr)?.label.clone();
+        let label = self.members.get(addr)?.label().to_string();
         let payload = out.notice(Notice::YouWereRemoved);
         self.deliver(addr, payload, out);
         self.remove(addr, Departure::Removed, now, out);
@@ -252,7 +263,7 @@ impl Room {
             .in_join_order()
             .map(|(addr, m)| MemberInfo {
                 addr,
-                label: m.label.clone(),
+                label: m.label().to_string(),
                 idle: now.saturating_duration_since(m.last_seen),
             })
             .collect()
@@ -278,14 +289,19 @@ impl Room {
         self.members.is_empty()
     }
 
-    /// Whether `from` claims to be the server itself: its own address, or its port on
-    /// a loopback or unspecified address (a forged source, or a reflection).
+    /// Whether `from` may be the server itself: its own address, or its port on a
+    /// loopback or unspecified address (a forged source, or a reflection). Bound to a
+    /// wildcard address, a server cannot list its own addresses, so any source with its
+    /// port may be itself: a client never uses the server's port as its own.
     fn is_own_address(&self, from: SocketAddr) -> bool {
         let Some(local) = self.config.local_addr else {
             return false;
         };
         if from.port() != local.port() {
             return false;
+        }
+        if local.ip().is_unspecified() {
+            return true;
         }
         let ip = match from.ip() {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
@@ -354,7 +370,7 @@ impl Room {
         let name = name.filter(|name| self.members.name_is_free(name));
         let welcome = allowance.take_welcome(now);
         let member = Member::new(from, name, line_mode, allowance, now);
-        let label = member.label.clone();
+        let label = member.label().to_string();
         debug!("{label} joined");
         self.members.insert(from, member, self.config.timeout);
         // The newcomer learns how it is shown; a client that had a name learns it must
@@ -377,13 +393,13 @@ impl Room {
         self.untold.forget(addr);
         let keeps_name = how == Departure::TimedOut;
         let departed = Departed {
-            name: member.name.filter(|_| keeps_name),
+            name: member.name().filter(|_| keeps_name).cloned(),
             allowance: member.allowance,
         };
         if let Some(until) = now.checked_add(REMEMBER_DEPARTED_FOR) {
             self.departed.remember(addr, departed, until);
         }
-        let label = &member.label;
+        let label = member.label();
         let notice = match how {
             Departure::Left => Notice::Left(label),
             Departure::TimedOut => Notice::TimedOut(label),
@@ -428,6 +444,7 @@ impl Room {
         member.n_dropped_untold += 1;
         if member.allowance.take_notice(now) {
             tell_drops(from, member, out);
+            self.untold.forget(from);
         } else {
             // Told later, by `handle_timeout`, when its next notice is due.
             self.untold.wait(from, member.allowance.next_notice());
@@ -455,7 +472,7 @@ impl Room {
                 let Some(member) = self.members.get(from) else {
                     return;
                 };
-                let label = &member.label;
+                let label = member.label();
                 debug!("{label} {text}");
                 let payload = out.payload(|buf| proto::wire::write_chat_line(buf, label, text));
                 self.deliver_to_all(payload, None, out);

@@ -34,8 +34,15 @@ pub struct TokenBucket {
 #[derive(Debug, Clone, Copy)]
 pub struct Allowance {
     bucket: TokenBucket,
-    next_notice: Instant,
-    last_welcome: Option<Instant>,
+    notices: Pacer,
+    welcomes: Pacer,
+}
+
+/// Lets one thing happen at most once per [`NOTICE_INTERVAL`]: the one rule behind
+/// limit notices and welcomes to an address.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacer {
+    next: Instant,
 }
 
 /// Which strangers got a notice lately, in two generations of at most
@@ -82,12 +89,12 @@ impl TokenBucket {
 }
 
 impl Allowance {
-    /// A newcomer's: a full bucket of `burst`, a notice allowed at once, never welcomed.
+    /// A newcomer's: a full bucket of `burst`, a notice and a welcome allowed at once.
     pub fn new(burst: u32, now: Instant) -> Allowance {
         Allowance {
             bucket: TokenBucket::full(f64::from(burst), now),
-            next_notice: now,
-            last_welcome: None,
+            notices: Pacer::new(now),
+            welcomes: Pacer::new(now),
         }
     }
 
@@ -98,27 +105,32 @@ impl Allowance {
 
     /// Whether a limit notice may go out now; if so, the next waits [`NOTICE_INTERVAL`].
     pub fn take_notice(&mut self, now: Instant) -> bool {
-        if now < self.next_notice {
-            return false;
-        }
-        self.next_notice = now + NOTICE_INTERVAL;
-        true
+        self.notices.take(now)
     }
 
     /// When the next limit notice may go out.
     pub fn next_notice(&self) -> Instant {
-        self.next_notice
+        self.notices.next
     }
 
-    /// Whether a welcome may go out now (none within [`NOTICE_INTERVAL`]); remembers it.
+    /// Whether a welcome may go out now; if so, the next waits [`NOTICE_INTERVAL`].
     pub fn take_welcome(&mut self, now: Instant) -> bool {
-        if self
-            .last_welcome
-            .is_some_and(|at| now < at + NOTICE_INTERVAL)
-        {
+        self.welcomes.take(now)
+    }
+}
+
+impl Pacer {
+    /// A pacer that allows its first event at `now`.
+    pub fn new(now: Instant) -> Pacer {
+        Pacer { next: now }
+    }
+
+    /// Whether the event may happen now; if so, the next waits [`NOTICE_INTERVAL`].
+    pub fn take(&mut self, now: Instant) -> bool {
+        if now < self.next {
             return false;
         }
-        self.last_welcome = Some(now);
+        self.next = now + NOTICE_INTERVAL;
         true
     }
 }
