@@ -131,11 +131,14 @@ impl Server {
             self.room.handle_timeout(now, &mut out);
             let stop = self.run_commands(now, &mut out);
             self.send_all(&mut out);
-            let summary_due = self.log_drops(now);
             if stop {
+                // The last totals, however recent the last summary.
+                self.next_summary = now;
+                self.log_drops(now);
                 info!("stopped");
                 return Ok(());
             }
+            let summary_due = self.log_drops(now);
             self.arm(now, summary_due)?;
         }
     }

@@ -534,6 +534,11 @@ mod tests {
             "j0ined",
             "timed 0ut",
             "1eft",
+            "l\u{34f}eft",      // combining grapheme joiner
+            "le\u{fe0f}ft",     // variation selector
+            "timed\u{2800}out", // blank braille
+            "joıned",           // dotless i
+            "ⅼeft",             // Roman numeral fifty
         ] {
             assert!(Notice::action_reads_as_notice(action), "{action:?}");
         }

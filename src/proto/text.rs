@@ -84,15 +84,19 @@ pub fn is_format(c: char) -> bool {
     )
 }
 
-/// Text as a reader would take it, for comparing with fixed words: every Unicode space
-/// one ASCII space (runs collapsed, ends trimmed), and every character folded by
-/// [`fold_confusable`]. Apply it to [`terminal_safe`] text, which has no invisible
+/// Text as a reader would take it, for comparing with fixed words: invisible characters
+/// left out (the ones [`terminal_safe`] keeps, such as variation selectors, which emoji
+/// need), every Unicode space or blank one ASCII space (runs collapsed, ends trimmed),
+/// and every character folded by [`fold_confusable`]. Apply it to [`terminal_safe`] text, which has no invisible
 /// characters left, and to the words compared with it.
 pub fn reader_fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     let mut space = false;
     for c in text.chars() {
-        if c.is_whitespace() {
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_whitespace() || is_blank(c) {
             space = !folded.is_empty();
             continue;
         }
@@ -135,7 +139,11 @@ pub fn fold_confusable(c: char) -> char {
         'Β' | 'β' => 'b',
         'ε' | 'Ε' => 'e',
         'Η' => 'h',
-        'ι' | 'Ι' => 'i',
+        'ι' | 'Ι' | 'ı' => 'i',
+        // Roman numerals.
+        'Ⅰ' | 'ⅰ' | 'Ⅼ' | 'ⅼ' => 'l',
+        'Ⅴ' | 'ⅴ' => 'v',
+        'Ⅹ' | 'ⅹ' => 'x',
         'κ' | 'Κ' => 'k',
         'Μ' => 'm',
         'Ν' => 'n',
@@ -155,6 +163,26 @@ pub fn fold_confusable(c: char) -> char {
         '0' => 'o',
         c => c,
     }
+}
+
+/// Whether `c` shows nothing but is not a format character: the combining grapheme
+/// joiner, variation selectors, Mongolian free variation selectors (Unicode's default
+/// ignorables that [`terminal_safe`] keeps).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{34f}' | '\u{17b4}'..='\u{17b5}' | '\u{180b}'..='\u{180f}' | '\u{fe00}'..='\u{fe0f}'
+            | '\u{e0100}'..='\u{e01ef}'
+    )
+}
+
+/// Whether `c` shows as a blank though it is not a Unicode space: the Hangul fillers and
+/// the blank braille pattern.
+fn is_blank(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}'
+    )
 }
 
 /// Whether `c` breaks a line: CR, LF, NEL, the line and paragraph separators.
@@ -256,6 +284,17 @@ mod tests {
         assert_eq!(reader_fold("oυt"), reader_fold("out"));
         assert_eq!(reader_fold("ωas"), reader_fold("was"));
         assert_eq!(reader_fold("j0ined"), reader_fold("joined"));
+        assert_eq!(reader_fold("joıned"), reader_fold("joined"));
+        assert_eq!(reader_fold("ⅼeft"), reader_fold("left"));
+        for hidden in ["l\u{34f}eft", "le\u{fe0f}ft", "left\u{3164}"] {
+            assert_eq!(reader_fold(hidden), reader_fold("left"), "{hidden:?}");
+        }
+        for blank in ['\u{2800}', '\u{3164}', '\u{ffa0}'] {
+            assert_eq!(
+                reader_fold(&format!("timed{blank}out")),
+                reader_fold("timed out")
+            );
+        }
         assert_eq!(reader_fold("jоіnеd"), reader_fold("joined"));
         assert_eq!(reader_fold("timed\u{a0}out"), reader_fold("timed out"));
         assert_eq!(
