@@ -13,9 +13,15 @@
 //! Then the idle cost: 10 000 clients heartbeating every 5 s; the server's CPU share
 //! and resident memory (needs `ulimit -n` above 10 000).
 //!
+//! Then a sustained run: N = 1 000 for 12 s while every client also heartbeats, all of
+//! them together every 3 s (as clients that joined at the same moment would): loss,
+//! evictions of live clients (the server's `stats`), and CPU per delivery, server and
+//! floor side by side.
+//!
 //! Run: `cargo bench --bench fanout`. Environment: `FANOUT_SECS=5` for longer rounds,
-//! `FANOUT_SIZES=10,100` for other N (empty for none), `FANOUT_IDLE=0` to skip the idle
-//! part. The table is also written to `target/fanout.csv`.
+//! `FANOUT_SIZES=10,100` for other N (empty for none), `FANOUT_SUSTAIN_SECS=0` to skip
+//! the sustained run (`FANOUT_SUSTAIN_N` for another N), `FANOUT_IDLE=0` to skip the
+//! idle part. The table is also written to `target/fanout.csv`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -33,6 +39,8 @@ const SIZES: &str = "1,10,100,1000";
 /// A message not complete after this long is counted as lost where it is missing.
 const LOST_AFTER: Duration = Duration::from_millis(500);
 const IDLE_CLIENTS: usize = 10_000;
+/// How often the clients of the sustained run heartbeat, all at once.
+const SUSTAIN_HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// What one load run measured.
 #[derive(Debug, Clone, Copy)]
@@ -271,8 +279,14 @@ impl Clients {
     }
 
     /// Keeps WINDOW messages in flight for `duration` and measures; `cpu` is where the
-    /// target's CPU time is read.
-    fn load(&self, duration: Duration, cpu: &CpuSource) -> Figures {
+    /// target's CPU time is read. With `heartbeat_every`, every client also sends `@im@`,
+    /// all in one burst, that often.
+    fn load(
+        &self,
+        duration: Duration,
+        cpu: &CpuSource,
+        heartbeat_every: Option<Duration>,
+    ) -> Figures {
         let fan_out = self.sockets.len() as u32;
         let mut pending: HashMap<u64, (Instant, u32)> = HashMap::new();
         let mut latencies_us: Vec<f64> = Vec::new();
@@ -281,6 +295,7 @@ impl Clients {
         let target_before = cpu_ticks(cpu);
         let harness_before = cpu_ticks("/proc/thread-self/stat");
         let start = Instant::now();
+        let mut next_heartbeat = heartbeat_every.map(|every| start + every);
         // Taken when the sending window closes: deliveries after it (the drain) are
         // not counted in the rate.
         let mut at_close: Option<(u64, Option<u64>, Option<u64>)> = None;
@@ -294,6 +309,14 @@ impl Clients {
             }
             if at_close.is_some() && pending.is_empty() {
                 break;
+            }
+            if let (Some(due), Some(every)) = (next_heartbeat, heartbeat_every) {
+                if at_close.is_none() && Instant::now() >= due {
+                    for socket in &self.sockets {
+                        let _ = socket.send_to(b"@im@", self.target);
+                    }
+                    next_heartbeat = Some(due + every);
+                }
             }
             while at_close.is_none() && pending.len() < WINDOW {
                 let text = format!("m{next_id}");
@@ -374,12 +397,12 @@ fn main() {
         let run_server = || {
             let server =
                 ServerProcess::start(&["--rate", "0", "--max-clients", "5000", "--timeout", "120"]);
-            Clients::join(server.addr, n).load(duration, &server.cpu_source())
+            Clients::join(server.addr, n).load(duration, &server.cpu_source(), None)
         };
         let run_reflector = || {
             let reflector = Reflector::start();
             let cpu = format!("/proc/self/task/{}/stat", reflector.tid);
-            Clients::join(reflector.addr, n).load(duration, &cpu)
+            Clients::join(reflector.addr, n).load(duration, &cpu, None)
         };
         // Alternate which goes first, so neither always gets the warmer machine.
         let (on_server, on_reflector) = if i % 2 == 0 {
@@ -396,9 +419,82 @@ fn main() {
         write_csv(&rows);
     }
 
+    let sustain_secs: f64 = std::env::var("FANOUT_SUSTAIN_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12.0);
+    if sustain_secs > 0.0 {
+        let n = std::env::var("FANOUT_SUSTAIN_N")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        sustained(n, Duration::from_secs_f64(sustain_secs));
+    }
+
     if std::env::var("FANOUT_IDLE").as_deref() != Ok("0") {
         idle_cost();
     }
+}
+
+/// N clients for `duration`, heartbeating together every [`SUSTAIN_HEARTBEAT`] while one
+/// keeps WINDOW messages in flight: server (default timeout, so live clients can be
+/// evicted) and floor side by side.
+fn sustained(n: usize, duration: Duration) {
+    println!(
+        "\nsustained: N = {n}, {:.0} s, every client heartbeating together every {:?}",
+        duration.as_secs_f64(),
+        SUSTAIN_HEARTBEAT
+    );
+    let mut server = ServerProcess::start(&["--rate", "0", "--max-clients", "20000"]);
+    let clients = Clients::join(server.addr, n);
+    let before = server.console("stats").unwrap_or_default();
+    let on_server = clients.load(duration, &server.cpu_source(), Some(SUSTAIN_HEARTBEAT));
+    let after = server.console("stats").unwrap_or_default();
+    drop(clients);
+    drop(server);
+    let reflector = Reflector::start();
+    let cpu = format!("/proc/self/task/{}/stat", reflector.tid);
+    let on_floor = Clients::join(reflector.addr, n).load(duration, &cpu, Some(SUSTAIN_HEARTBEAT));
+    let delta = |name: &str| match (stat(&after, name), stat(&before, name)) {
+        (Some(a), Some(b)) => format!("{}", a - b),
+        _ => "?".to_string(),
+    };
+    println!(
+        "           | deliveries/s |  loss (of deliveries) | evicted live | cpu µs per dl | harness"
+    );
+    for (name, f, evicted) in [
+        ("server", &on_server, delta("timed out")),
+        ("floor", &on_floor, "-".to_string()),
+    ] {
+        let counted = f.deliveries + f.lost;
+        println!(
+            "    {name:>6} | {:>12.0} | {:>7} ({:>6.3} %)    | {:>12} | {:>13.2} | {:>3.0}%",
+            f.deliveries_per_sec,
+            f.lost,
+            f.lost as f64 / counted.max(1) as f64 * 100.0,
+            evicted,
+            f.target_cpu_us,
+            f.harness_cpu_pct
+        );
+    }
+    println!(
+        "    server: drained while busy {}, queue drops {}, queued at most {} bytes",
+        delta("drained while busy"),
+        delta("queue drops"),
+        stat(&after, "queued at most").map_or("?".to_string(), |b| b.to_string())
+    );
+}
+
+/// The number after `name ` in a `stats` line.
+fn stat(line: &str, name: &str) -> Option<u64> {
+    line.split(", ").find_map(|part| {
+        part.strip_prefix(name)?
+            .trim()
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 fn print_header() {

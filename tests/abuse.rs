@@ -11,6 +11,17 @@ use common::{
     relays_a_probe, resident_kib, Peer, Proc, StalledServer, TestServer, CLIENT, DEADLINE,
 };
 
+/// Held by the tests that load the machine, so they do not run at the same time: on
+/// two cores, two floods at once measure the scheduler, not the server.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`HEAVY`], whether or not a test that held it failed.
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
 
@@ -111,6 +122,7 @@ fn stats(server: &mut TestServer, seen: usize) -> String {
 
 #[test]
 fn a_flood_of_random_datagrams_leaves_the_room_working() {
+    let _heavy = heavy();
     let started = Instant::now();
     let mut server = TestServer::start(&[]);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -155,6 +167,7 @@ fn a_flood_of_random_datagrams_leaves_the_room_working() {
 
 #[test]
 fn thousands_of_invented_addresses_fill_the_room_and_no_further() {
+    let _heavy = heavy();
     const MAX_CLIENTS: usize = 200;
     let max = MAX_CLIENTS.to_string();
     let mut server = TestServer::start(&["--max-clients", &max]);
@@ -245,6 +258,7 @@ fn an_unread_stdout_does_not_stop_the_room() {
 
 #[test]
 fn forged_churn_does_not_control_the_logs_volume() {
+    let _heavy = heavy();
     // 3 000 join/quit pairs from as many addresses: at the default level the log gets
     // a summary, not a line per join and leave (there were about 6 000).
     let server = TestServer::start_logging("127.0.0.1:0", &[], None);
@@ -275,6 +289,7 @@ fn forged_churn_does_not_control_the_logs_volume() {
 
 #[test]
 fn a_flooding_server_cannot_grow_the_clients_memory() {
+    let _heavy = heavy();
     // A hostile server sends 65 000-byte datagrams while the client's output is stalled
     // (stdout unread). The client queues a bounded number, drops the rest and says so;
     // the goodbye still ends it. Unbounded, it grew to gigabytes.
@@ -301,4 +316,111 @@ fn a_flooding_server_cannot_grow_the_clients_memory() {
         "{} lines, none saying what was dropped",
         stdout.len()
     );
+}
+
+/// The number after `name ` in a `stats` line.
+fn stat(line: &str, name: &str) -> u64 {
+    line.split(", ")
+        .find_map(|part| {
+            part.strip_prefix(name)?
+                .trim()
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {name:?} in {line:?}"))
+}
+
+#[test]
+fn a_thousand_heartbeats_in_one_burst_during_a_busy_fan_out_evict_no_one() {
+    let _heavy = heavy();
+    // 1 000 members heartbeat together (every 0.5 s, with a 2 s timeout) while another
+    // keeps the room busy fanning out to all of them (40 lines to 1 000 each time). Without draining the socket during
+    // fan-outs, the kernel's buffer of about 200 datagrams overflowed and most of each
+    // burst was lost: live members were evicted.
+    const MEMBERS: usize = 1000;
+    // At the default log level: this is about the room, not the log.
+    let mut server = TestServer::start_logging(
+        "127.0.0.1:0",
+        &["--rate", "0", "--max-clients", "2000", "--timeout", "2"],
+        None,
+    );
+    let chatter = server.joined_peer();
+    let members: Vec<UdpSocket> = (0..MEMBERS)
+        .map(|_| {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a member");
+            socket.set_nonblocking(true).expect("non-blocking member");
+            socket
+        })
+        .collect();
+    // Members read what they are sent, as clients do.
+    let read_for = |members: &[UdpSocket], time: Duration| {
+        let start = Instant::now();
+        let mut buf = [0u8; 2048];
+        while start.elapsed() < time {
+            for socket in members {
+                while socket.recv_from(&mut buf).is_ok() {}
+            }
+        }
+    };
+    // Join them all, a hundred at a time, until the room counts them.
+    let mut seen = 0;
+    let start = Instant::now();
+    let before = loop {
+        for batch in members.chunks(100) {
+            for socket in batch {
+                let _ = socket.send_to(b"@im@", server.addr);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        read_for(&members, Duration::from_millis(20));
+        let line = stats(&mut server, seen);
+        seen += 1;
+        if stat(&line, "members") == MEMBERS as u64 + 1 {
+            break stat(&line, "received");
+        }
+        assert!(start.elapsed() < DEADLINE, "not all joined: {line}");
+    };
+    chatter
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    for round in 0..6 {
+        // Forty lines for everyone, and the burst once the room is busy with them: it
+        // has echoed the first, and has about 150 ms of sending ahead of it.
+        for i in 0..40 {
+            chatter.send(format!("keeping the room busy {round}.{i}").as_bytes());
+        }
+        let first = format!(" keeping the room busy {round}.0");
+        let start = Instant::now();
+        loop {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the room did not echo round {round}"
+            );
+            if let Ok((len, _)) = chatter.socket.recv_from(&mut buf) {
+                if buf[..len].ends_with(first.as_bytes()) {
+                    break;
+                }
+            }
+        }
+        for socket in &members {
+            let _ = socket.send_to(b"@im@", server.addr);
+        }
+        chatter.send(b"@im@");
+        // The next burst comes half a second later, as the next heartbeat would.
+        read_for(&members, Duration::from_millis(500));
+    }
+    let line = stats(&mut server, seen);
+    eprintln!("after six bursts: {line}");
+    eprintln!(
+        "received during the bursts: {} of {}",
+        stat(&line, "received") - before,
+        6 * (MEMBERS + 41)
+    );
+    assert_eq!(stat(&line, "timed out"), 0, "{line}");
+    assert_eq!(stat(&line, "queue drops"), 0, "{line}");
+    assert_eq!(stat(&line, "members"), MEMBERS as u64 + 1, "{line}");
 }

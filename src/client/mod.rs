@@ -9,7 +9,9 @@
 pub mod session;
 pub mod split;
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use crate::proto;
-use session::{Action, Input, Session};
+use session::{Action, Input, Random, Session};
 pub use session::{Outcome, SessionConfig};
 
 /// How long the recv thread blocks before it checks whether to stop; the longest a
@@ -154,7 +156,13 @@ fn main_loop(
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
     let mut actions = Vec::new();
-    let mut session = Session::start(config.clone(), Instant::now(), &mut actions);
+    let seed = RandomState::new().build_hasher().finish();
+    let mut session = Session::start(
+        config.clone(),
+        Random::new(seed),
+        Instant::now(),
+        &mut actions,
+    );
     loop {
         for action in actions.drain(..) {
             match action {

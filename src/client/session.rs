@@ -9,6 +9,10 @@ use crate::proto::{self, name, Notice, Reply};
 
 /// How long a `/nick` may go unanswered before it counts as lost.
 pub const NICK_ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// How far a heartbeat interval strays from the configured one, either way: clients
+/// that joined together (after a restart of the server, say) drift apart within a few
+/// intervals instead of bursting at the server together for ever.
+pub const HEARTBEAT_JITTER: f64 = 0.1;
 /// The least time between two lines telling how many received lines were dropped.
 pub const DROPS_TOLD_EVERY: Duration = Duration::from_secs(1);
 
@@ -66,6 +70,8 @@ pub enum Action {
 pub struct Session {
     config: SessionConfig,
     name: NameKeeper,
+    /// Where the heartbeat's jitter comes from.
+    random: Random,
     /// `None` when the interval is too long to add to a clock.
     next_heartbeat: Option<Instant>,
     /// Received lines dropped (arriving faster than shown) and not told of yet.
@@ -74,6 +80,11 @@ pub struct Session {
     next_drops_told: Instant,
     ended: bool,
 }
+
+/// A small random number generator (xorshift64*), seeded by the caller: the session
+/// reads no entropy itself, so tests can replay it.
+#[derive(Debug, Clone)]
+pub struct Random(u64);
 
 /// Keeps our name in the room: learns it from the server's confirmations, and asks for
 /// it again when the server welcomes us as a newcomer (after an eviction, a restart of
@@ -91,20 +102,28 @@ struct NameKeeper {
 
 impl Session {
     /// A session whose first heartbeat went out `now` (it found the server); its first
-    /// actions (taking the name) go into `actions`.
-    pub fn start(config: SessionConfig, now: Instant, actions: &mut Vec<Action>) -> Session {
+    /// actions (taking the name) go into `actions`. `random` jitters its heartbeats.
+    pub fn start(
+        config: SessionConfig,
+        random: Random,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) -> Session {
         let name = NameKeeper::new(config.name.clone(), now);
         if let Some(wanted) = &config.name {
             actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
         }
-        Session {
-            next_heartbeat: now.checked_add(config.heartbeat),
+        let mut session = Session {
+            next_heartbeat: None,
             config,
             name,
+            random,
             n_dropped_untold: 0,
             next_drops_told: now,
             ended: false,
-        }
+        };
+        session.next_heartbeat = session.after_heartbeat_interval(now);
+        session
     }
 
     /// Acts on `input`.
@@ -139,8 +158,15 @@ impl Session {
         self.tell_drops(now, actions);
         if self.next_heartbeat.is_some_and(|due| now >= due) {
             actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
-            self.next_heartbeat = now.checked_add(self.config.heartbeat);
+            self.next_heartbeat = self.after_heartbeat_interval(now);
         }
+    }
+
+    /// When the next heartbeat is due: the interval with [`HEARTBEAT_JITTER`], from `now`.
+    fn after_heartbeat_interval(&mut self, now: Instant) -> Option<Instant> {
+        let factor = 1.0 + HEARTBEAT_JITTER * (2.0 * self.random.next_unit() - 1.0);
+        let interval = self.config.heartbeat.checked_mul(1024)? / 1024;
+        now.checked_add(interval.mul_f64(factor))
     }
 
     /// When [`Session::handle_timeout`] next has something to do, if ever.
@@ -199,6 +225,22 @@ impl Session {
             text: text.into_owned(),
             bell,
         });
+    }
+}
+
+impl Random {
+    /// A generator from `seed` (any value; zero is replaced).
+    pub fn new(seed: u64) -> Random {
+        Random(seed.max(1))
+    }
+
+    /// The next number, uniform in `[0, 1)`.
+    pub fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+        bits as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -287,7 +329,7 @@ mod tests {
 
     fn start(name: Option<&str>, t: Instant) -> (Session, Vec<Action>) {
         let mut actions = Vec::new();
-        let session = Session::start(config(name), t, &mut actions);
+        let session = Session::start(config(name), Random::new(7), t, &mut actions);
         (session, actions)
     }
 
@@ -342,16 +384,71 @@ mod tests {
     }
 
     #[test]
-    fn heartbeats_go_out_on_time() {
+    fn heartbeats_go_out_on_time_within_their_jitter() {
         let t = Instant::now();
         let (mut s, _) = start(None, t);
-        assert_eq!(s.next_deadline(), Some(t + HEARTBEAT));
-        let mut actions = Vec::new();
-        s.handle_timeout(t + Duration::from_secs(4), &mut actions);
-        assert!(actions.is_empty());
-        s.handle_timeout(t + HEARTBEAT, &mut actions);
-        assert_eq!(actions, vec![send(b"@im@")]);
-        assert_eq!(s.next_deadline(), Some(t + 2 * HEARTBEAT));
+        let mut now = t;
+        let mut intervals = Vec::new();
+        for _ in 0..200 {
+            let due = s.next_deadline().expect("a heartbeat is due");
+            let mut actions = Vec::new();
+            s.handle_timeout(due - Duration::from_millis(1), &mut actions);
+            assert!(actions.is_empty(), "not before it is due");
+            s.handle_timeout(due, &mut actions);
+            assert_eq!(actions, vec![send(b"@im@")]);
+            intervals.push((due - now).as_secs_f64());
+            now = due;
+        }
+        let secs = HEARTBEAT.as_secs_f64();
+        assert!(
+            intervals
+                .iter()
+                .all(|&i| i >= secs * 0.9 && i <= secs * 1.1),
+            "{intervals:?}"
+        );
+        let mean = intervals.iter().sum::<f64>() / intervals.len() as f64;
+        assert!((mean - secs).abs() < secs * 0.02, "mean {mean}");
+        let spread = intervals.iter().fold(0f64, |m, &i| m.max((i - secs).abs()));
+        assert!(spread > secs * 0.05, "the intervals vary: {spread}");
+    }
+
+    #[test]
+    fn clients_that_joined_together_drift_apart() {
+        // 1 000 sessions started at the same instant: after a few intervals their
+        // heartbeats no longer come in one burst.
+        let t = Instant::now();
+        let mut sessions: Vec<Session> = (0..1000u64)
+            .map(|seed| {
+                Session::start(
+                    config(None),
+                    Random::new(seed * 7919 + 1),
+                    t,
+                    &mut Vec::new(),
+                )
+            })
+            .collect();
+        let mut latest = Vec::new();
+        for _ in 0..5 {
+            latest.clear();
+            for session in &mut sessions {
+                let due = session.next_deadline().expect("due");
+                session.handle_timeout(due, &mut Vec::new());
+                latest.push(due);
+            }
+        }
+        // The busiest tenth of a second now holds a small share of them, not all.
+        latest.sort();
+        let window = Duration::from_millis(100);
+        let busiest = (0..latest.len())
+            .map(|i| {
+                latest[i..]
+                    .iter()
+                    .take_while(|&&at| at - latest[i] < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(busiest <= 150, "{busiest} heartbeats within 100 ms");
     }
 
     #[test]
@@ -449,6 +546,7 @@ mod tests {
                 heartbeat: Duration::MAX,
                 ..config(None)
             },
+            Random::new(7),
             t,
             &mut actions,
         );

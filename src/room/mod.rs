@@ -414,7 +414,7 @@ impl Room {
     }
 
     /// Sends a presence notice to every member but `except`, if the room-wide presence
-    /// budget allows.
+    /// budget (counted in deliveries) allows.
     fn announce(
         &mut self,
         notice: Notice<'_>,
@@ -422,7 +422,14 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
-        if !self.presence.take(PRESENCE_RATE, PRESENCE_BURST, now) {
+        let receivers = self.members.len() - usize::from(except.is_some());
+        if receivers == 0 {
+            return;
+        }
+        if !self
+            .presence
+            .take_many(receivers as f64, PRESENCE_RATE, PRESENCE_BURST, now)
+        {
             self.stats.presence_skipped += 1;
             return;
         }

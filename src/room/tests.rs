@@ -717,31 +717,52 @@ fn too_long_notices_are_limited_to_one_a_second() {
 }
 
 #[test]
-fn presence_notices_have_a_room_wide_budget() {
+fn presence_notices_have_a_room_wide_budget_in_deliveries() {
+    // A room of 1 000, then 300 forged join/quit pairs in one second: every notice goes
+    // to a thousand members, so the budget allows about three, not three hundred.
     let t = Instant::now();
-    let mut room = room_with(&[1], t);
-    let mut told = 0;
-    for port in 2..100 {
-        told += feed(&mut room, b"@im@", port, t)
-            .iter()
-            .filter(|(to, _)| *to == 1)
-            .count();
+    let mut room = Room::new(
+        Config {
+            max_clients: 2000,
+            ..config()
+        },
+        t,
+    );
+    let mut out = Outbox::new();
+    for port in 1..=1000 {
+        room.handle_datagram(b"@im@", addr(port), t, &mut out);
     }
-    assert_eq!(
-        told,
-        PRESENCE_BURST as usize - 1,
-        "the first join spent one token"
-    );
-    assert_eq!(room.len(), 99, "everyone still joins");
-    assert_eq!(
-        room.stats().presence_skipped,
-        98 - (PRESENCE_BURST as u64 - 1)
-    );
-    let later = t + Duration::from_secs(1);
+    out.clear();
+    let later = t + Duration::from_secs(5);
+    let mut presence_deliveries = 0;
+    for i in 0..300u16 {
+        let from = SocketAddr::from(([10, 0, 0, 1], 20_000 + i));
+        let at = later + Duration::from_millis(u64::from(i) * 3);
+        room.handle_datagram(b"@im@", from, at, &mut out);
+        room.handle_datagram(b"quit", from, at, &mut out);
+        presence_deliveries += out
+            .iter()
+            .filter(|(to, sent)| to.port() <= 1000 && !sent.starts_with(b"* you joined"))
+            .count();
+        out.clear();
+    }
+    // The burst, plus the rate over the 0.9 s the churn lasted.
+    let allowed = (PRESENCE_BURST + PRESENCE_RATE * 0.9) as usize + 1000;
     assert!(
-        !feed(&mut room, b"quit", 2, later).is_empty(),
-        "the budget refills"
+        presence_deliveries <= allowed,
+        "{presence_deliveries} deliveries of presence notices"
     );
+    assert_eq!(room.len(), 1000, "everyone still came and went");
+    assert!(room.stats().presence_skipped >= 590);
+    // In a small room the same budget is many notices.
+    let mut small = room_with(&[1, 2, 3], t);
+    for port in 4..50 {
+        let sent = feed(&mut small, b"@im@", port, t);
+        assert!(
+            sent.iter().any(|(to, _)| *to == 1),
+            "join of {port} not told"
+        );
+    }
 }
 
 #[test]
@@ -1181,4 +1202,37 @@ fn drops_told_at_once_are_not_told_again_as_zero() {
     let mut out = Outbox::new();
     room.handle_timeout(later + 2 * NOTICE_INTERVAL, &mut out);
     assert!(out.is_empty(), "{:?}", sorted(&out));
+}
+
+#[test]
+fn a_heartbeat_burst_read_after_a_busy_fan_out_evicts_no_one() {
+    // 1 000 members heartbeat together just before their timeout, while the room is busy
+    // sending; the server reads the burst from its backlog afterwards, each datagram
+    // stamped with when it arrived, and only then asks about timeouts.
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_clients: 2000,
+            ..config()
+        },
+        t,
+    );
+    let mut out = Outbox::new();
+    for port in 1..=1000 {
+        room.handle_datagram(b"@im@", addr(port), t, &mut out);
+    }
+    out.clear();
+    let busy = t + TIMEOUT - Duration::from_millis(100);
+    room.handle_datagram(b"a long fan-out", addr(1), busy, &mut out);
+    assert_eq!(out.len(), 1000);
+    out.clear();
+    let arrived = t + TIMEOUT - Duration::from_millis(50);
+    let read = t + TIMEOUT + Duration::from_millis(500);
+    for port in 1..=1000 {
+        room.handle_datagram(b"@im@", addr(port), arrived, &mut out);
+    }
+    room.handle_timeout(read, &mut out);
+    assert_eq!(room.len(), 1000, "no live member was evicted");
+    assert_eq!(room.stats().timed_out, 0);
+    assert!(out.is_empty(), "and nothing to say about it");
 }
