@@ -41,6 +41,9 @@ const LOST_AFTER: Duration = Duration::from_millis(500);
 const IDLE_CLIENTS: usize = 10_000;
 /// How often the clients of the sustained run heartbeat, all at once.
 const SUSTAIN_HEARTBEAT: Duration = Duration::from_secs(3);
+/// The server's timeout in the sustained run: more than one heartbeat interval, less
+/// than two.
+const SUSTAIN_TIMEOUT: &str = "4";
 
 /// What one load run measured.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +57,8 @@ struct Figures {
     target_cpu_us: f64,
     /// CPU share of the thread running the load, in percent of one core.
     harness_cpu_pct: f64,
+    /// Datagrams the clients sent the target: messages and heartbeats.
+    sent: u64,
 }
 
 /// Where a target's CPU time is read: `/proc/<pid>/stat` or `/proc/self/task/<tid>/stat`.
@@ -296,6 +301,7 @@ impl Clients {
         let harness_before = cpu_ticks("/proc/thread-self/stat");
         let start = Instant::now();
         let mut next_heartbeat = heartbeat_every.map(|every| start + every);
+        let mut heartbeats = 0u64;
         // Taken when the sending window closes: deliveries after it (the drain) are
         // not counted in the rate.
         let mut at_close: Option<(u64, Option<u64>, Option<u64>)> = None;
@@ -313,7 +319,9 @@ impl Clients {
             if let (Some(due), Some(every)) = (next_heartbeat, heartbeat_every) {
                 if at_close.is_none() && Instant::now() >= due {
                     for socket in &self.sockets {
-                        let _ = socket.send_to(b"@im@", self.target);
+                        if socket.send_to(b"@im@", self.target).is_ok() {
+                            heartbeats += 1;
+                        }
                     }
                     next_heartbeat = Some(due + every);
                 }
@@ -373,6 +381,7 @@ impl Clients {
             p99_us: percentile(&latencies_us, 0.99),
             target_cpu_us: ticks_to_us(target_before, target_after) / counted.max(1) as f64,
             harness_cpu_pct: ticks_to_us(harness_before, harness_after) / (secs * 1e6) * 100.0,
+            sent: next_id + heartbeats,
         }
     }
 }
@@ -437,16 +446,25 @@ fn main() {
 }
 
 /// N clients for `duration`, heartbeating together every [`SUSTAIN_HEARTBEAT`] while one
-/// keeps WINDOW messages in flight: server (default timeout, so live clients can be
-/// evicted) and floor side by side.
+/// keeps WINDOW messages in flight: server and floor side by side. The server's timeout
+/// is [`SUSTAIN_TIMEOUT`]: a client that loses a single heartbeat is evicted, so
+/// "evicted live" counts every member whose heartbeat was lost.
 fn sustained(n: usize, duration: Duration) {
     println!(
-        "\nsustained: N = {n}, {:.0} s, every client heartbeating together every {:?}",
+        "\nsustained: N = {n}, {:.0} s, every client heartbeating together every {:?}, \
+         server timeout {SUSTAIN_TIMEOUT} s",
         duration.as_secs_f64(),
         SUSTAIN_HEARTBEAT
     );
     let run_server = || {
-        let mut server = ServerProcess::start(&["--rate", "0", "--max-clients", "20000"]);
+        let mut server = ServerProcess::start(&[
+            "--rate",
+            "0",
+            "--max-clients",
+            "20000",
+            "--timeout",
+            SUSTAIN_TIMEOUT,
+        ]);
         let clients = Clients::join(server.addr, n);
         let before = server.console("stats").unwrap_or_default();
         let figures = clients.load(duration, &server.cpu_source(), Some(SUSTAIN_HEARTBEAT));
@@ -484,8 +502,10 @@ fn sustained(n: usize, duration: Duration) {
         );
     }
     println!(
-        "    server: sent {} datagrams for {} broadcasts; drained while busy {}, queue drops {}, \
-         queued at most {} bytes",
+        "    server: received {} of the {} datagrams the clients sent; sent {} for {} \
+         broadcasts; drained while busy {}, queue drops {}, queued at most {} bytes",
+        delta("received"),
+        on_server.sent,
         delta("deliveries"),
         delta("broadcast"),
         delta("drained while busy"),

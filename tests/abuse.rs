@@ -233,6 +233,7 @@ fn flood(socket: &UdpSocket, to: std::net::SocketAddr, payload: &[u8], n: usize)
 
 #[test]
 fn an_unread_stderr_does_not_stop_the_room() {
+    let _heavy = heavy();
     // At debug every chat line is logged: 5 000 of them fill a pipe no one reads. Before
     // the logger handed records to a thread of its own, the room's thread blocked in the
     // write and relayed nothing more.

@@ -422,7 +422,10 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
-        let receivers = self.members.len() - usize::from(except.is_some());
+        let receivers = self
+            .members
+            .len()
+            .saturating_sub(usize::from(except.is_some()));
         if receivers == 0 {
             return;
         }

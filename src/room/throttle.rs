@@ -17,8 +17,9 @@ pub const STRANGER_MEMORY: usize = 4096;
 /// Room-wide budget for presence notices (joined, left, timed out), in deliveries per
 /// second and in a burst: a notice to N members costs N. So a churn of forged joins and
 /// quits, or a wave of evictions, costs the room a bounded number of sends whatever its
-/// size: about 100 notices a second in a room of 10, one in a room of 1 000. `/who` is
-/// always right.
+/// size: about 100 notices a second in a room of 10, one in a room of 1 000, one every
+/// 20 s in a room of 20 000 (a notice to more members than the burst goes out from a
+/// full bucket and is paid back before the next). `/who` is always right.
 pub const PRESENCE_RATE: f64 = 1000.0;
 /// See [`PRESENCE_RATE`].
 pub const PRESENCE_BURST: f64 = 3000.0;

@@ -1,4 +1,5 @@
-//! Datagrams taken off the socket while the room was busy sending, waiting their turn.
+//! Datagrams taken off the socket while the room was busy sending, waiting their turn,
+//! each stamped with when it was taken off (no earlier than it arrived).
 //!
 //! The kernel holds only about 200 small datagrams for a socket (std cannot enlarge its
 //! buffer), and a fan-out to 1 000 members takes milliseconds: a burst of heartbeats
@@ -33,7 +34,7 @@ pub struct Backlog {
     high_water: usize,
 }
 
-/// A datagram waiting its turn, with when it arrived.
+/// A datagram waiting its turn, with when it was taken off the socket.
 #[derive(Debug)]
 pub struct Waiting {
     pub datagram: Vec<u8>,
@@ -90,14 +91,11 @@ impl Backlog {
         }
     }
 
-    /// Whether another small datagram would fit.
-    pub fn has_room(&self) -> bool {
-        self.bytes + ENTRY_COST < self.max_bytes
-    }
-
-    /// When the oldest waiting datagram arrived.
-    pub fn oldest_arrival(&self) -> Option<Instant> {
-        self.waiting.front().map(|w| w.at)
+    /// The latest instant the room may take as "now" for timeouts: when the oldest
+    /// waiting datagram was taken off the socket, or `clock` when none waits. Judging
+    /// anyone silent later than that could evict a member whose heartbeat waits here.
+    pub fn horizon(&self, clock: Instant) -> Instant {
+        self.waiting.front().map_or(clock, |w| w.at.min(clock))
     }
 
     /// Whether nothing waits.
@@ -159,16 +157,36 @@ mod tests {
             kept += usize::from(backlog.push(b"@im@", addr(1), t));
         }
         assert_eq!((kept, backlog.dropped()), (4, 6));
-        assert!(!backlog.has_room());
         assert!(
             !backlog.push(&[0; 65_000], addr(1), t),
             "a big one never fits"
         );
         let first = backlog.pop().unwrap();
         backlog.recycle(first.datagram);
-        assert!(backlog.has_room());
-        assert!(backlog.push(b"@im@", addr(2), t));
+        assert!(backlog.push(b"@im@", addr(2), t), "room again");
         assert_eq!(backlog.high_water(), 4 * (4 + ENTRY_COST));
+    }
+
+    #[test]
+    fn the_horizon_is_the_oldest_waiting_datagram_or_the_clock() {
+        let t = Instant::now();
+        let clock = t + std::time::Duration::from_secs(10);
+        let mut backlog = Backlog::new(10_000);
+        assert_eq!(backlog.horizon(clock), clock, "nothing waits");
+        backlog.push(b"@im@", addr(1), t + std::time::Duration::from_secs(3));
+        backlog.push(b"@im@", addr(2), t + std::time::Duration::from_secs(7));
+        assert_eq!(
+            backlog.horizon(clock),
+            t + std::time::Duration::from_secs(3)
+        );
+        let first = backlog.pop().unwrap();
+        backlog.recycle(first.datagram);
+        assert_eq!(
+            backlog.horizon(clock),
+            t + std::time::Duration::from_secs(7)
+        );
+        backlog.pop();
+        assert_eq!(backlog.horizon(clock), clock);
     }
 
     #[test]

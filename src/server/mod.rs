@@ -55,6 +55,8 @@ const ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// under 1 % of the sends it comes between. (The socket stays non-blocking from a
 /// drain until the loop finds nothing to read, so drains cost no mode switch.)
 pub const DRAIN_EVERY: u32 = 64;
+/// The most datagrams one drain takes off the socket: more than the kernel holds.
+const DRAIN_MAX: usize = 1024;
 /// The most bytes waiting in the backlog: tens of thousands of heartbeats, or 64 of the
 /// largest datagrams.
 pub const BACKLOG_BYTES: usize = 4 << 20;
@@ -102,13 +104,22 @@ impl Server {
     pub fn new(socket: UdpSocket, mut config: Config) -> io::Result<(Server, Handle)> {
         let local = socket.local_addr()?;
         config.local_addr = Some(local);
+        socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(MAX_SLEEP))?;
         let wake_token = random_token();
         let (sender, commands) = mpsc::channel();
+        let wake_addr = loopback_of(local);
+        // A socket of its own: the server's may be non-blocking while it is busy, and
+        // a wake-up must wait for room rather than be lost.
+        let waker_ip: IpAddr = if wake_addr.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        };
         let handle = Handle {
             commands: sender,
-            waker: socket.try_clone()?,
-            wake_addr: loopback_of(local),
+            waker: UdpSocket::bind((waker_ip, 0))?,
+            wake_addr,
             wake_token,
         };
         let now = Instant::now();
@@ -176,9 +187,15 @@ impl Server {
                 return Ok(());
             }
             // Time, as far as the room can know it, is when the oldest datagram still
-            // waiting arrived: a member whose heartbeat waits is not evicted before
-            // its heartbeat is read.
-            let horizon = self.backlog.oldest_arrival().unwrap_or_else(Instant::now);
+            // waiting was taken off the socket: a member whose heartbeat waits is not
+            // evicted before its heartbeat is read. When something is due, what the
+            // kernel holds is taken off first, for the same reason.
+            let mut clock = Instant::now();
+            if self.backlog.is_empty() && self.room.next_deadline().is_some_and(|d| d <= clock) {
+                self.drain();
+                clock = Instant::now();
+            }
+            let horizon = self.backlog.horizon(clock);
             self.room.handle_timeout(horizon, &mut out);
             self.send_all(&mut out);
             let summary_due = self.log_drops(horizon);
@@ -214,8 +231,10 @@ impl Server {
             return;
         }
         let now = Instant::now();
-        while self.backlog.has_room() {
+        // At most what the kernel can hold, so a flood cannot keep the room here.
+        for _ in 0..DRAIN_MAX {
             match self.socket.recv_from(&mut self.drain_buf) {
+                // What does not fit is counted as a queue drop.
                 Ok((len, from)) => {
                     self.backlog.push(&self.drain_buf[..len], from, now);
                 }
