@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use command::{parse_chat, Chat, Command};
 pub use name::{Name, NameError, MAX_NAME};
-pub use notice::{Notice, NOTICE_PREFIX};
+pub use notice::{Notice, RateLimit, NOTICE_PREFIX};
 pub use text::{decode, terminal_safe};
 pub use wire::{parse_reply, parse_request, trim_line_end, Reply, Request, HEARTBEAT, QUIT};
 

@@ -20,14 +20,26 @@ pub const QUOTE_MAX_BYTES: usize = 32;
 const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
                     start a line with // to say something starting with /; quit to leave";
 
+/// How many messages a member may send: `per_sec` a second, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_sec: f64,
+    pub burst: u32,
+}
+
 /// A notice from the server, as the text after [`NOTICE_PREFIX`].
 ///
 /// Fields that hold what a user typed (a refused name, an unknown target or command) are
 /// quoted by `Display` to at most [`QUOTE_MAX_BYTES`]; labels and names are written whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Notice<'a> {
-    /// To a newcomer: how it is shown, and how many are here.
-    Welcome { who: &'a str, here: usize },
+    /// To a newcomer: how it is shown, how many are here, and how many messages it may
+    /// send (`None`: no limit), so a client can pace itself.
+    Welcome {
+        who: &'a str,
+        here: usize,
+        limit: Option<RateLimit>,
+    },
     /// The answer to a `/nick` that took.
     NowCalled(&'a str),
     /// The answer to a `/nick` of the name one has.
@@ -93,12 +105,23 @@ impl<'a> Notice<'a> {
     pub fn parse(line: &'a str) -> Option<Notice<'a>> {
         let text = line.strip_prefix(NOTICE_PREFIX)?;
         if let Some(rest) = text.strip_prefix("you joined as ") {
-            let (who, count) = rest.rsplit_once(" (")?;
-            let here = count
-                .strip_suffix(" here; /help for commands)")?
-                .parse()
-                .ok()?;
-            return Some(Notice::Welcome { who, here });
+            let (who, inside) = rest.rsplit_once(" (")?;
+            let mut parts = inside.strip_suffix(')')?.split("; ");
+            let here = parts.next()?.strip_suffix(" here")?.parse().ok()?;
+            if parts.next()? != "/help for commands" {
+                return None;
+            }
+            let limit = match parts.next() {
+                None | Some(NO_LIMIT) => None,
+                Some(limit) => {
+                    let (rate, burst) = limit.split_once(" messages a second, ")?;
+                    Some(RateLimit {
+                        per_sec: rate.parse().ok()?,
+                        burst: burst.strip_suffix(" at once")?.parse().ok()?,
+                    })
+                }
+            };
+            return Some(Notice::Welcome { who, here, limit });
         }
         let simple = [
             (
@@ -240,6 +263,10 @@ impl<'a> Notice<'a> {
             Notice::Welcome {
                 who: "127.0.0.1:5000",
                 here: 3,
+                limit: Some(RateLimit {
+                    per_sec: 5.0,
+                    burst: 10,
+                }),
             },
             Notice::NowCalled("alice"),
             Notice::AlreadyCalled("alice"),
@@ -370,6 +397,9 @@ impl<'a> Notice<'a> {
 /// The number of kinds of [`Notice`].
 pub const KINDS: usize = 29;
 
+/// The end of a welcome from a room without a message limit.
+const NO_LIMIT: &str = "no message limit";
+
 /// The end of [`Notice::NameInvalid`], after the quoted name.
 const NAME_RULE: &str = ": use 1-16 ASCII letters, digits, _ or -, starting with a letter";
 const _: () = assert!(MAX_NAME == 16, "NAME_RULE and NickUsage say 1-16");
@@ -377,8 +407,14 @@ const _: () = assert!(MAX_NAME == 16, "NAME_RULE and NickUsage say 1-16");
 impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Notice::Welcome { who, here } => {
-                write!(f, "you joined as {who} ({here} here; /help for commands)")
+            Notice::Welcome { who, here, limit } => {
+                write!(f, "you joined as {who} ({here} here; /help for commands; ")?;
+                match limit {
+                    Some(RateLimit { per_sec, burst }) => {
+                        write!(f, "{per_sec} messages a second, {burst} at once)")
+                    }
+                    None => write!(f, "{NO_LIMIT})"),
+                }
             }
             Notice::NowCalled(name) => write!(f, "you are now {name}"),
             Notice::AlreadyCalled(name) => write!(f, "you are already {name}"),
@@ -551,6 +587,34 @@ mod tests {
         ] {
             assert!(!Notice::action_reads_as_notice(action), "{action:?}");
         }
+    }
+
+    #[test]
+    fn the_welcome_tells_the_rate_limit_in_words() {
+        let welcome = Notice::Welcome {
+            who: "alice",
+            here: 2,
+            limit: Some(RateLimit {
+                per_sec: 0.5,
+                burst: 3,
+            }),
+        };
+        let text = welcome.to_string();
+        assert_eq!(
+            text,
+            "you joined as alice (2 here; /help for commands; 0.5 messages a second, 3 at once)"
+        );
+        assert_eq!(Notice::parse(&format!("* {text}")), Some(welcome));
+        let free = "* you joined as [::1]:5 (1 here; /help for commands; no message limit)";
+        assert!(matches!(
+            Notice::parse(free),
+            Some(Notice::Welcome { who: "[::1]:5", here: 1, limit: None })
+        ));
+        let older = "* you joined as bob (1 here; /help for commands)";
+        assert!(matches!(
+            Notice::parse(older),
+            Some(Notice::Welcome { who: "bob", limit: None, .. })
+        ));
     }
 
     #[test]

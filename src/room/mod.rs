@@ -23,7 +23,7 @@ use log::debug;
 
 pub use crate::outbox::Outbox;
 use crate::outbox::Payload;
-use crate::proto::{self, Chat, Notice, Request, NOTICE_PREFIX};
+use crate::proto::{self, Chat, Notice, RateLimit, Request, NOTICE_PREFIX};
 use departed::{Departed, Recent};
 use members::{Member, Members};
 use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
@@ -376,9 +376,14 @@ impl Room {
         // The newcomer learns how it is shown; a client that had a name learns it must
         // take it again (after a restart of the server, say).
         if welcome {
+            let limit = (self.config.rate_per_sec > 0.0).then_some(RateLimit {
+                per_sec: self.config.rate_per_sec,
+                burst: self.config.burst,
+            });
             let payload = out.notice(Notice::Welcome {
                 who: &label,
                 here: self.members.len(),
+                limit,
             });
             out.push(from, payload, line_mode);
         }

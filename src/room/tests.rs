@@ -62,7 +62,7 @@ fn heartbeat_joins_telling_the_others_and_welcoming_the_newcomer() {
             (1, "* 127.0.0.1:2 joined".into()),
             (
                 2,
-                "* you joined as 127.0.0.1:2 (2 here; /help for commands)".into()
+                "* you joined as 127.0.0.1:2 (2 here; /help for commands; no message limit)".into()
             )
         ]
     );
@@ -86,7 +86,7 @@ fn fan_out_includes_the_sender_and_a_new_sender_joins_first() {
             // It ended its line, so it is in line mode.
             (
                 2,
-                "* you joined as 127.0.0.1:2 (2 here; /help for commands)\n".into()
+                "* you joined as 127.0.0.1:2 (2 here; /help for commands; no message limit)\n".into()
             ),
             (2, "127.0.0.1:2 hello\n".into()),
         ]
@@ -463,7 +463,7 @@ fn a_timed_out_name_comes_back_with_its_address() {
         vec![
             (
                 1,
-                "* you joined as alice (2 here; /help for commands)".into()
+                "* you joined as alice (2 here; /help for commands; no message limit)".into()
             ),
             (1, "alice still here?".into()),
             (2, "* alice joined".into()),
@@ -1157,7 +1157,7 @@ fn a_person_pasting_a_notice_is_relayed_not_taken_for_a_server() {
     // A welcome naming the server's own port is a server's.
     assert!(feed(
         &mut room,
-        b"* you joined as 10.0.0.1:9999 (3 here; /help for commands)",
+        b"* you joined as 10.0.0.1:9999 (3 here; /help for commands; no message limit)",
         1,
         t
     )
