@@ -63,6 +63,24 @@ pub fn parse_name(text: &str) -> Result<String, String> {
     }
 }
 
+/// The port a server listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 9999;
+
+/// A server as the user wrote it, with [`DEFAULT_PORT`] added when it has no port:
+/// `localhost`, `127.0.0.1`, `::1` and `[::1]` all get `:9999`.
+pub fn server_address(text: &str) -> String {
+    let text = text.trim();
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return text.to_string();
+    }
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => std::net::SocketAddr::new(ip, DEFAULT_PORT).to_string(),
+        Err(_) if !text.contains(':') => format!("{text}:{DEFAULT_PORT}"),
+        Err(_) => text.to_string(),
+    }
+}
+
 /// An I/O error about `address` in a user's words: without the `(os error N)` suffix,
 /// and with a hint when the port is missing.
 pub fn describe_address_error(address: &str, error: &io::Error) -> String {
@@ -199,6 +217,17 @@ mod tests {
             let err = parse_secs(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_server_without_a_port_gets_the_default_one() {
+        assert_eq!(server_address("127.0.0.1:5"), "127.0.0.1:5");
+        assert_eq!(server_address("127.0.0.1"), "127.0.0.1:9999");
+        assert_eq!(server_address("::1"), "[::1]:9999");
+        assert_eq!(server_address("[::1]"), "[::1]:9999");
+        assert_eq!(server_address("[::1]:7"), "[::1]:7");
+        assert_eq!(server_address("localhost"), "localhost:9999");
+        assert_eq!(server_address("localhost:12"), "localhost:12");
     }
 
     #[test]

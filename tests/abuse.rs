@@ -297,7 +297,7 @@ fn a_flooding_server_cannot_grow_the_clients_memory() {
     let fake = UdpSocket::bind("127.0.0.1:0").expect("bind the fake server");
     fake.set_read_timeout(Some(DEADLINE)).unwrap();
     let addr = fake.local_addr().unwrap().to_string();
-    let mut client = Proc::spawn_with(CLIENT, &[&addr], Some("warn"), false);
+    let mut client = Proc::spawn_with(CLIENT, &[&addr, "--no-reconnect"], Some("warn"), false);
     let mut buf = [0u8; 64];
     let (_, client_addr) = fake.recv_from(&mut buf).expect("the client's heartbeat");
     let payload = vec![b'x'; 65_000];

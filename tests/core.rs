@@ -97,10 +97,10 @@ fn non_utf8_bytes_are_decoded_lossily() {
 }
 
 #[test]
-fn console_quit_tells_clients_and_the_client_binary_exits_1() {
+fn console_quit_tells_clients_and_a_client_without_reconnect_exits_1() {
     let mut server = TestServer::start(&[]);
     let raw = server.joined_peer();
-    let mut client = server.client(&[]);
+    let mut client = server.client(&["--no-reconnect"]);
     server.proc.wait_stderr_count(" joined", 2);
     server.proc.type_line("quit");
     // After the notice of the client's join comes the goodbye: an empty datagram.
@@ -287,4 +287,47 @@ fn the_message_limit_cannot_exceed_what_one_datagram_carries() {
         "* message too long ({} bytes, limit {max})",
         text.len() + 1
     ));
+}
+
+#[test]
+fn a_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name() {
+    let mut server = TestServer::start(&[]);
+    let bind = server.addr.to_string();
+    let mut client = server.client(&["--name", "phoenix"]);
+    client.wait_stdout("with its name", |l| l.ends_with("* you are now phoenix"));
+    server.proc.type_line("quit");
+    assert_eq!(server.proc.wait_exit().code(), Some(0));
+    client.wait_stdout("saying the server went away", |l| {
+        l.ends_with("* server went away; trying again — Ctrl-D to leave")
+    });
+    client.type_line("typed while it was away");
+    let server = TestServer::start_on(&bind, &[]);
+    let raw = server.joined_peer();
+    client.wait_stdout("back in the room", |l| l.ends_with("* back in the room"));
+    raw.expect_chat("phoenix typed while it was away");
+    client.type_line("and after");
+    raw.expect_chat("phoenix and after");
+    assert!(client.is_running(), "{}", client.report());
+}
+
+#[test]
+fn a_script_piping_a_hundred_lines_gets_a_hundred_lines_delivered() {
+    // The room allows 20 a second, 5 at once: unpaced, most of the hundred would drop.
+    let server = TestServer::start(&["--rate", "20", "--burst", "5"]);
+    let raw = server.joined_peer();
+    let mut client = server.client(&[]);
+    for i in 0..100 {
+        client.type_line(&format!("line {i}"));
+    }
+    client.close_stdin();
+    let mut got = Vec::new();
+    while got.len() < 100 {
+        let line = raw.recv_text();
+        if let Some((_, text)) = line.split_once(" line ") {
+            got.push(text.parse::<u32>().expect("a line number"));
+        }
+    }
+    assert_eq!(got, (0..100).collect::<Vec<_>>(), "all, in order, once");
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", client.report());
 }

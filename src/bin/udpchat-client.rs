@@ -12,7 +12,9 @@ use udpchat::{cli, proto};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// The server, as host:port (e.g. 127.0.0.1:9999, localhost:9999, [::1]:9999).
+    /// The server, as host:port or just host (port 9999), e.g. 127.0.0.1:9999,
+    /// localhost, [::1]:9999.
+    #[arg(default_value = "127.0.0.1:9999")]
     server: String,
     /// Seconds between heartbeats (fractions allowed).
     #[arg(long, default_value = "5", value_parser = cli::parse_secs, allow_negative_numbers = true)]
@@ -24,6 +26,9 @@ struct Cli {
     /// Ring the terminal bell when someone mentions your name or messages you privately.
     #[arg(long)]
     bell: bool,
+    /// When the server goes away, end (exit status 1) instead of trying it again.
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 fn main() -> ExitCode {
@@ -37,12 +42,13 @@ fn main() -> ExitCode {
 
 fn chat(args: Cli) -> ExitCode {
     let config = client::Config {
-        server: args.server,
+        server: cli::server_address(&args.server),
         session: client::SessionConfig {
             heartbeat: args.heartbeat,
             max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
             name: args.name,
             bell: args.bell,
+            reconnect: !args.no_reconnect,
         },
     };
     let stdin = io::BufReader::new(io::stdin());

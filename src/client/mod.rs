@@ -6,6 +6,7 @@
 //! typed lines in the same queue, and the main loop hands each to the session, sends
 //! what it asks, prints what it shows and wakes for its heartbeats.
 
+mod outgoing;
 pub mod session;
 pub mod split;
 
@@ -71,6 +72,10 @@ struct Connected {
     first: Option<Vec<u8>>,
 }
 
+/// The server's port was found closed.
+#[derive(Debug, Clone, Copy)]
+struct Refused;
+
 /// What the recv thread and the main loop share about the queue between them.
 #[derive(Debug, Default)]
 struct Backlog {
@@ -86,7 +91,8 @@ enum Event {
     Line(String),
     InputClosed,
     Datagram(Vec<u8>),
-    ServerDown,
+    /// The server's port was found closed.
+    Refused,
     Failed(io::Error),
 }
 
@@ -164,11 +170,12 @@ fn main_loop(
         &mut actions,
     );
     loop {
+        let mut refused = false;
         for action in actions.drain(..) {
             match action {
                 Action::Send(datagram) => {
-                    if let Err(outcome) = send(socket, &datagram) {
-                        return Ok(outcome);
+                    if send(socket, &datagram).is_err() {
+                        refused = true;
                     }
                 }
                 Action::Show { text, bell } => {
@@ -179,6 +186,10 @@ fn main_loop(
                 }
                 Action::End(outcome) => return Ok(outcome),
             }
+        }
+        if refused {
+            session.handle(Input::Refused, Instant::now(), &mut actions);
+            continue;
         }
         let received = match session.next_deadline() {
             Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
@@ -201,7 +212,7 @@ fn main_loop(
                 backlog.bytes.fetch_sub(datagram.len(), Ordering::Relaxed);
                 session.handle(Input::Datagram(&datagram), now, &mut actions);
             }
-            Event::ServerDown => return Ok(Outcome::ServerDown),
+            Event::Refused => session.handle(Input::Refused, now, &mut actions),
             Event::Failed(e) => return Err(Error::Socket(e)),
         }
         let n = backlog.dropped.swap(0, Ordering::Relaxed);
@@ -212,13 +223,13 @@ fn main_loop(
     }
 }
 
-/// Sends one datagram. `Err(ServerDown)` when the send learns that the server's port is
+/// Sends one datagram. `Err(Refused)` when the send learns that the server's port is
 /// closed: Linux reports the ICMP error once, to whichever call on the socket comes next.
 /// Other failures are only logged, as UDP promises no delivery anyway.
-fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Outcome> {
+fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Refused> {
     match socket.send(datagram) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(Outcome::ServerDown),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(Refused),
         Err(e) => {
             warn!("cannot send: {e}");
             Ok(())
@@ -298,16 +309,22 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
     Ok(None)
 }
 
-/// The recv thread: forwards datagrams until told to stop or the server is down. When
+/// The recv thread: forwards datagrams until told to stop or the socket fails. When
 /// the queue is full (in events or in bytes) a datagram is dropped and counted; the
-/// last event (the server's goodbye, its port closed, the socket failed) waits for
-/// room, as it must not be lost.
+/// server's goodbye, its port found closed and a failure of the socket wait for room,
+/// as they must not be lost.
 fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, backlog: &Backlog) {
     let mut buf = vec![0u8; RECV_BUFFER];
     while !stop.load(Ordering::Relaxed) {
         let last = match socket.recv(&mut buf) {
-            // The server's goodbye must not be lost to a full queue.
-            Ok(0) => Event::Datagram(Vec::new()),
+            // The server's goodbye must not be lost to a full queue; the session may
+            // wait for the server to come back, so receiving goes on.
+            Ok(0) => {
+                if events.send(Event::Datagram(Vec::new())).is_err() {
+                    return;
+                }
+                continue;
+            }
             Ok(len) => {
                 if backlog.bytes.load(Ordering::Relaxed) + len > QUEUE_BYTES {
                     backlog.dropped.fetch_add(1, Ordering::Relaxed);
@@ -326,7 +343,14 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Event::ServerDown,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                // The session decides whether to wait for the server; this thread
+                // keeps receiving for when it is back.
+                if events.send(Event::Refused).is_err() {
+                    return;
+                }
+                continue;
+            }
             Err(e) => Event::Failed(e),
         };
         let _ = events.send(last);

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::outgoing::Outgoing;
 use super::split::split_typed_line;
 use crate::proto::{self, name, Notice, Reply};
 
@@ -17,6 +18,15 @@ pub const NICK_ANSWER_WAIT: Duration = Duration::from_secs(2);
 pub const HEARTBEAT_JITTER: f64 = 0.2;
 /// The least time between two lines telling how many received lines were dropped.
 pub const DROPS_TOLD_EVERY: Duration = Duration::from_secs(1);
+/// The first wait before trying the server again once it went away; it doubles up to
+/// [`RECONNECT_MAX`], each wait shortened by up to [`HEARTBEAT_JITTER`] at random.
+pub const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two tries.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// What the session says when the server goes away, and when it is back.
+pub const AWAY_NOTICE: &str = "* server went away; trying again — Ctrl-D to leave";
+/// See [`AWAY_NOTICE`].
+pub const BACK_NOTICE: &str = "* back in the room";
 
 /// What the session needs to know.
 #[derive(Debug, Clone)]
@@ -30,6 +40,8 @@ pub struct SessionConfig {
     pub name: Option<String>,
     /// Ring the terminal bell on a private message, or a chat line mentioning our name.
     pub bell: bool,
+    /// When the server goes away, keep trying it rather than end.
+    pub reconnect: bool,
 }
 
 /// How a session ended.
@@ -54,6 +66,8 @@ pub enum Input<'a> {
     Datagram(&'a [u8]),
     /// Datagrams the receiving side had to drop, arriving faster than they were shown.
     Dropped(u64),
+    /// A send or a receive found the server's port closed.
+    Refused,
 }
 
 /// What the session wants done, in order.
@@ -80,7 +94,24 @@ pub struct Session {
     n_dropped_untold: u64,
     /// When the next line about drops may be shown.
     next_drops_told: Instant,
+    /// What we send, paced, and what awaits the room's echo.
+    outgoing: Outgoing,
+    /// How we are shown in the room: the welcome's label, or the name we took.
+    label: Option<String>,
+    /// Whether the server ever answered: only then is it worth waiting for it again.
+    heard_from_server: bool,
+    /// While the server is away: when to try it next, and the wait after that.
+    away: Option<Away>,
+    /// The input ended: leave once every line typed has been sent.
+    closing: bool,
     ended: bool,
+}
+
+/// The server went away: the session tries it again now and then.
+#[derive(Debug, Clone, Copy)]
+struct Away {
+    next_try: Instant,
+    backoff: Duration,
 }
 
 /// A small random number generator (xorshift64*), seeded by the caller: the session
@@ -112,8 +143,9 @@ impl Session {
         actions: &mut Vec<Action>,
     ) -> Session {
         let name = NameKeeper::new(config.name.clone(), now);
+        let mut outgoing = Outgoing::new(now);
         if let Some(wanted) = &config.name {
-            actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
+            outgoing.push_front(format!("/nick {wanted}"));
         }
         let mut session = Session {
             next_heartbeat: None,
@@ -122,9 +154,15 @@ impl Session {
             random,
             n_dropped_untold: 0,
             next_drops_told: now,
+            outgoing,
+            label: None,
+            heard_from_server: false,
+            away: None,
+            closing: false,
             ended: false,
         };
         session.next_heartbeat = session.after_heartbeat_interval(now);
+        session.pump(now, actions);
         session
     }
 
@@ -134,34 +172,103 @@ impl Session {
             return;
         }
         match input {
-            Input::Typed(line) if line.trim().as_bytes().eq_ignore_ascii_case(proto::QUIT) => {
-                self.leave(now, actions);
-            }
+            Input::Typed(line) if is_quit(line) => self.leave(now, actions),
             Input::Typed(line) if line.trim().is_empty() => {}
             Input::Typed(line) => {
                 for piece in split_typed_line(line, self.config.max_message_bytes) {
-                    actions.push(Action::Send(piece.into_bytes()));
+                    self.outgoing.push(piece);
                 }
             }
-            Input::InputClosed => self.leave(now, actions),
+            // Lines piped in are all sent before leaving, unless no one is there.
+            Input::InputClosed if self.away.is_some() => self.leave(now, actions),
+            Input::InputClosed => self.closing = true,
             Input::Datagram(datagram) => self.receive(datagram, now, actions),
             Input::Dropped(n) => {
                 self.n_dropped_untold += n;
                 self.tell_drops(now, actions);
             }
+            Input::Refused => self.lost_server(now, actions),
         }
+        self.pump(now, actions);
     }
 
-    /// Does what is due at `now`: the heartbeat, and telling of drops.
+    /// Does what is due at `now`: the heartbeat or the next try of an absent server,
+    /// paced messages, telling of drops and of messages the room never relayed.
     pub fn handle_timeout(&mut self, now: Instant, actions: &mut Vec<Action>) {
         if self.ended {
             return;
         }
         self.tell_drops(now, actions);
-        if self.next_heartbeat.is_some_and(|due| now >= due) {
-            actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
-            self.next_heartbeat = self.after_heartbeat_interval(now);
+        match self.away {
+            Some(away) if now >= away.next_try => {
+                actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+                let backoff = (away.backoff * 2).min(RECONNECT_MAX);
+                self.away = Some(Away {
+                    next_try: now + self.jittered(away.backoff),
+                    backoff,
+                });
+            }
+            Some(_) => {}
+            None => {
+                if self.next_heartbeat.is_some_and(|due| now >= due) {
+                    actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+                    self.next_heartbeat = self.after_heartbeat_interval(now);
+                }
+                for text in self.outgoing.expire(now) {
+                    actions.push(Action::Show {
+                        text: format!("* not relayed by the room: {text}"),
+                        bell: false,
+                    });
+                }
+            }
         }
+        self.pump(now, actions);
+    }
+
+    /// How many typed messages wait to be sent.
+    pub fn waiting(&self) -> usize {
+        self.outgoing.waiting()
+    }
+
+    /// Whether the server is away and being tried again.
+    pub fn is_away(&self) -> bool {
+        self.away.is_some()
+    }
+
+    /// Sends what the pace allows, unless the server is away.
+    fn pump(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.ended || self.away.is_some() {
+            return;
+        }
+        while let Some(text) = self.outgoing.take_due(now) {
+            actions.push(Action::Send(text.into_bytes()));
+        }
+        if self.closing && self.outgoing.waiting() == 0 {
+            self.leave(now, actions);
+        }
+    }
+
+    /// The server's port is closed, or it said goodbye: try it again, or end.
+    fn lost_server(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.away.is_some() {
+            return;
+        }
+        if !(self.config.reconnect && self.heard_from_server) {
+            return self.end(Outcome::ServerDown, now, actions);
+        }
+        actions.push(Action::Show {
+            text: AWAY_NOTICE.to_string(),
+            bell: false,
+        });
+        self.away = Some(Away {
+            next_try: now + self.jittered(RECONNECT_FIRST),
+            backoff: RECONNECT_FIRST * 2,
+        });
+    }
+
+    /// `interval` shortened by up to [`HEARTBEAT_JITTER`] at random.
+    fn jittered(&mut self, interval: Duration) -> Duration {
+        interval.mul_f64(1.0 - HEARTBEAT_JITTER * self.random.next_unit())
     }
 
     /// When the next heartbeat is due: the interval shortened by up to
@@ -175,7 +282,16 @@ impl Session {
     /// When [`Session::handle_timeout`] next has something to do, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
         let drops = (self.n_dropped_untold > 0).then_some(self.next_drops_told);
-        [self.next_heartbeat, drops].into_iter().flatten().min()
+        let due = match self.away {
+            Some(away) => [Some(away.next_try), drops, None, None],
+            None => [
+                self.next_heartbeat,
+                drops,
+                self.outgoing.next_due(),
+                self.outgoing.next_expiry(),
+            ],
+        };
+        due.into_iter().flatten().min()
     }
 
     /// Shows how many received lines were dropped, at once for the first drops, then at
@@ -199,6 +315,9 @@ impl Session {
     }
 
     fn leave(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.ended {
+            return;
+        }
         actions.push(Action::Send(proto::QUIT.to_vec()));
         self.end(Outcome::Quit, now, actions);
     }
@@ -211,17 +330,35 @@ impl Session {
 
     fn receive(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
         let line = match proto::parse_reply(datagram) {
-            Reply::ServerGone => return self.end(Outcome::ServerDown, now, actions),
+            Reply::ServerGone => return self.lost_server(now, actions),
             Reply::Line(line) => line,
         };
+        self.heard_from_server = true;
+        if self.away.take().is_some() {
+            actions.push(Action::Show {
+                text: BACK_NOTICE.to_string(),
+                bell: false,
+            });
+            self.next_heartbeat = self.after_heartbeat_interval(now);
+        }
         let decoded = proto::decode(line);
         let text = proto::terminal_safe(&decoded);
         let notice = Notice::parse(&text);
-        if notice == Some(Notice::YouWereRemoved) {
-            return self.end(Outcome::Removed, now, actions);
+        match notice {
+            Some(Notice::YouWereRemoved) => return self.end(Outcome::Removed, now, actions),
+            Some(Notice::Welcome { who, limit, .. }) => {
+                self.label = Some(who.to_string());
+                self.outgoing.set_limit(limit, now);
+            }
+            Some(Notice::NowCalled(name)) => self.label = Some(name.to_string()),
+            Some(Notice::SlowDown { dropped }) => self.outgoing.resend_dropped(dropped, now),
+            _ => {}
+        }
+        if let Some(label) = &self.label {
+            self.outgoing.confirm(&text, label);
         }
         if let Some(request) = notice.and_then(|n| self.name.on_notice(n, now)) {
-            actions.push(Action::Send(request.into_bytes()));
+            self.outgoing.push_front(request);
         }
         let bell = self.config.bell && should_ring(&text, notice, self.name());
         actions.push(Action::Show {
@@ -229,6 +366,15 @@ impl Session {
             bell,
         });
     }
+}
+
+/// Whether a typed line means leaving: `quit` (which the server reads as such), or the
+/// client's own `/quit` and `/exit`, in any case.
+fn is_quit(line: &str) -> bool {
+    let line = line.trim();
+    ["quit", "/quit", "/exit"]
+        .iter()
+        .any(|word| line.eq_ignore_ascii_case(word))
 }
 
 impl Random {
@@ -327,6 +473,7 @@ mod tests {
             max_message_bytes: 1024,
             name: name.map(str::to_string),
             bell: true,
+            reconnect: false,
         }
     }
 
@@ -566,7 +713,7 @@ mod tests {
         assert_eq!(s.name(), Some("alice"));
         // Evicted and back: welcomed again.
         let again = step(&mut s, Input::Datagram(WELCOME), t);
-        assert_eq!(again[0], send(b"/nick alice"));
+        assert!(again.contains(&send(b"/nick alice")));
         assert_eq!(s.name(), None);
         assert_eq!(
             step(&mut s, Input::Datagram(WELCOME), t).len(),
@@ -591,7 +738,7 @@ mod tests {
         let (mut s, _) = start(Some("hank"), t);
         step(&mut s, Input::Datagram(b"* room is full (1 client)"), t);
         let later = step(&mut s, Input::Datagram(WELCOME), t);
-        assert_eq!(later[0], send(b"/nick hank"));
+        assert!(later.contains(&send(b"/nick hank")));
     }
 
     #[test]
@@ -600,15 +747,9 @@ mod tests {
         let (mut s, _) = start(None, t);
         assert_eq!(step(&mut s, Input::Datagram(WELCOME), t).len(), 1);
         step(&mut s, Input::Datagram(b"* you are now zed"), t);
-        assert_eq!(
-            step(&mut s, Input::Datagram(WELCOME), t)[0],
-            send(b"/nick zed")
-        );
+        assert!(step(&mut s, Input::Datagram(WELCOME), t).contains(&send(b"/nick zed")));
         step(&mut s, Input::Datagram(b"* the name zed is taken"), t);
-        assert_eq!(
-            step(&mut s, Input::Datagram(WELCOME), t)[0],
-            send(b"/nick zed")
-        );
+        assert!(step(&mut s, Input::Datagram(WELCOME), t).contains(&send(b"/nick zed")));
     }
 
     #[test]
@@ -621,10 +762,7 @@ mod tests {
             "the first /nick may still be on its way"
         );
         let later = t + NICK_ANSWER_WAIT;
-        assert_eq!(
-            step(&mut s, Input::Datagram(WELCOME), later)[0],
-            send(b"/nick ivy")
-        );
+        assert!(step(&mut s, Input::Datagram(WELCOME), later).contains(&send(b"/nick ivy")));
     }
 
     #[test]
@@ -652,5 +790,166 @@ mod tests {
         let (mut nameless, _) = start(None, t);
         let shown = step(&mut nameless, Input::Datagram(b"bob hi alice"), t);
         assert_eq!(shown, vec![show("bob hi alice", false)]);
+    }
+
+    fn sends(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const PACED_WELCOME: &[u8] =
+        b"* you joined as 127.0.0.1:5 (1 here; /help for commands; 5 messages a second, 10 at once)";
+
+    #[test]
+    fn quit_and_its_client_side_aliases_leave() {
+        let t = Instant::now();
+        for word in ["quit", "/quit", "/EXIT", " Quit "] {
+            let (mut s, _) = start(None, t);
+            assert_eq!(
+                step(&mut s, Input::Typed(word), t),
+                vec![send(b"quit"), Action::End(Outcome::Quit)],
+                "{word:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_paste_is_paced_to_the_rooms_limit_and_piped_input_is_all_sent_before_leaving() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        step(&mut s, Input::Datagram(PACED_WELCOME), t);
+        let mut sent = Vec::new();
+        for i in 0..30 {
+            sent.extend(sends(&step(&mut s, Input::Typed(&format!("line {i}")), t)));
+        }
+        assert_eq!(sent.len(), 9, "the burst less one at once");
+        assert_eq!(s.waiting(), 21);
+        assert!(
+            step(&mut s, Input::InputClosed, t).is_empty(),
+            "not before the rest"
+        );
+        let mut now = t;
+        let mut ended = false;
+        for _ in 0..1000 {
+            if ended {
+                break;
+            }
+            now = s.next_deadline().expect("something is due");
+            let mut actions = Vec::new();
+            s.handle_timeout(now, &mut actions);
+            ended = actions.contains(&Action::End(Outcome::Quit));
+            sent.extend(sends(&actions).into_iter().filter(|d| d != "@im@"));
+        }
+        let mut want: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+        want.push("quit".into());
+        assert_eq!(sent, want);
+        assert!(now - t < Duration::from_secs(6), "{:?}", now - t);
+    }
+
+    #[test]
+    fn lines_the_room_dropped_are_sent_again_in_order() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        step(&mut s, Input::Datagram(PACED_WELCOME), t);
+        for text in ["a", "b", "c"] {
+            step(&mut s, Input::Typed(text), t);
+        }
+        step(&mut s, Input::Datagram(b"127.0.0.1:5 a"), t);
+        step(
+            &mut s,
+            Input::Datagram(b"* slow down: 1 message dropped"),
+            t,
+        );
+        // b was dropped; c is in flight and will be relayed. b goes again, paced.
+        let mut again = Vec::new();
+        for _ in 0..100 {
+            let now = s.next_deadline().expect("due");
+            let mut actions = Vec::new();
+            s.handle_timeout(now, &mut actions);
+            again.extend(sends(&actions).into_iter().filter(|d| d != "@im@"));
+            if !again.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(again, ["b"]);
+    }
+
+    #[test]
+    fn a_server_that_goes_away_is_tried_again_and_lines_typed_meanwhile_wait() {
+        let t = Instant::now();
+        let mut actions = Vec::new();
+        let mut s = Session::start(
+            SessionConfig {
+                reconnect: true,
+                ..config(Some("alice"))
+            },
+            Random::new(3),
+            t,
+            &mut actions,
+        );
+        step(&mut s, Input::Datagram(WELCOME), t);
+        step(&mut s, Input::Datagram(b"* you are now alice"), t);
+        let away = step(&mut s, Input::Datagram(b""), t);
+        assert_eq!(away, vec![show(AWAY_NOTICE, false)]);
+        assert!(s.is_away());
+        assert!(
+            step(&mut s, Input::Typed("are you back?"), t).is_empty(),
+            "it waits"
+        );
+        assert!(step(&mut s, Input::Refused, t).is_empty(), "said once");
+        // Tries: heartbeats after about 1, 2, 4, then every 5 s.
+        let mut now = t;
+        let mut tries = Vec::new();
+        for _ in 0..100 {
+            if tries.len() == 5 {
+                break;
+            }
+            now = s.next_deadline().expect("a try is due");
+            let mut actions = Vec::new();
+            s.handle_timeout(now, &mut actions);
+            if sends(&actions) == ["@im@"] {
+                tries.push(now - t);
+            }
+        }
+        let gaps: Vec<f64> = tries
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        assert!(tries[0] <= RECONNECT_FIRST && tries[0] >= RECONNECT_FIRST.mul_f64(0.8));
+        assert!(
+            gaps.iter().all(|&g| g <= RECONNECT_MAX.as_secs_f64()),
+            "{gaps:?}"
+        );
+        assert!(gaps[2] >= 4.0 * 0.8, "the wait grows: {gaps:?}");
+        // The server is back: a welcome, the name again, and the line that waited.
+        let back = step(&mut s, Input::Datagram(WELCOME), now);
+        assert_eq!(back[0], show(BACK_NOTICE, false));
+        assert_eq!(sends(&back), ["/nick alice", "are you back?"]);
+        assert!(!s.is_away());
+    }
+
+    #[test]
+    fn a_server_never_heard_from_ends_the_session_at_once() {
+        let t = Instant::now();
+        let mut actions = Vec::new();
+        let mut s = Session::start(
+            SessionConfig {
+                reconnect: true,
+                ..config(None)
+            },
+            Random::new(3),
+            t,
+            &mut actions,
+        );
+        assert_eq!(
+            step(&mut s, Input::Refused, t),
+            vec![Action::End(Outcome::ServerDown)],
+            "a mistyped port does not wait for ever"
+        );
     }
 }

@@ -608,12 +608,20 @@ mod tests {
         let free = "* you joined as [::1]:5 (1 here; /help for commands; no message limit)";
         assert!(matches!(
             Notice::parse(free),
-            Some(Notice::Welcome { who: "[::1]:5", here: 1, limit: None })
+            Some(Notice::Welcome {
+                who: "[::1]:5",
+                here: 1,
+                limit: None
+            })
         ));
         let older = "* you joined as bob (1 here; /help for commands)";
         assert!(matches!(
             Notice::parse(older),
-            Some(Notice::Welcome { who: "bob", limit: None, .. })
+            Some(Notice::Welcome {
+                who: "bob",
+                limit: None,
+                ..
+            })
         ));
     }
 

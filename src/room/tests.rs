@@ -86,7 +86,8 @@ fn fan_out_includes_the_sender_and_a_new_sender_joins_first() {
             // It ended its line, so it is in line mode.
             (
                 2,
-                "* you joined as 127.0.0.1:2 (2 here; /help for commands; no message limit)\n".into()
+                "* you joined as 127.0.0.1:2 (2 here; /help for commands; no message limit)\n"
+                    .into()
             ),
             (2, "127.0.0.1:2 hello\n".into()),
         ]
