@@ -51,8 +51,16 @@ fn chat(args: Cli) -> ExitCode {
             reconnect: !args.no_reconnect,
         },
     };
-    let stdin = io::BufReader::new(io::stdin());
-    match client::run(&config, stdin, &mut io::stdout().lock()) {
+    // A terminal gets the interactive client: raw input, restored on every way out
+    // (this guard's drop, a panic's unwinding included). Anything else reads lines.
+    let raw = client::terminal::RawMode::enter();
+    let screen = raw.as_ref().map(|_| client::Screen {
+        columns: client::terminal::size().map_or(80, |(_, columns)| columns),
+        colors: client::terminal::colors_wanted(),
+    });
+    let outcome = client::run(&config, io::stdin(), &mut io::stdout().lock(), screen);
+    drop(raw);
+    match outcome {
         Ok(Outcome::Quit) => ExitCode::SUCCESS,
         Ok(Outcome::ServerDown) => {
             eprintln!("udpchat-client: server {} is down", config.server);

@@ -6,14 +6,18 @@
 //! typed lines in the same queue, and the main loop hands each to the session, sends
 //! what it asks, prints what it shows and wakes for its heartbeats.
 
+pub mod editor;
 mod outgoing;
+pub mod screen;
 pub mod session;
 pub mod split;
+pub mod terminal;
+pub mod width;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, BufRead, ErrorKind, Write};
+use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
@@ -24,6 +28,9 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use crate::proto;
+use editor::{Edit, Editor, KeyDecoder};
+use screen::Prompt;
+pub use screen::Screen;
 use session::{Action, Input, Random, Session};
 pub use session::{Outcome, SessionConfig};
 
@@ -41,6 +48,9 @@ pub const QUEUE_EVENTS: usize = 256;
 pub const QUEUE_BYTES: usize = 1 << 20;
 /// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
 const RECV_BUFFER: usize = 65_536;
+/// How often the interactive client reads the terminal's size again (std has no
+/// signal for a resize); Ctrl-L reads it at once.
+const SIZE_READ_EVERY: Duration = Duration::from_secs(2);
 
 /// What the client needs to know to run.
 #[derive(Debug, Clone)]
@@ -85,10 +95,27 @@ struct Backlog {
     dropped: AtomicU64,
 }
 
+/// How the user types and reads: lines on a pipe, or an input line on a terminal.
+#[derive(Debug)]
+enum Front {
+    Lines,
+    Terminal {
+        screen: Screen,
+        editor: Editor,
+        decoder: KeyDecoder,
+        /// The prompt as last drawn.
+        prompt: Prompt,
+        /// When the terminal's size was last read: no signal tells us it changed.
+        size_read: Instant,
+    },
+}
+
 /// What the other threads tell the main loop.
 #[derive(Debug)]
 enum Event {
     Line(String),
+    /// Bytes from a terminal in raw mode.
+    Keys(Vec<u8>),
     InputClosed,
     Datagram(Vec<u8>),
     /// The server's port was found closed.
@@ -115,13 +142,16 @@ impl std::error::Error for Error {}
 
 /// Chats with the server until the user quits or the server goes down.
 ///
-/// Lines are read from `input` and received lines are written to `output` as
-/// `HH:MM:SS <line>`. The recv thread is joined before returning; a blocking read of
-/// stdin cannot be interrupted, so the input thread ends with the process.
+/// Without `screen`, lines are read from `input` and received lines are written to
+/// `output` as `HH:MM:SS <line>`. With a `screen` (a terminal in raw mode), `input`
+/// gives keys for the line editor and `output` shows the room above the input line.
+/// The recv thread is joined before returning; a blocking read of stdin cannot be
+/// interrupted, so the input thread ends with the process.
 pub fn run(
     config: &Config,
-    input: impl BufRead + std::marker::Send + 'static,
+    input: impl Read + std::marker::Send + 'static,
     output: &mut impl Write,
+    screen: Option<Screen>,
 ) -> Result<Outcome, Error> {
     let Some(Connected { socket, first }) = connect(&config.server)? else {
         return Ok(Outcome::ServerDown);
@@ -141,9 +171,34 @@ pub fn run(
         let (events, stop, backlog) = (events.clone(), Arc::clone(&stop), Arc::clone(&backlog));
         thread::spawn(move || receive(&recv_socket, &events, &stop, &backlog))
     };
-    thread::spawn(move || read_input(input, &events));
-
-    let result = main_loop(&config.session, &socket, &inbox, &backlog, output);
+    let mut front = match screen {
+        Some(screen) => {
+            thread::spawn(move || read_keys(input, &events));
+            Front::Terminal {
+                screen,
+                editor: Editor::new(),
+                decoder: KeyDecoder::default(),
+                prompt: Prompt::default(),
+                size_read: Instant::now(),
+            }
+        }
+        None => {
+            thread::spawn(move || read_input(io::BufReader::new(input), &events));
+            Front::Lines
+        }
+    };
+    let result = main_loop(
+        &config.session,
+        &socket,
+        &inbox,
+        &backlog,
+        &mut front,
+        output,
+    );
+    if let Front::Terminal { screen, .. } = &front {
+        let _ = output.write_all(&screen.clear_input_line());
+        let _ = output.flush();
+    }
     stop.store(true, Ordering::Relaxed);
     // Unblock a recv thread waiting on a full queue, then wait for it.
     drop(inbox);
@@ -159,6 +214,7 @@ fn main_loop(
     socket: &UdpSocket,
     inbox: &mpsc::Receiver<Event>,
     backlog: &Backlog,
+    front: &mut Front,
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
     let mut actions = Vec::new();
@@ -169,6 +225,7 @@ fn main_loop(
         Instant::now(),
         &mut actions,
     );
+    front.redraw(&session, output).map_err(Error::Output)?;
     loop {
         let mut refused = false;
         for action in actions.drain(..) {
@@ -179,7 +236,7 @@ fn main_loop(
                     }
                 }
                 Action::Show { text, bell } => {
-                    if let Err(e) = print_line(output, &text, bell) {
+                    if let Err(e) = front.show(&session, output, &text, bell) {
                         let _ = send(socket, proto::QUIT);
                         return Err(Error::Output(e));
                     }
@@ -191,6 +248,9 @@ fn main_loop(
             session.handle(Input::Refused, Instant::now(), &mut actions);
             continue;
         }
+        front
+            .update_prompt(&session, output)
+            .map_err(Error::Output)?;
         let received = match session.next_deadline() {
             Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -207,6 +267,14 @@ fn main_loop(
         let now = Instant::now();
         match event {
             Event::Line(line) => session.handle(Input::Typed(&line), now, &mut actions),
+            Event::Keys(bytes) => {
+                for typed in front
+                    .keys(&bytes, &session, output)
+                    .map_err(Error::Output)?
+                {
+                    session.handle(Input::Typed(&typed), now, &mut actions);
+                }
+            }
             Event::InputClosed => session.handle(Input::InputClosed, now, &mut actions),
             Event::Datagram(datagram) => {
                 backlog.bytes.fetch_sub(datagram.len(), Ordering::Relaxed);
@@ -220,6 +288,117 @@ fn main_loop(
             session.handle(Input::Dropped(n), now, &mut actions);
         }
         session.handle_timeout(now, &mut actions);
+    }
+}
+
+impl Front {
+    /// Shows a line from the session.
+    fn show(
+        &mut self,
+        session: &Session,
+        output: &mut impl Write,
+        text: &str,
+        bell: bool,
+    ) -> io::Result<()> {
+        let time = chrono::Local::now().format("%H:%M:%S").to_string();
+        match self {
+            Front::Lines => print_line(output, &time, text, bell),
+            Front::Terminal {
+                screen,
+                editor,
+                prompt,
+                size_read,
+                ..
+            } => {
+                if size_read.elapsed() >= SIZE_READ_EVERY {
+                    *size_read = Instant::now();
+                    if let Some((_, columns)) = terminal::size() {
+                        screen.columns = columns;
+                    }
+                }
+                *prompt = prompt_of(session);
+                output.write_all(&screen.print_above(&time, text, bell, prompt, editor))?;
+                output.flush()
+            }
+        }
+    }
+
+    /// Draws the input line again if the prompt changed (a name, lines queued, away).
+    fn update_prompt(&mut self, session: &Session, output: &mut impl Write) -> io::Result<()> {
+        if let Front::Terminal { prompt, .. } = self {
+            if *prompt != prompt_of(session) {
+                return self.redraw(session, output);
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws the input line.
+    fn redraw(&mut self, session: &Session, output: &mut impl Write) -> io::Result<()> {
+        if let Front::Terminal {
+            screen,
+            editor,
+            prompt,
+            ..
+        } = self
+        {
+            *prompt = prompt_of(session);
+            output.write_all(&screen.input_line(prompt, editor))?;
+            output.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Feeds keys to the line editor; returns the lines to send (`quit` for Ctrl-C, or
+    /// Ctrl-D on an empty line).
+    fn keys(
+        &mut self,
+        bytes: &[u8],
+        session: &Session,
+        output: &mut impl Write,
+    ) -> io::Result<Vec<String>> {
+        let Front::Terminal {
+            screen,
+            editor,
+            decoder,
+            ..
+        } = self
+        else {
+            return Ok(Vec::new());
+        };
+        let mut typed = Vec::new();
+        let mut redraw = false;
+        for key in decoder.feed(bytes) {
+            match editor.key(key) {
+                Edit::Submit(line) => {
+                    typed.push(line);
+                    redraw = true;
+                }
+                Edit::Leave => typed.push("quit".to_string()),
+                Edit::Changed => redraw = true,
+                Edit::Redraw => {
+                    if let Some((_, columns)) = terminal::size() {
+                        screen.columns = columns;
+                    }
+                    output.write_all(b"\x1b[2J\x1b[H")?;
+                    redraw = true;
+                }
+                Edit::Nothing => {}
+            }
+        }
+        if redraw {
+            self.redraw(session, output)?;
+        }
+        Ok(typed)
+    }
+}
+
+/// The prompt for where the session is.
+fn prompt_of(session: &Session) -> Prompt {
+    Prompt {
+        name: session.name().map(str::to_string),
+        queued: session.waiting(),
+        away: session.is_away(),
     }
 }
 
@@ -238,8 +417,7 @@ fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Refused> {
 }
 
 /// Writes `HH:MM:SS <line>` after a BEL if asked; the line is terminal-safe already.
-fn print_line(output: &mut impl Write, text: &str, bell: bool) -> io::Result<()> {
-    let time = chrono::Local::now().format("%H:%M:%S");
+fn print_line(output: &mut impl Write, time: &str, text: &str, bell: bool) -> io::Result<()> {
     let bell = if bell { "\x07" } else { "" };
     writeln!(output, "{bell}{time} {text}")?;
     output.flush()
@@ -356,6 +534,27 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
         let _ = events.send(last);
         return;
     }
+}
+
+/// The input thread of a terminal in raw mode: forwards bytes as they come.
+fn read_keys(mut input: impl Read, events: &SyncSender<Event>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if events.send(Event::Keys(buf[..n].to_vec())).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                debug!("cannot read input: {e}");
+                break;
+            }
+        }
+    }
+    let _ = events.send(Event::InputClosed);
 }
 
 /// The input thread: forwards lines (decoded lossily, line end trimmed) until end of input.

@@ -18,6 +18,9 @@ pub const DEFAULT_LIMIT: RateLimit = RateLimit {
 pub const UNCONFIRMED_AFTER: Duration = Duration::from_secs(3);
 /// How many times a dropped line is sent again at most.
 const MAX_RESENDS: u32 = 3;
+/// How long the client waits for the room's welcome (which tells its limit) before it
+/// sends at the default pace: a classic server sends no welcome.
+pub const WELCOME_WAIT: Duration = Duration::from_secs(1);
 /// The share of the room's rate the client uses: a margin for clocks and timing.
 const RATE_MARGIN: f64 = 0.9;
 /// The most lines remembered as sent and not yet relayed back.
@@ -31,6 +34,8 @@ pub struct Outgoing {
     limit: Option<RateLimit>,
     tokens: f64,
     updated: Instant,
+    /// Nothing goes out before this, unless the room's welcome comes first.
+    held_until: Option<Instant>,
 }
 
 /// A message to send, and how many times it was sent already.
@@ -68,6 +73,7 @@ impl Outgoing {
             limit: Some(DEFAULT_LIMIT),
             tokens: capacity(DEFAULT_LIMIT),
             updated: now,
+            held_until: Some(now + WELCOME_WAIT),
         }
     }
 
@@ -84,6 +90,7 @@ impl Outgoing {
     /// Takes the room's limit from its welcome (`None`: no limit). A welcome means a
     /// fresh allowance on the server's side too.
     pub fn set_limit(&mut self, limit: Option<RateLimit>, now: Instant) {
+        self.held_until = None;
         self.limit = limit;
         self.tokens = limit.map_or(0.0, capacity);
         self.updated = now;
@@ -93,6 +100,9 @@ impl Outgoing {
     /// until its echo comes.
     pub fn take_due(&mut self, now: Instant) -> Option<String> {
         self.waiting.front()?;
+        if self.held_until.is_some_and(|until| now < until) {
+            return None;
+        }
         if let Some(limit) = self.limit {
             self.refill(limit, now);
             // A hair of tolerance, so the instant `next_due` names is always enough.
@@ -120,6 +130,9 @@ impl Outgoing {
     /// When the next waiting message may go, if one waits.
     pub fn next_due(&self) -> Option<Instant> {
         self.waiting.front()?;
+        if let Some(until) = self.held_until {
+            return Some(until);
+        }
         let Some(limit) = self.limit else {
             return Some(self.updated);
         };
@@ -234,6 +247,7 @@ mod tests {
     fn a_paste_goes_out_in_order_at_the_rooms_pace() {
         let t = Instant::now();
         let mut out = Outgoing::new(t);
+        out.set_limit(Some(DEFAULT_LIMIT), t);
         out.set_limit(
             Some(RateLimit {
                 per_sec: 5.0,
@@ -274,9 +288,28 @@ mod tests {
     }
 
     #[test]
+    fn nothing_goes_before_the_welcome_or_a_second() {
+        let t = Instant::now();
+        let mut out = Outgoing::new(t);
+        out.push("early".into());
+        assert_eq!(out.take_due(t), None);
+        assert_eq!(out.next_due(), Some(t + WELCOME_WAIT));
+        assert_eq!(
+            out.take_due(t + WELCOME_WAIT).as_deref(),
+            Some("early"),
+            "a classic server"
+        );
+        let mut out = Outgoing::new(t);
+        out.push("early".into());
+        out.set_limit(None, t);
+        assert_eq!(out.take_due(t).as_deref(), Some("early"), "welcomed");
+    }
+
+    #[test]
     fn echoes_confirm_and_the_dropped_are_sent_again_in_order() {
         let t = Instant::now();
         let mut out = Outgoing::new(t);
+        out.set_limit(Some(DEFAULT_LIMIT), t);
         for text in ["one", "//two", "/me waves", "/who", "three"] {
             out.push(text.to_string());
         }

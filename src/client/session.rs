@@ -143,9 +143,11 @@ impl Session {
         actions: &mut Vec<Action>,
     ) -> Session {
         let name = NameKeeper::new(config.name.clone(), now);
-        let mut outgoing = Outgoing::new(now);
+        let outgoing = Outgoing::new(now);
+        // The name goes with the first heartbeat, before the welcome: the pace leaves
+        // room for it.
         if let Some(wanted) = &config.name {
-            outgoing.push_front(format!("/nick {wanted}"));
+            actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
         }
         let mut session = Session {
             next_heartbeat: None,
@@ -511,6 +513,14 @@ mod tests {
     fn typed_lines_are_sent_and_quit_ends() {
         let t = Instant::now();
         let (mut s, _) = start(None, t);
+        assert!(
+            step(&mut s, Input::Typed("early"), t).is_empty(),
+            "held for the welcome"
+        );
+        assert!(
+            step(&mut s, Input::Datagram(WELCOME), t).contains(&send(b"early")),
+            "the welcome lets it go"
+        );
         assert_eq!(step(&mut s, Input::Typed("hello"), t), vec![send(b"hello")]);
         assert!(step(&mut s, Input::Typed("   "), t).is_empty());
         assert_eq!(
@@ -524,6 +534,7 @@ mod tests {
     fn closed_input_leaves_and_long_lines_are_split() {
         let t = Instant::now();
         let (mut s, _) = start(None, t);
+        step(&mut s, Input::Datagram(WELCOME), t);
         let long = "x".repeat(1500);
         let sent = step(&mut s, Input::Typed(&long), t);
         assert_eq!(sent.len(), 2);
