@@ -539,37 +539,37 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
 /// The input thread of a terminal in raw mode: forwards bytes as they come.
 fn read_keys(mut input: impl Read, events: &SyncSender<Event>) {
     let mut buf = [0u8; 4096];
-    loop {
-        match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if events.send(Event::Keys(buf[..n].to_vec())).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => {
-                debug!("cannot read input: {e}");
-                break;
-            }
-        }
-    }
-    let _ = events.send(Event::InputClosed);
+    forward_input(events, || match input.read(&mut buf)? {
+        0 => Ok(None),
+        n => Ok(Some(Event::Keys(buf[..n].to_vec()))),
+    });
 }
 
 /// The input thread: forwards lines (decoded lossily, line end trimmed) until end of input.
 fn read_input(mut input: impl BufRead, events: &SyncSender<Event>) {
     let mut buf = Vec::new();
-    loop {
+    forward_input(events, || {
         buf.clear();
-        match input.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {
-                let line = proto::decode(proto::trim_line_end(&buf)).into_owned();
-                if events.send(Event::Line(line)).is_err() {
+        Ok(match input.read_until(b'\n', &mut buf)? {
+            0 => None,
+            _ => Some(Event::Line(
+                proto::decode(proto::trim_line_end(&buf)).into_owned(),
+            )),
+        })
+    });
+}
+
+/// Sends what `next` reads until the end of input (`None`) or an error, then says the
+/// input closed.
+fn forward_input(events: &SyncSender<Event>, mut next: impl FnMut() -> io::Result<Option<Event>>) {
+    loop {
+        match next() {
+            Ok(Some(event)) => {
+                if events.send(event).is_err() {
                     return;
                 }
             }
+            Ok(None) => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 debug!("cannot read input: {e}");

@@ -970,11 +970,8 @@ fn two_servers(forge: (&[u8], bool), secs: u64) -> Vec<(usize, usize)> {
     per_second
 }
 
-#[test]
-fn a_forged_heartbeat_starts_no_exchange_between_two_servers() {
-    // A forged `@im@` to A with B's address as its source: A welcomes B and relays its
-    // room to B; B must not answer, or the two relay each other's notices forever.
-    let seconds = two_servers((b"@im@", true), 30);
+/// B never sends to A, and A stops sending to B once B has timed out there.
+fn assert_no_exchange(seconds: &[(usize, usize)]) {
     for (second, &(a_to_b, b_to_a)) in seconds.iter().enumerate() {
         assert_eq!(b_to_a, 0, "B answered A in second {second}: {seconds:?}");
         if second as u64 > TIMEOUT.as_secs() + 1 {
@@ -987,19 +984,19 @@ fn a_forged_heartbeat_starts_no_exchange_between_two_servers() {
 }
 
 #[test]
+fn a_forged_heartbeat_starts_no_exchange_between_two_servers() {
+    // A forged `@im@` to A with B's address as its source: A welcomes B and relays its
+    // room to B; B must not answer, or the two relay each other's notices forever.
+    let seconds = two_servers((b"@im@", true), 30);
+    assert_no_exchange(&seconds);
+}
+
+#[test]
 fn a_forged_chat_line_starts_no_exchange_between_two_servers() {
     // Chat from "B" makes B a member of A: A welcomes B and relays its room to B until
     // B times out there; B answers nothing, so B's room never reaches A.
     let seconds = two_servers((b"hi", true), 30);
-    for (second, &(a_to_b, b_to_a)) in seconds.iter().enumerate() {
-        assert_eq!(b_to_a, 0, "B answered A in second {second}: {seconds:?}");
-        if second as u64 > TIMEOUT.as_secs() + 1 {
-            assert_eq!(
-                a_to_b, 0,
-                "A still sends to B in second {second}: {seconds:?}"
-            );
-        }
-    }
+    assert_no_exchange(&seconds);
 }
 
 #[test]
