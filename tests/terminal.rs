@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, CLIENT};
 
+/// The tmux server the tests use: their own, not a developer's.
+const SOCKET: &str = "udpchat-test";
+
 /// A tmux session running one command, killed on drop.
 struct Tmux {
     name: String,
@@ -27,7 +30,18 @@ impl Tmux {
             SESSIONS.fetch_add(1, Ordering::Relaxed)
         );
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "80", "-y", "24"])
+            .args([
+                "-L",
+                SOCKET,
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+            ])
             .arg(command)
             .env_remove("NO_COLOR")
             .env("TERM", "xterm")
@@ -41,7 +55,7 @@ impl Tmux {
     /// Types `keys` (tmux key names, or literal text with `literal`).
     fn keys(&self, keys: &[&str], literal: bool) {
         let mut command = Command::new("tmux");
-        command.args(["send-keys", "-t", &self.name]);
+        command.args(["-L", SOCKET, "send-keys", "-t", &self.name]);
         if literal {
             command.arg("-l");
         }
@@ -56,7 +70,7 @@ impl Tmux {
     /// The screen as text.
     fn screen(&self) -> String {
         let output = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
+            .args(["-L", SOCKET, "capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -82,7 +96,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
+            .args(["-L", SOCKET, "kill-session", "-t", &self.name])
             .stderr(Stdio::null())
             .status();
     }
@@ -169,6 +183,7 @@ fn a_thirty_line_paste_arrives_whole_and_in_order_under_the_default_limit() {
         }
     }
     assert_eq!(got, (0..30).collect::<Vec<_>>());
+    raw.expect_nothing();
 }
 
 #[test]

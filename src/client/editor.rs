@@ -61,6 +61,9 @@ pub struct Editor {
     browsing: usize,
     /// The line being typed, kept while browsing the history.
     draft: Vec<char>,
+    /// The first character shown when the line is wider than the screen: it moves only
+    /// when the cursor would leave the view, so the text does not jump at every key.
+    scroll: std::cell::Cell<usize>,
 }
 
 impl KeyDecoder {
@@ -119,7 +122,14 @@ fn decode_one(bytes: &[u8]) -> Decoded {
                 return Decoded::Incomplete;
             }
             match std::str::from_utf8(&bytes[..len]) {
-                Ok(text) => Decoded::Key(text.chars().next().map(Key::Char), len),
+                // What may not reach a terminal may not be typed either.
+                Ok(text) => Decoded::Key(
+                    text.chars()
+                        .next()
+                        .filter(|&c| !crate::proto::text::is_unsafe(c))
+                        .map(Key::Char),
+                    len,
+                ),
                 Err(_) => Decoded::Key(None, 1),
             }
         }
@@ -133,7 +143,8 @@ fn decode_escape(bytes: &[u8]) -> Decoded {
         return Decoded::Incomplete;
     };
     if kind != b'[' && kind != b'O' {
-        return Decoded::Key(None, 2);
+        // A lone Escape: it goes, and the next key stays.
+        return Decoded::Key(None, 1);
     }
     // Parameters, then one final byte.
     let mut end = 2;
@@ -239,32 +250,27 @@ impl Editor {
     }
 
     /// What to show of the line in `columns` columns, and the cursor's column in it:
-    /// the line scrolls sideways so the cursor stays in view.
+    /// the line scrolls sideways only as far as needed to keep the cursor in view.
     pub fn view(&self, columns: usize) -> (String, usize) {
         let columns = columns.max(2);
-        let before: usize = self.line[..self.cursor]
-            .iter()
-            .map(|&c| char_width(c))
-            .sum();
-        // Scroll so the cursor is within the last column.
-        let mut start = 0;
-        let mut skipped = 0;
-        while before - skipped >= columns && start < self.cursor {
-            skipped += char_width(self.line[start]);
+        let width = |chars: &[char]| chars.iter().map(|&c| char_width(c)).sum::<usize>();
+        let mut start = self.scroll.get().min(self.cursor);
+        while start < self.cursor && width(&self.line[start..self.cursor]) >= columns {
             start += 1;
         }
+        self.scroll.set(start);
         let mut shown = String::new();
-        let mut width = 0;
+        let mut used = 0;
         for &c in &self.line[start..] {
             let w = char_width(c);
-            if width + w > columns {
+            if used + w > columns {
                 break;
             }
             shown.push(c);
-            width += w;
+            used += w;
         }
         debug_assert!(text_width(&shown) <= columns);
-        (shown, before - skipped)
+        (shown, width(&self.line[start..self.cursor]))
     }
 }
 
@@ -300,6 +306,15 @@ mod tests {
         assert_eq!(decoder.feed(b"A\xc3"), vec![Key::Up]);
         assert_eq!(decoder.feed(b"\xa9"), vec![Key::Char('é')]);
         assert_eq!(decoder.feed("日".as_bytes()), vec![Key::Char('日')]);
+        assert_eq!(
+            decoder.feed(b"\x1bx"),
+            vec![Key::Char('x')],
+            "a lone Escape"
+        );
+        assert_eq!(
+            decoder.feed("a\u{202e}\u{85}b".as_bytes()),
+            vec![Key::Char('a'), Key::Char('b')]
+        );
         assert_eq!(
             decoder.feed(b"\x01\x05\x17\x15\x0c\x03\x04\x7f\r"),
             vec![
@@ -369,6 +384,12 @@ mod tests {
         assert_eq!(e.view(20), ("0123456789".into(), 10));
         let (shown, cursor) = e.view(6);
         assert_eq!((shown.as_str(), cursor), ("56789", 5));
+        typed(&mut e, &mut d, b"\x1b[D");
+        assert_eq!(
+            e.view(6),
+            ("56789".into(), 4),
+            "the text stays, the cursor moves"
+        );
         typed(&mut e, &mut d, b"\x01");
         assert_eq!(e.view(6), ("012345".into(), 0));
         let mut wide = Editor::new();

@@ -162,11 +162,12 @@ pub fn run(
         .map_err(Error::Socket)?;
     let recv_socket = socket.try_clone().map_err(Error::Socket)?;
     let (events, inbox) = mpsc::sync_channel(QUEUE_EVENTS);
+    let backlog = Arc::new(Backlog::default());
     if let Some(datagram) = first {
+        backlog.bytes.fetch_add(datagram.len(), Ordering::Relaxed);
         let _ = events.try_send(Event::Datagram(datagram));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let backlog = Arc::new(Backlog::default());
     let recv_thread = {
         let (events, stop, backlog) = (events.clone(), Arc::clone(&stop), Arc::clone(&backlog));
         thread::spawn(move || receive(&recv_socket, &events, &stop, &backlog))
@@ -268,11 +269,14 @@ fn main_loop(
         match event {
             Event::Line(line) => session.handle(Input::Typed(&line), now, &mut actions),
             Event::Keys(bytes) => {
-                for typed in front
+                let keyed = front
                     .keys(&bytes, &session, output)
-                    .map_err(Error::Output)?
-                {
+                    .map_err(Error::Output)?;
+                for typed in keyed.typed {
                     session.handle(Input::Typed(&typed), now, &mut actions);
+                }
+                if keyed.interrupted {
+                    session.handle(Input::Interrupt, now, &mut actions);
                 }
             }
             Event::InputClosed => session.handle(Input::InputClosed, now, &mut actions),
@@ -349,14 +353,14 @@ impl Front {
         Ok(())
     }
 
-    /// Feeds keys to the line editor; returns the lines to send (`quit` for Ctrl-C, or
-    /// Ctrl-D on an empty line).
+    /// Feeds keys to the line editor; returns the lines to send, and whether Ctrl-C (or
+    /// Ctrl-D on an empty line) asked to leave.
     fn keys(
         &mut self,
         bytes: &[u8],
         session: &Session,
         output: &mut impl Write,
-    ) -> io::Result<Vec<String>> {
+    ) -> io::Result<Keyed> {
         let Front::Terminal {
             screen,
             editor,
@@ -364,17 +368,18 @@ impl Front {
             ..
         } = self
         else {
-            return Ok(Vec::new());
+            return Ok(Keyed::default());
         };
         let mut typed = Vec::new();
         let mut redraw = false;
+        let mut interrupted = false;
         for key in decoder.feed(bytes) {
             match editor.key(key) {
                 Edit::Submit(line) => {
                     typed.push(line);
                     redraw = true;
                 }
-                Edit::Leave => typed.push("quit".to_string()),
+                Edit::Leave => interrupted = true,
                 Edit::Changed => redraw = true,
                 Edit::Redraw => {
                     if let Some((_, columns)) = terminal::size() {
@@ -389,8 +394,15 @@ impl Front {
         if redraw {
             self.redraw(session, output)?;
         }
-        Ok(typed)
+        Ok(Keyed { typed, interrupted })
     }
+}
+
+/// What keys gave: lines to send, and whether to leave now.
+#[derive(Debug, Default)]
+struct Keyed {
+    typed: Vec<String>,
+    interrupted: bool,
 }
 
 /// The prompt for where the session is.
@@ -473,7 +485,7 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
                 let first = Some(buf[..len].to_vec());
                 return Ok(Some(Connected { socket, first }));
             }
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused || is_unreachable(&e) => {
                 debug!("{addr} refused; trying the next address");
             }
             Err(_) => {
@@ -521,7 +533,7 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused || is_unreachable(&e) => {
                 // The session decides whether to wait for the server; this thread
                 // keeps receiving for when it is back.
                 if events.send(Event::Refused).is_err() {
@@ -534,6 +546,12 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
         let _ = events.send(last);
         return;
     }
+}
+
+/// Whether a receive error says the server's host or network cannot be reached now
+/// (EHOSTUNREACH, ENETUNREACH on Linux): a rebooting server machine, worth waiting for.
+fn is_unreachable(e: &io::Error) -> bool {
+    cfg!(target_os = "linux") && matches!(e.raw_os_error(), Some(101 | 113))
 }
 
 /// The input thread of a terminal in raw mode: forwards bytes as they come.

@@ -97,11 +97,14 @@ impl Outgoing {
     }
 
     /// The next message to send now, if one waits and the pace allows; it is remembered
-    /// until its echo comes.
-    pub fn take_due(&mut self, now: Instant) -> Option<String> {
+    /// until its echo comes if `echoed` (we know how the room shows us, so an echo can
+    /// be recognised).
+    pub fn take_due(&mut self, now: Instant, echoed: bool) -> Option<String> {
         self.waiting.front()?;
-        if self.held_until.is_some_and(|until| now < until) {
-            return None;
+        match self.held_until {
+            Some(until) if now < until => return None,
+            Some(_) => self.held_until = None,
+            None => {}
         }
         if let Some(limit) = self.limit {
             self.refill(limit, now);
@@ -114,7 +117,7 @@ impl Outgoing {
         let piece = self.waiting.pop_front()?;
         let text = piece.text.clone();
         let echo = echo_of(&piece.text);
-        if echo != Echo::None {
+        if echoed && echo != Echo::None {
             if self.awaited.len() >= MAX_AWAITED {
                 self.awaited.pop_front();
             }
@@ -130,16 +133,16 @@ impl Outgoing {
     /// When the next waiting message may go, if one waits.
     pub fn next_due(&self) -> Option<Instant> {
         self.waiting.front()?;
-        if let Some(until) = self.held_until {
-            return Some(until);
-        }
-        let Some(limit) = self.limit else {
-            return Some(self.updated);
+        let paced = match self.limit {
+            None => self.updated,
+            Some(limit) => {
+                let missing = (1.0 - self.tokens).max(0.0);
+                let rate = limit.per_sec * RATE_MARGIN;
+                let wait = Duration::from_secs_f64(missing / rate.max(1e-3));
+                self.updated + wait + Duration::from_micros(1)
+            }
         };
-        let missing = (1.0 - self.tokens).max(0.0);
-        let rate = limit.per_sec * RATE_MARGIN;
-        let wait = Duration::from_secs_f64(missing / rate.max(1e-3));
-        Some(self.updated + wait + Duration::from_micros(1))
+        Some(self.held_until.map_or(paced, |until| until.max(paced)))
     }
 
     /// How many messages wait to be sent.
@@ -188,6 +191,19 @@ impl Outgoing {
         }
         self.tokens = 0.0;
         self.updated = now;
+    }
+
+    /// Whether every message sent has been relayed back (or given up on).
+    pub fn all_confirmed(&self) -> bool {
+        self.awaited.is_empty()
+    }
+
+    /// The server went away: messages not relayed back may never have arrived, so they
+    /// go back to the front of the queue, in order, to be sent when it is back.
+    pub fn resend_unconfirmed(&mut self) {
+        for awaited in self.awaited.drain(..).rev() {
+            self.waiting.push_front(awaited.piece);
+        }
     }
 
     /// Messages sent longer than [`UNCONFIRMED_AFTER`] ago that the room never relayed:
@@ -240,7 +256,7 @@ mod tests {
     use super::*;
 
     fn drain(out: &mut Outgoing, now: Instant) -> Vec<String> {
-        std::iter::from_fn(|| out.take_due(now)).collect()
+        std::iter::from_fn(|| out.take_due(now, true)).collect()
     }
 
     #[test]
@@ -292,17 +308,23 @@ mod tests {
         let t = Instant::now();
         let mut out = Outgoing::new(t);
         out.push("early".into());
-        assert_eq!(out.take_due(t), None);
+        assert_eq!(out.take_due(t, true), None);
         assert_eq!(out.next_due(), Some(t + WELCOME_WAIT));
         assert_eq!(
-            out.take_due(t + WELCOME_WAIT).as_deref(),
+            out.take_due(t + WELCOME_WAIT, true).as_deref(),
             Some("early"),
             "a classic server"
         );
+        // Past the wait, the pace alone decides when the next goes: no busy loop.
+        for i in 0..20 {
+            out.push(format!("{i}"));
+        }
+        while out.take_due(t + WELCOME_WAIT, true).is_some() {}
+        assert!(out.next_due().expect("more wait") > t + WELCOME_WAIT);
         let mut out = Outgoing::new(t);
         out.push("early".into());
         out.set_limit(None, t);
-        assert_eq!(out.take_due(t).as_deref(), Some("early"), "welcomed");
+        assert_eq!(out.take_due(t, true).as_deref(), Some("early"), "welcomed");
     }
 
     #[test]

@@ -44,6 +44,9 @@ impl Screen {
         if bell {
             out.push(0x07);
         }
+        // A tab would jump to a column the wrap cannot know: one space instead.
+        let text = text.replace('\t', " ");
+        let text = text.as_str();
         let notice = text.starts_with("* ");
         let who_len = if notice {
             0

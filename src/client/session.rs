@@ -68,6 +68,8 @@ pub enum Input<'a> {
     Dropped(u64),
     /// A send or a receive found the server's port closed.
     Refused,
+    /// Ctrl-C, or Ctrl-D on an empty line: leave now, whatever waits.
+    Interrupt,
 }
 
 /// What the session wants done, in order.
@@ -174,7 +176,10 @@ impl Session {
             return;
         }
         match input {
+            // What was typed before `quit` is sent first, as piped input would expect.
+            Input::Typed(line) if is_quit(line) && self.away.is_none() => self.closing = true,
             Input::Typed(line) if is_quit(line) => self.leave(now, actions),
+            Input::Interrupt => self.leave(now, actions),
             Input::Typed(line) if line.trim().is_empty() => {}
             Input::Typed(line) => {
                 for piece in split_typed_line(line, self.config.max_message_bytes) {
@@ -242,10 +247,13 @@ impl Session {
         if self.ended || self.away.is_some() {
             return;
         }
-        while let Some(text) = self.outgoing.take_due(now) {
+        let echoed = self.label.is_some();
+        while let Some(text) = self.outgoing.take_due(now, echoed) {
             actions.push(Action::Send(text.into_bytes()));
         }
-        if self.closing && self.outgoing.waiting() == 0 {
+        // Piped input ends once everything typed was sent and relayed back (or
+        // named as not relayed), so its echoes are shown before the client leaves.
+        if self.closing && self.outgoing.waiting() == 0 && self.outgoing.all_confirmed() {
             self.leave(now, actions);
         }
     }
@@ -255,9 +263,10 @@ impl Session {
         if self.away.is_some() {
             return;
         }
-        if !(self.config.reconnect && self.heard_from_server) {
+        if !(self.config.reconnect && self.heard_from_server) || self.closing {
             return self.end(Outcome::ServerDown, now, actions);
         }
+        self.outgoing.resend_unconfirmed();
         actions.push(Action::Show {
             text: AWAY_NOTICE.to_string(),
             bell: false,
@@ -465,6 +474,7 @@ fn should_ring(line: &str, notice: Option<Notice<'_>>, own_name: Option<&str>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::outgoing::UNCONFIRMED_AFTER;
 
     const HEARTBEAT: Duration = Duration::from_secs(5);
     const WELCOME: &[u8] = b"* you joined as 127.0.0.1:5 (1 here; /help for commands)";
@@ -523,9 +533,14 @@ mod tests {
         );
         assert_eq!(step(&mut s, Input::Typed("hello"), t), vec![send(b"hello")]);
         assert!(step(&mut s, Input::Typed("   "), t).is_empty());
+        assert!(
+            step(&mut s, Input::Typed(" QUIT "), t).is_empty(),
+            "not before what was sent is relayed back"
+        );
+        step(&mut s, Input::Datagram(b"127.0.0.1:5 early"), t);
         assert_eq!(
-            step(&mut s, Input::Typed(" QUIT "), t),
-            vec![send(b"quit"), Action::End(Outcome::Quit)]
+            step(&mut s, Input::Datagram(b"127.0.0.1:5 hello"), t)[1..],
+            [send(b"quit"), Action::End(Outcome::Quit)]
         );
         assert!(step(&mut s, Input::Typed("after"), t).is_empty(), "ended");
     }
@@ -538,10 +553,15 @@ mod tests {
         let long = "x".repeat(1500);
         let sent = step(&mut s, Input::Typed(&long), t);
         assert_eq!(sent.len(), 2);
-        assert_eq!(
-            step(&mut s, Input::InputClosed, t),
-            vec![send(b"quit"), Action::End(Outcome::Quit)]
+        assert!(
+            step(&mut s, Input::InputClosed, t).is_empty(),
+            "echoes first"
         );
+        // None comes back: after a while both are named, and the session ends.
+        let mut actions = Vec::new();
+        s.handle_timeout(t + UNCONFIRMED_AFTER, &mut actions);
+        assert_eq!(actions.len(), 4, "{actions:?}");
+        assert_eq!(actions[2..], [send(b"quit"), Action::End(Outcome::Quit)]);
     }
 
     #[test]
@@ -854,11 +874,20 @@ mod tests {
             let mut actions = Vec::new();
             s.handle_timeout(now, &mut actions);
             ended = actions.contains(&Action::End(Outcome::Quit));
-            sent.extend(sends(&actions).into_iter().filter(|d| d != "@im@"));
+            let new: Vec<String> = sends(&actions)
+                .into_iter()
+                .filter(|d| d != "@im@")
+                .collect();
+            // The room relays each back.
+            for line in new.iter().filter(|d| d.starts_with("line ")) {
+                let echo = format!("127.0.0.1:5 {line}");
+                ended |= step(&mut s, Input::Datagram(echo.as_bytes()), now)
+                    .contains(&Action::End(Outcome::Quit));
+            }
+            sent.extend(new);
         }
-        let mut want: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
-        want.push("quit".into());
-        assert_eq!(sent, want);
+        let want: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+        assert_eq!(sent[..30], want[..]);
         assert!(now - t < Duration::from_secs(6), "{:?}", now - t);
     }
 
