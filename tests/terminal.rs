@@ -227,3 +227,29 @@ fn arrows_edit_and_up_brings_back_the_last_line() {
         input_row(s) == "alice> hello wörld"
     });
 }
+
+#[test]
+fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name() {
+    let mut server = TestServer::start(&[]);
+    let bind = server.addr.to_string();
+    let alice = client(&server, "alice");
+    server.proc.type_line("quit");
+    assert_eq!(server.proc.wait_exit().code(), Some(0));
+    alice.wait("the server gone", WAIT, |s| {
+        s.contains("* server went away; trying again — Ctrl-D to leave")
+    });
+    alice.type_text("typed while away");
+    alice.keys(&["Enter"], false);
+    alice.wait("the line waiting", WAIT, |s| {
+        input_row(s).contains("(1 queued)")
+    });
+    let server = TestServer::start_on(&bind, &[]);
+    let raw = server.joined_peer();
+    alice.wait("back in the room", WAIT, |s| {
+        s.contains("* back in the room")
+    });
+    expect_line(&raw, "alice typed while away");
+    alice.type_text("and after");
+    alice.keys(&["Enter"], false);
+    expect_line(&raw, "alice and after");
+}
