@@ -365,11 +365,18 @@ impl Front {
             screen,
             editor,
             decoder,
+            size_read,
             ..
         } = self
         else {
             return Ok(Keyed::default());
         };
+        if size_read.elapsed() >= SIZE_READ_EVERY {
+            *size_read = Instant::now();
+            if let Some((_, columns)) = terminal::size() {
+                screen.columns = columns;
+            }
+        }
         let mut typed = Vec::new();
         let mut redraw = false;
         let mut interrupted = false;

@@ -177,20 +177,26 @@ impl Outgoing {
     /// The room dropped `n` of our messages for our rate: the oldest `n` not yet
     /// relayed go back to the front of the queue, in order (a message is sent again at
     /// most a few times), and the pace starts over from nothing.
-    pub fn resend_dropped(&mut self, n: u64, now: Instant) {
+    /// Returns the messages given up on (sent [`MAX_RESENDS`] times already).
+    pub fn resend_dropped(&mut self, n: u64, now: Instant) -> Vec<String> {
         let n = usize::try_from(n)
             .unwrap_or(usize::MAX)
             .min(self.awaited.len());
         let dropped: Vec<Awaited> = self.awaited.drain(..n).collect();
+        let mut given_up = Vec::new();
         for awaited in dropped.into_iter().rev() {
             let mut piece = awaited.piece;
             if piece.resends < MAX_RESENDS {
                 piece.resends += 1;
                 self.waiting.push_front(piece);
+            } else {
+                given_up.push(piece.text);
             }
         }
+        given_up.reverse();
         self.tokens = 0.0;
         self.updated = now;
+        given_up
     }
 
     /// Whether every message sent has been relayed back (or given up on).

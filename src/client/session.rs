@@ -362,7 +362,14 @@ impl Session {
                 self.outgoing.set_limit(limit, now);
             }
             Some(Notice::NowCalled(name)) => self.label = Some(name.to_string()),
-            Some(Notice::SlowDown { dropped }) => self.outgoing.resend_dropped(dropped, now),
+            Some(Notice::SlowDown { dropped }) => {
+                for text in self.outgoing.resend_dropped(dropped, now) {
+                    actions.push(Action::Show {
+                        text: format!("* not relayed by the room: {text}"),
+                        bell: false,
+                    });
+                }
+            }
             _ => {}
         }
         if let Some(label) = &self.label {
