@@ -314,12 +314,7 @@ impl Front {
                 size_read,
                 ..
             } => {
-                if size_read.elapsed() >= SIZE_READ_EVERY {
-                    *size_read = Instant::now();
-                    if let Some((_, columns)) = terminal::size() {
-                        screen.columns = columns;
-                    }
-                }
+                refresh_size(screen, size_read);
                 *prompt = prompt_of(session);
                 output.write_all(&screen.print_above(&time, text, bell, prompt, editor))?;
                 output.flush()
@@ -371,12 +366,7 @@ impl Front {
         else {
             return Ok(Keyed::default());
         };
-        if size_read.elapsed() >= SIZE_READ_EVERY {
-            *size_read = Instant::now();
-            if let Some((_, columns)) = terminal::size() {
-                screen.columns = columns;
-            }
-        }
+        refresh_size(screen, size_read);
         let mut typed = Vec::new();
         let mut redraw = false;
         let mut interrupted = false;
@@ -402,6 +392,16 @@ impl Front {
             self.redraw(session, output)?;
         }
         Ok(Keyed { typed, interrupted })
+    }
+}
+
+/// Reads the terminal's width again if [`SIZE_READ_EVERY`] has passed since last time.
+fn refresh_size(screen: &mut Screen, size_read: &mut Instant) {
+    if size_read.elapsed() >= SIZE_READ_EVERY {
+        *size_read = Instant::now();
+        if let Some((_, columns)) = terminal::size() {
+            screen.columns = columns;
+        }
     }
 }
 

@@ -19,6 +19,18 @@ fn config() -> Config {
     }
 }
 
+/// An empty room whose members may send `rate_per_sec` messages a second, `burst` at once.
+fn rated(rate_per_sec: f64, burst: u32, now: Instant) -> Room {
+    Room::new(
+        Config {
+            rate_per_sec,
+            burst,
+            ..config()
+        },
+        now,
+    )
+}
+
 fn room() -> Room {
     Room::new(config(), Instant::now())
 }
@@ -327,14 +339,7 @@ fn me_cannot_pass_for_a_presence_notice() {
 #[test]
 fn drops_left_untold_are_told_when_the_next_notice_is_due() {
     let t = Instant::now();
-    let mut room = Room::new(
-        Config {
-            rate_per_sec: 1.0,
-            burst: 1,
-            ..config()
-        },
-        t,
-    );
+    let mut room = rated(1.0, 1, t);
     feed(&mut room, b"@im@", 1, t);
     feed(&mut room, b"x", 1, t);
     assert_eq!(
@@ -480,14 +485,7 @@ fn a_timed_out_name_comes_back_with_its_address() {
 #[test]
 fn leaving_and_coming_back_refills_nothing() {
     let t = Instant::now();
-    let mut room = Room::new(
-        Config {
-            rate_per_sec: 1.0,
-            burst: 2,
-            ..config()
-        },
-        t,
-    );
+    let mut room = rated(1.0, 2, t);
     feed(&mut room, b"@im@", 1, t);
     feed(&mut room, b"/who", 1, t);
     feed(&mut room, b"/who", 1, t);
@@ -652,14 +650,7 @@ fn strangers_are_remembered_in_bounded_memory() {
 #[test]
 fn the_rate_limit_drops_and_says_so_once_a_second() {
     let t = Instant::now();
-    let mut room = Room::new(
-        Config {
-            rate_per_sec: 5.0,
-            burst: 3,
-            ..config()
-        },
-        t,
-    );
+    let mut room = rated(5.0, 3, t);
     feed(&mut room, b"@im@", 1, t);
     for i in 0..3 {
         assert_eq!(feed(&mut room, b"x", 1, t).len(), 1, "burst message {i}");
@@ -1102,14 +1093,7 @@ fn an_endless_timeout_never_panics_and_never_evicts() {
 #[test]
 fn the_next_deadline_is_the_next_eviction_or_untold_drop() {
     let t = Instant::now();
-    let mut room = Room::new(
-        Config {
-            rate_per_sec: 1.0,
-            burst: 1,
-            ..config()
-        },
-        t,
-    );
+    let mut room = rated(1.0, 1, t);
     assert_eq!(room.next_deadline(), None, "an empty room sleeps");
     feed(&mut room, b"@im@", 1, t);
     let eviction = t + TIMEOUT + Duration::from_millis(1);
@@ -1174,14 +1158,7 @@ fn drops_told_at_once_are_not_told_again_as_zero() {
     // A drop told at once, a second one left waiting, a third whose notice is due
     // tells both: the waiting one must not come back as "0 messages dropped".
     let t = Instant::now();
-    let mut room = Room::new(
-        Config {
-            rate_per_sec: 0.1,
-            burst: 1,
-            ..config()
-        },
-        t,
-    );
+    let mut room = rated(0.1, 1, t);
     feed(&mut room, b"@im@", 1, t);
     feed(&mut room, b"x", 1, t);
     assert_eq!(
