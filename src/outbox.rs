@@ -1,9 +1,11 @@
 //! The datagrams a round of the room produces, each payload written once however many
-//! members receive it, in memory reused from round to round.
+//! members receive it, in memory reused from round to round. What differs between
+//! receivers (a line mode's newline, a session's header) is added as each is sent.
 
 use std::io::Write;
 use std::net::SocketAddr;
 
+use crate::proto::frame::{self, Token, SESSION_HEADER};
 use crate::proto::{Notice, NOTICE_PREFIX};
 
 /// Datagrams for the socket loop to send, reusable across calls without reallocating.
@@ -24,11 +26,29 @@ pub(crate) struct Payload {
     end: usize,
 }
 
+/// How a payload is wrapped for one receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrap {
+    /// As it is: the Python client, our client before its session.
+    Bare,
+    /// Followed by `\n` (unless empty): netcat and friends.
+    Line,
+    /// In a session frame with this token.
+    Session(Token),
+}
+
+/// One datagram to send: a session's header, if any, then the body.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    header: Option<[u8; SESSION_HEADER]>,
+    body: &'a [u8],
+}
+
 #[derive(Debug)]
 struct Send {
     to: SocketAddr,
     payload: Payload,
-    newline: bool,
+    wrap: Wrap,
 }
 
 impl Outbox {
@@ -54,11 +74,26 @@ impl Outbox {
     }
 
     /// Each datagram with its destination, in the order the room produced them.
-    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, Datagram<'_>)> + '_ {
         self.sends.iter().map(|send| {
-            let end = send.payload.end + usize::from(send.newline);
-            (send.to, &self.bytes[send.payload.start..end])
+            let Payload { start, end } = send.payload;
+            let datagram = match send.wrap {
+                Wrap::Bare => Datagram::bare(&self.bytes[start..end]),
+                // A newline follows every payload in `bytes`; an empty one gets none.
+                Wrap::Line => Datagram::bare(&self.bytes[start..end + usize::from(end > start)]),
+                Wrap::Session(token) => Datagram {
+                    header: Some(frame::session_header(token)),
+                    body: &self.bytes[start..end],
+                },
+            };
+            (send.to, datagram)
         })
+    }
+
+    /// Each datagram with its destination, as owned bytes: for tests and tools, not
+    /// for the room's loop, which sends without allocating.
+    pub fn to_vec(&self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.iter().map(|(to, d)| (to, d.to_vec())).collect()
     }
 
     /// Writes one payload with `write` and returns its place.
@@ -68,6 +103,11 @@ impl Outbox {
         let end = self.bytes.len();
         self.bytes.push(b'\n');
         Payload { start, end }
+    }
+
+    /// The bytes of a payload, before any wrapping.
+    pub(crate) fn payload_len(&self, payload: Payload) -> usize {
+        payload.end - payload.start
     }
 
     /// Writes a notice: `* ` and its wording.
@@ -85,13 +125,58 @@ impl Outbox {
         Payload { start: at, end: at }
     }
 
-    /// Queues `payload` for `to`, with its newline if `newline` (never for an empty one).
-    pub(crate) fn push(&mut self, to: SocketAddr, payload: Payload, newline: bool) {
-        let newline = newline && payload.end > payload.start;
-        self.sends.push(Send {
-            to,
-            payload,
-            newline,
-        });
+    /// Queues `payload` for `to`, wrapped as `wrap` says.
+    pub(crate) fn push(&mut self, to: SocketAddr, payload: Payload, wrap: Wrap) {
+        self.sends.push(Send { to, payload, wrap });
+    }
+}
+
+impl Wrap {
+    /// [`Wrap::Line`] if `line_mode`, else [`Wrap::Bare`].
+    pub fn classic(line_mode: bool) -> Wrap {
+        if line_mode {
+            Wrap::Line
+        } else {
+            Wrap::Bare
+        }
+    }
+}
+
+impl<'a> Datagram<'a> {
+    fn bare(body: &'a [u8]) -> Datagram<'a> {
+        Datagram { header: None, body }
+    }
+
+    /// The datagram's bytes: the body itself when it has no header, else the header
+    /// and body copied into `buf` (cleared first), so sending allocates nothing.
+    pub fn bytes<'b>(&self, buf: &'b mut Vec<u8>) -> &'b [u8]
+    where
+        'a: 'b,
+    {
+        match self.header {
+            None => self.body,
+            Some(header) => {
+                buf.clear();
+                buf.extend_from_slice(&header);
+                buf.extend_from_slice(self.body);
+                buf
+            }
+        }
+    }
+
+    /// The datagram's length in bytes.
+    pub fn len(&self) -> usize {
+        self.header.map_or(0, |h| h.len()) + self.body.len()
+    }
+
+    /// Whether the datagram has no bytes (a classic goodbye).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The datagram's bytes, owned.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        self.bytes(&mut buf).to_vec()
     }
 }

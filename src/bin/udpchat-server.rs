@@ -35,6 +35,11 @@ struct Cli {
     /// Messages a client may send at once before --rate applies.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     burst: u32,
+    /// Let an address in only once it proves it receives there: our client does so by
+    /// itself; others are told a line to type (`/join CODE`). Until then, it is sent at
+    /// most three times the bytes it sent, so a forged source draws no flood.
+    #[arg(long)]
+    verify: bool,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -77,6 +82,7 @@ fn serve(args: &Cli) -> ExitCode {
         rate_per_sec: args.rate,
         burst: args.burst,
         local_addr: None,
+        verify: args.verify,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,

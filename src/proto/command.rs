@@ -22,6 +22,8 @@ pub enum Command<'a> {
     Msg { to: &'a str, text: &'a str },
     /// `/help`: list the commands.
     Help,
+    /// `/join CODE`: under `--verify`, prove the address with the code the server sent.
+    Join(&'a str),
     /// Any other `/word` (the word with its slash).
     Unknown(&'a str),
 }
@@ -47,6 +49,7 @@ pub fn parse_chat(text: &str) -> Chat<'_> {
             }
         }
         "help" => Command::Help,
+        "join" => Command::Join(rest.trim_end()),
         _ => Command::Unknown(&text[..word.len() + 1]),
     };
     Chat::Command(command)
@@ -102,6 +105,8 @@ mod tests {
         );
         assert_eq!(cmd("/msg"), Command::Msg { to: "", text: "" });
         assert_eq!(cmd("/help"), Command::Help);
+        assert_eq!(cmd("/join 7f3a9c2b1d4e "), Command::Join("7f3a9c2b1d4e"));
+        assert_eq!(cmd("/JOIN"), Command::Join(""));
         assert_eq!(cmd("/dance now"), Command::Unknown("/dance"));
         assert_eq!(cmd("/"), Command::Unknown("/"));
         assert_eq!(cmd("/\tx"), Command::Unknown("/"));

@@ -96,6 +96,11 @@ pub enum Notice<'a> {
     SlowDown { dropped: u64 },
     /// To a newcomer not let in.
     RoomFull { max: usize },
+    /// Under `--verify`, to an address not yet a member: the line that makes it one.
+    /// Only who receives at the address learns the code.
+    JoinWith(&'a str),
+    /// `/join` from a member.
+    AlreadyIn,
 }
 
 impl<'a> Notice<'a> {
@@ -131,6 +136,7 @@ impl<'a> Notice<'a> {
             ("you are already ", Notice::AlreadyCalled),
             ("no one here is called ", Notice::NoSuchMember),
             ("server: ", Notice::Server),
+            ("to join, type: /join ", Notice::JoinWith),
         ];
         for (prefix, make) in simple {
             if let Some(rest) = text.strip_prefix(prefix) {
@@ -210,6 +216,7 @@ impl<'a> Notice<'a> {
             Notice::MsgUsage,
             Notice::ThatIsYou,
             Notice::Help,
+            Notice::AlreadyIn,
         ];
         fixed.into_iter().find(|n| n.to_string() == text)
     }
@@ -246,7 +253,9 @@ impl<'a> Notice<'a> {
             | Notice::Server(_)
             | Notice::TooLong { .. }
             | Notice::SlowDown { .. }
-            | Notice::RoomFull { .. } => None,
+            | Notice::RoomFull { .. }
+            | Notice::JoinWith(_)
+            | Notice::AlreadyIn => None,
         }
     }
 
@@ -317,6 +326,8 @@ impl<'a> Notice<'a> {
             },
             Notice::SlowDown { dropped: 4 },
             Notice::RoomFull { max: 1000 },
+            Notice::JoinWith("7f3a9c2b1d4e"),
+            Notice::AlreadyIn,
         ]
     }
 
@@ -353,6 +364,8 @@ impl<'a> Notice<'a> {
             Notice::TooLong { .. } => 26,
             Notice::SlowDown { .. } => 27,
             Notice::RoomFull { .. } => 28,
+            Notice::JoinWith(_) => 29,
+            Notice::AlreadyIn => 30,
         }
     }
 
@@ -395,7 +408,7 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 29;
+pub const KINDS: usize = 31;
 
 /// The end of a welcome from a room without a message limit.
 const NO_LIMIT: &str = "no message limit";
@@ -460,6 +473,8 @@ impl fmt::Display for Notice<'_> {
             Notice::RoomFull { max } => {
                 write!(f, "room is full ({})", plural(max as u64, "client"))
             }
+            Notice::JoinWith(code) => write!(f, "to join, type: /join {code}"),
+            Notice::AlreadyIn => write!(f, "you are in the room already"),
         }
     }
 }

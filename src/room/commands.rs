@@ -1,4 +1,5 @@
-//! The `/commands` a member can send: `/nick`, `/who`, `/me`, `/msg`, `/help`.
+//! The `/commands` a member can send: `/nick`, `/who`, `/me`, `/msg`, `/help` (and
+//! `/join`, which only an address not yet a member needs).
 
 use std::net::SocketAddr;
 
@@ -79,6 +80,7 @@ impl Room {
                 None => Notice::NoSuchMember(to),
             },
             Command::Help => Notice::Help,
+            Command::Join(_) => Notice::AlreadyIn,
             Command::Unknown(word) => Notice::UnknownCommand(word),
         };
         let payload = out.notice(answer);

@@ -17,6 +17,9 @@ pub struct Departed {
     pub name: Option<Name>,
     /// Its allowance, so leaving and coming back refills nothing.
     pub allowance: Allowance,
+    /// Whether it may come back without proving its address again, under `--verify`:
+    /// a classic member that timed out, within [`super::REMEMBER_DEPARTED_FOR`].
+    pub proven: bool,
 }
 
 /// At most `capacity` addresses, each with a value and an instant it is forgotten at;
@@ -80,14 +83,21 @@ impl<V> Recent<V> {
 
     /// Whether `addr` is remembered `now`; an expired entry is forgotten.
     pub fn contains(&mut self, addr: SocketAddr, now: Instant) -> bool {
+        self.get(addr, now).is_some()
+    }
+
+    /// What is remembered of `addr`, if it is still remembered `now`; an expired entry
+    /// is forgotten.
+    pub fn get(&mut self, addr: SocketAddr, now: Instant) -> Option<&V> {
         match self.entries.get(&addr) {
-            Some(entry) if now < entry.until => true,
+            Some(entry) if now < entry.until => {}
             Some(_) => {
                 self.forget(addr);
-                false
+                return None;
             }
-            None => false,
+            None => return None,
         }
+        self.entries.get(&addr).map(|entry| &entry.value)
     }
 
     /// Forgets `addr`.

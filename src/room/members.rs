@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::throttle::Allowance;
+use crate::outbox::Wrap;
+use crate::proto::frame::Token;
 use crate::proto::Name;
 
 /// A member of the room.
@@ -17,9 +19,9 @@ pub struct Member {
     name: Option<Name>,
     /// How it is shown to others: its name, or else its address.
     label: String,
-    /// Whether its last datagram ended in `\n` (netcat and friends): if so, everything
-    /// sent to it ends in `\n` too.
-    pub line_mode: bool,
+    /// How what is sent to it is wrapped: in its session's frame, or, for a classic
+    /// client, with a `\n` if its last datagram ended in one (netcat and friends).
+    pub wrap: Wrap,
     /// What it may still send, and be sent.
     pub allowance: Allowance,
     /// Messages dropped for its rate since it was last told.
@@ -58,7 +60,7 @@ impl Member {
     pub fn new(
         addr: SocketAddr,
         name: Option<Name>,
-        line_mode: bool,
+        wrap: Wrap,
         allowance: Allowance,
         now: Instant,
     ) -> Member {
@@ -68,7 +70,7 @@ impl Member {
                 .as_ref()
                 .map_or_else(|| addr.to_string(), Name::to_string),
             name,
-            line_mode,
+            wrap,
             allowance,
             n_dropped_untold: 0,
             joined: 0,
@@ -85,6 +87,23 @@ impl Member {
     /// Its name, if it took one.
     pub fn name(&self) -> Option<&Name> {
         self.name.as_ref()
+    }
+
+    /// Whether it is in a session: only datagrams with its token speak for it.
+    pub fn is_session(&self) -> bool {
+        matches!(self.wrap, Wrap::Session(_))
+    }
+
+    /// Whether `token` is its session's.
+    pub fn has_token(&self, token: Token) -> bool {
+        self.wrap == Wrap::Session(token)
+    }
+
+    /// Notes how its latest classic datagram ended; a session is not changed.
+    pub fn heard_classic(&mut self, line_mode: bool) {
+        if !self.is_session() {
+            self.wrap = Wrap::classic(line_mode);
+        }
     }
 }
 
@@ -236,7 +255,7 @@ mod tests {
 
     fn join(members: &mut Members, port: u16, name: Option<&str>, now: Instant) {
         let name = name.map(|n| Name::parse(n).expect("a valid name"));
-        let member = Member::new(addr(port), name, false, Allowance::new(1, now), now);
+        let member = Member::new(addr(port), name, Wrap::Bare, Allowance::new(1, now), now);
         members.insert(addr(port), member, TIMEOUT);
     }
 
@@ -307,7 +326,7 @@ mod tests {
     fn an_endless_timeout_never_comes_due() {
         let t = Instant::now();
         let mut members = Members::default();
-        let member = Member::new(addr(1), None, false, Allowance::new(1, t), t);
+        let member = Member::new(addr(1), None, Wrap::Bare, Allowance::new(1, t), t);
         members.insert(addr(1), member, Duration::MAX);
         assert_eq!(members.next_timeout(), None);
         assert!(members

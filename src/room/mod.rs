@@ -7,6 +7,11 @@
 //!   servers).
 //! - `throttle`: allowances, strangers told, untold drops and the presence budget.
 //! - `commands`: `/nick`, `/who`, `/me`, `/msg`, `/help`.
+//! - `verify`: cookies, join codes, and the byte budget of addresses not yet proven.
+//!
+//! A client in a session (see [`proto::frame`]) is spoken for only by datagrams that
+//! carry its token; under [`Config::verify`] an address is sent at most
+//! [`AMPLIFICATION_LIMIT`] times the bytes it sent until it proves it receives there.
 //!
 //! The room logs only at `debug`, through the logger: the binaries hand records to a
 //! logging thread without waiting, so logging never stalls the room.
@@ -15,19 +20,26 @@ mod commands;
 mod departed;
 mod members;
 mod throttle;
+mod verify;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::debug;
 
-pub use crate::outbox::Outbox;
 use crate::outbox::Payload;
-use crate::proto::{self, Chat, Notice, RateLimit, Request, NOTICE_PREFIX};
+pub use crate::outbox::{Outbox, Wrap};
+use crate::proto::frame::{self, Cookie, Framed, Token};
+use crate::proto::{self, Chat, Command, Notice, RateLimit, Request, NOTICE_PREFIX};
 use departed::{Departed, Recent};
 use members::{Member, Members};
 use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
 pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
+use verify::{Budgets, CookieJar};
+pub use verify::{
+    AMPLIFICATION_LIMIT, CODE_DIGITS, COOKIE_EPOCH, REMEMBER_UNPROVEN_FOR, TELL_CODE_EVERY,
+    UNPROVEN_MEMORY,
+};
 
 /// How long datagrams from a kicked address are ignored, so its client's heartbeats do
 /// not bring it straight back.
@@ -67,6 +79,10 @@ pub struct Config {
     /// The server's own address, if known: a datagram claiming to come from its port on
     /// a loopback address (or its own address) is ignored, so it never joins itself.
     pub local_addr: Option<SocketAddr>,
+    /// Every address proves it receives there before it is a member (our client by a
+    /// cookie, a person by typing a join code); until then it is sent at most
+    /// [`AMPLIFICATION_LIMIT`] times the bytes it sent.
+    pub verify: bool,
 }
 
 /// What the room's limits did, counted since it started.
@@ -88,6 +104,16 @@ pub struct Stats {
     pub from_servers: u64,
     /// Members that timed out.
     pub timed_out: u64,
+    /// Sessions opened (or their token renewed) by an echoed cookie.
+    pub sessions_opened: u64,
+    /// Datagrams without its token from the address of a member in a session: ignored.
+    pub forged: u64,
+    /// Bad or stale cookies, join codes and tokens, and broken frames: ignored.
+    pub bad_credentials: u64,
+    /// Datagrams from addresses not yet proven, under `--verify`: not acted on.
+    pub unproven: u64,
+    /// Members that joined by typing their join code.
+    pub joined_by_code: u64,
 }
 
 /// The clients in the room and what the room knows of them.
@@ -107,6 +133,10 @@ pub struct Room {
     strangers: StrangerMemory,
     /// Members with drops they have not been told of yet.
     untold: UntoldDrops,
+    /// Makes and checks cookies and join codes.
+    cookies: CookieJar,
+    /// Under `--verify`, what addresses not yet proven sent and were sent.
+    budgets: Budgets,
     stats: Stats,
 }
 
@@ -147,6 +177,8 @@ impl Room {
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
             untold: UntoldDrops::default(),
+            cookies: CookieJar::new(now),
+            budgets: Budgets::new(),
             stats: Stats::default(),
         }
     }
@@ -167,10 +199,56 @@ impl Room {
         if self.banned.contains(from, now) {
             return;
         }
-        let line_mode = datagram.ends_with(b"\n");
+        match frame::read(datagram) {
+            Framed::Plain(datagram) => self.handle_plain(datagram, from, now, out),
+            Framed::Hello => self.hello(from, now, out),
+            Framed::Echo { cookie, token } => self.echo(cookie, token, from, now, out),
+            Framed::Session { token, body } => {
+                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
+                    self.handle_request(body, from, Wrap::Session(token), now, out);
+                } else {
+                    self.stats.bad_credentials += 1;
+                }
+            }
+            Framed::Cookie(_) | Framed::Bad => self.stats.bad_credentials += 1,
+        }
+    }
+
+    /// A classic datagram: acted on unless its address is a session's (then only a
+    /// datagram with the token speaks for it) or, under `--verify`, not yet proven.
+    fn handle_plain(&mut self, datagram: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
+        match self.members.get(from).map(Member::is_session) {
+            Some(true) => {
+                self.stats.forged += 1;
+                return;
+            }
+            Some(false) => {}
+            None if self.config.verify && !self.may_come_back(from, now) => {
+                return self.unproven(datagram, from, now, out);
+            }
+            None => {}
+        }
+        let wrap = Wrap::classic(datagram.ends_with(b"\n"));
+        self.handle_request(datagram, from, wrap, now, out);
+    }
+
+    /// What a classic datagram, or a session frame's body, asks.
+    fn handle_request(
+        &mut self,
+        datagram: &[u8],
+        from: SocketAddr,
+        wrap: Wrap,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
         match proto::parse_request(datagram) {
             Request::Heartbeat => {
-                self.admit(from, now, line_mode, out);
+                if self.admit(from, now, wrap, out) && matches!(wrap, Wrap::Session(_)) {
+                    // A session's heartbeat is answered, so its client knows the
+                    // session still stands.
+                    let payload = out.payload(|buf| buf.extend_from_slice(proto::HEARTBEAT));
+                    out.push(from, payload, wrap);
+                }
             }
             Request::Leave => self.remove(from, Departure::Left, now, out),
             Request::Text(raw) if self.is_welcome_to_us(raw) => {
@@ -189,11 +267,109 @@ impl Room {
                 }
             }
             Request::Text(raw) => {
-                if self.admit(from, now, line_mode, out) && self.take_message(from, now, out) {
+                if self.admit(from, now, wrap, out) && self.take_message(from, now, out) {
                     self.handle_text(raw, from, now, out);
                 }
             }
         }
+    }
+
+    /// `@IM@`: answers with a cookie, which costs no memory here. From a classic member
+    /// it is also its heartbeat (our client sends it until it has a session). Under
+    /// `--verify`, an address not yet proven is answered within its budget.
+    fn hello(&mut self, from: SocketAddr, now: Instant, out: &mut Outbox) {
+        match self.members.get_mut(from) {
+            Some(member) if !member.is_session() => {
+                member.last_seen = now;
+                member.heard_classic(false);
+            }
+            Some(_) => {}
+            None if self.config.verify => {
+                let mut budget = self.budgets.receive(from, frame::HELLO.len(), now);
+                let may_answer = budget.spend(frame::COOKIE_FRAME);
+                self.budgets.put(from, budget, now);
+                if !may_answer {
+                    return;
+                }
+            }
+            None => {}
+        }
+        let cookie = self.cookies.cookie(from, now);
+        let payload = out.payload(|buf| frame::write_cookie(buf, cookie));
+        out.push(from, payload, Wrap::Bare);
+    }
+
+    /// An echoed cookie: if good, `from` receives at its address, and opens a session
+    /// with the token it chose (a member's session is renewed, keeping its name).
+    fn echo(
+        &mut self,
+        cookie: Cookie,
+        token: Token,
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        if !self.cookies.check_cookie(from, cookie, now) {
+            self.stats.bad_credentials += 1;
+            return;
+        }
+        self.budgets.forget(from);
+        let wrap = Wrap::Session(token);
+        if let Some(member) = self.members.get_mut(from) {
+            member.wrap = wrap;
+            member.last_seen = now;
+            self.stats.sessions_opened += 1;
+            self.welcome(from, out);
+            return;
+        }
+        if self.members.len() >= self.config.max_clients {
+            self.refuse_full(from, now, wrap, out);
+            return;
+        }
+        self.stats.sessions_opened += 1;
+        self.join(from, now, wrap, out);
+    }
+
+    /// Under `--verify`, a classic datagram from an address not yet proven: counted, and
+    /// answered only with its join code, when its budget allows. Typing the code back
+    /// makes it a member.
+    fn unproven(&mut self, datagram: &[u8], from: SocketAddr, now: Instant, out: &mut Outbox) {
+        self.stats.unproven += 1;
+        let mut budget = self.budgets.receive(from, datagram.len(), now);
+        let line_mode = datagram.ends_with(b"\n");
+        let typed_code = match proto::parse_request(datagram) {
+            Request::Leave => {
+                self.budgets.put(from, budget, now);
+                return;
+            }
+            Request::Heartbeat => None,
+            Request::Text(raw) => typed_join_code(raw),
+        };
+        if let Some(code) = typed_code {
+            if self.cookies.check_code(from, &code, now) {
+                self.budgets.forget(from);
+                self.stats.joined_by_code += 1;
+                self.admit(from, now, Wrap::classic(line_mode), out);
+                return;
+            }
+            self.stats.bad_credentials += 1;
+        }
+        if budget.code_due(now) {
+            let code = self.cookies.code(from, now);
+            let payload = out.notice(Notice::JoinWith(&code));
+            let len = out.payload_len(payload) + usize::from(line_mode);
+            if budget.spend(len) {
+                budget.told_code(now);
+                out.push(from, payload, Wrap::classic(line_mode));
+            }
+        }
+        self.budgets.put(from, budget, now);
+    }
+
+    /// Whether `from` may come back without proving its address again: a classic
+    /// member that timed out lately.
+    fn may_come_back(&mut self, from: SocketAddr, now: Instant) -> bool {
+        self.departed.get(from, now).is_some_and(|d| d.proven)
     }
 
     /// Evicts members silent for longer than the timeout, and tells members over their
@@ -251,8 +427,8 @@ impl Room {
     /// Tells every member the server is going away (an empty datagram) and empties the room.
     pub fn shutdown(&mut self, out: &mut Outbox) {
         let goodbye = out.empty_payload();
-        for (addr, _) in self.members.iter() {
-            out.push(addr, goodbye, false);
+        for (addr, member) in self.members.iter() {
+            out.push(addr, goodbye, member.wrap);
         }
         self.members.clear();
     }
@@ -277,6 +453,11 @@ impl Room {
     /// The limits the room was made with (the message limit as the room applies it).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The number of members in a session.
+    pub fn sessions(&self) -> usize {
+        self.members.iter().filter(|(_, m)| m.is_session()).count()
     }
 
     /// The number of members.
@@ -334,60 +515,69 @@ impl Room {
 
     /// Makes sure `from` is a member: refreshes it, or lets it join. False when it is
     /// not a member because the room is full (it is told so, now and then).
-    fn admit(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) -> bool {
+    fn admit(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) -> bool {
         if let Some(member) = self.members.get_mut(from) {
             member.last_seen = now;
-            member.line_mode = line_mode;
+            member.heard_classic(wrap == Wrap::Line);
             return true;
         }
         if self.members.len() >= self.config.max_clients {
-            self.refuse_full(from, now, line_mode, out);
+            self.refuse_full(from, now, wrap, out);
             return false;
         }
-        self.join(from, now, line_mode, out);
+        self.join(from, now, wrap, out);
         true
     }
 
     /// Counts a newcomer refused for a full room, and tells it now and then.
-    fn refuse_full(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
+    fn refuse_full(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) {
         self.stats.refused_full += 1;
         if self.strangers.take_notice(from, now) {
             let payload = out.notice(Notice::RoomFull {
                 max: self.config.max_clients,
             });
-            out.push(from, payload, line_mode);
+            out.push(from, payload, wrap);
         }
     }
 
-    /// Adds `from` to the room with what the room remembers of it, welcomes it (at most
-    /// once a second) and tells the others.
-    fn join(&mut self, from: SocketAddr, now: Instant, line_mode: bool, out: &mut Outbox) {
+    /// Adds `from` to the room with what the room remembers of it, welcomes it and
+    /// tells the others. A classic newcomer is welcomed at most once a second; a
+    /// session always, as its client waits for that answer.
+    fn join(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) {
         let (name, mut allowance) = match self.departed.take(from, now) {
             Some(departed) => (departed.name, departed.allowance),
             None => (None, Allowance::new(self.config.burst, now)),
         };
         // A timed-out member's name comes back with it, if no one took it meanwhile.
         let name = name.filter(|name| self.members.name_is_free(name));
-        let welcome = allowance.take_welcome(now);
-        let member = Member::new(from, name, line_mode, allowance, now);
+        let welcome = allowance.take_welcome(now) || matches!(wrap, Wrap::Session(_));
+        let member = Member::new(from, name, wrap, allowance, now);
         let label = member.label().to_string();
         debug!("{label} joined");
         self.members.insert(from, member, self.config.timeout);
         // The newcomer learns how it is shown; a client that had a name learns it must
         // take it again (after a restart of the server, say).
         if welcome {
-            let limit = (self.config.rate_per_sec > 0.0).then_some(RateLimit {
-                per_sec: self.config.rate_per_sec,
-                burst: self.config.burst,
-            });
-            let payload = out.notice(Notice::Welcome {
-                who: &label,
-                here: self.members.len(),
-                limit,
-            });
-            out.push(from, payload, line_mode);
+            self.welcome(from, out);
         }
         self.announce(Notice::Joined(&label), Some(from), now, out);
+    }
+
+    /// Tells the member `to` how it is shown, how many are here and its message limit.
+    fn welcome(&self, to: SocketAddr, out: &mut Outbox) {
+        let Some(member) = self.members.get(to) else {
+            return;
+        };
+        let limit = (self.config.rate_per_sec > 0.0).then_some(RateLimit {
+            per_sec: self.config.rate_per_sec,
+            burst: self.config.burst,
+        });
+        let payload = out.notice(Notice::Welcome {
+            who: member.label(),
+            here: self.members.len(),
+            limit,
+        });
+        out.push(to, payload, member.wrap);
     }
 
     /// Removes `addr` if it is a member, remembering it and telling the others.
@@ -396,10 +586,12 @@ impl Room {
             return;
         };
         self.untold.forget(addr);
-        let keeps_name = how == Departure::TimedOut;
+        let timed_out = how == Departure::TimedOut;
         let departed = Departed {
-            name: member.name().filter(|_| keeps_name).cloned(),
+            name: member.name().filter(|_| timed_out).cloned(),
             allowance: member.allowance,
+            // A session proves itself again by its cookie, whatever claims its address.
+            proven: timed_out && !member.is_session(),
         };
         if let Some(until) = now.checked_add(REMEMBER_DEPARTED_FOR) {
             self.departed.remember(addr, departed, until);
@@ -506,21 +698,22 @@ impl Room {
         };
         if member.allowance.take_notice(now) {
             let payload = out.notice(Notice::TooLong { len, limit });
-            out.push(from, payload, member.line_mode);
+            out.push(from, payload, member.wrap);
         }
     }
 
-    /// Sends a payload to one address, in its line mode if it is a member.
+    /// Sends a payload to one member, wrapped as it needs.
     fn deliver(&self, to: SocketAddr, payload: Payload, out: &mut Outbox) {
-        let line_mode = self.members.get(to).is_some_and(|m| m.line_mode);
-        out.push(to, payload, line_mode);
+        if let Some(member) = self.members.get(to) {
+            out.push(to, payload, member.wrap);
+        }
     }
 
     /// Sends a payload to every member but `except`.
     fn deliver_to_all(&self, payload: Payload, except: Option<SocketAddr>, out: &mut Outbox) {
         for (addr, member) in self.members.iter() {
             if Some(addr) != except {
-                out.push(addr, payload, member.line_mode);
+                out.push(addr, payload, member.wrap);
             }
         }
     }
@@ -531,8 +724,25 @@ impl Room {
 fn tell_drops(addr: SocketAddr, member: &mut Member, out: &mut Outbox) {
     let dropped = std::mem::take(&mut member.n_dropped_untold);
     let payload = out.notice(Notice::SlowDown { dropped });
-    out.push(addr, payload, member.line_mode);
+    out.push(addr, payload, member.wrap);
+}
+
+/// The code in a `/join CODE` line, if the text is one. Only a short line is decoded,
+/// so a flood of long datagrams from addresses not yet proven costs no decoding.
+fn typed_join_code(raw: &[u8]) -> Option<String> {
+    const LONGEST: usize = "/join ".len() + 2 * CODE_DIGITS;
+    if raw.len() > LONGEST {
+        return None;
+    }
+    let decoded = proto::decode(raw);
+    match proto::parse_chat(&proto::terminal_safe(&decoded)) {
+        Chat::Command(Command::Join(code)) => Some(code.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod session_tests;

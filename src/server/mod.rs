@@ -75,6 +75,8 @@ pub struct Server {
     backlog: Backlog,
     /// What a drain receives into.
     drain_buf: Vec<u8>,
+    /// Where a session's datagram is put together to be sent.
+    frame: Vec<u8>,
     /// Sends and backlog datagrams since the socket was last read.
     busy: u32,
     /// Whether the socket is non-blocking now: from a drain until it is found empty.
@@ -104,6 +106,13 @@ impl Server {
     pub fn new(socket: UdpSocket, mut config: Config) -> io::Result<(Server, Handle)> {
         let local = socket.local_addr()?;
         config.local_addr = Some(local);
+        if !config.verify && !local.ip().is_loopback() {
+            warn!(
+                "listening on {local} without --verify: anyone who can forge a source \
+                 address can make this server send a chat room's traffic to it (hundreds \
+                 of bytes for each byte forged); --verify makes every address prove itself"
+            );
+        }
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(MAX_SLEEP))?;
         let wake_token = random_token();
@@ -131,6 +140,7 @@ impl Server {
             armed: MAX_SLEEP,
             backlog: Backlog::new(BACKLOG_BYTES),
             drain_buf: vec![0u8; RECV_BUFFER],
+            frame: Vec::with_capacity(RECV_BUFFER),
             busy: 0,
             nonblocking: false,
             deliveries: 0,
@@ -348,7 +358,8 @@ impl Server {
             "members {}, received {}, broadcast {}, deliveries {}, dropped for rate {}, \
              refused (room full) {}, too long {}, send errors {}, presence notices skipped {}, \
              timed out {}, ignored from servers {}, drained while busy {}, queue drops {}, \
-             queued at most {} bytes",
+             queued at most {} bytes, sessions {}, sessions opened {}, forged for sessions {}, \
+             bad cookies or tokens {}, not yet proven {}, joined by code {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
@@ -362,7 +373,13 @@ impl Server {
             s.from_servers,
             self.backlog.queued(),
             self.backlog.dropped(),
-            self.backlog.high_water()
+            self.backlog.high_water(),
+            self.room.sessions(),
+            s.sessions_opened,
+            s.forged,
+            s.bad_credentials,
+            s.unproven,
+            s.joined_by_code
         )
     }
 
@@ -402,14 +419,17 @@ impl Server {
     /// Sends what the room produced, draining the socket every [`DRAIN_EVERY`] sends; a
     /// failure to one client does not stop the rest.
     fn send_all(&mut self, out: &mut Outbox) {
+        // A session's frame is put together here, in memory reused send after send.
+        let mut frame = std::mem::take(&mut self.frame);
         for (to, datagram) in out.iter() {
             self.count_busy(1);
-            let mut sent = self.socket.send_to(datagram, to);
+            let bytes = datagram.bytes(&mut frame);
+            let mut sent = self.socket.send_to(bytes, to);
             if matches!(&sent, Err(e) if e.kind() == ErrorKind::WouldBlock) {
                 // Drained lately, the socket does not wait for room to send: it must.
                 sent = self
                     .set_nonblocking(false)
-                    .and_then(|()| self.socket.send_to(datagram, to));
+                    .and_then(|()| self.socket.send_to(bytes, to));
             }
             match sent {
                 Ok(_) => self.deliveries += 1,
@@ -421,6 +441,7 @@ impl Server {
                 }
             }
         }
+        self.frame = frame;
         out.clear();
     }
 }

@@ -1,0 +1,229 @@
+//! Session frames: how our client and our server prove addresses and mark every
+//! datagram of a session as theirs.
+//!
+//! A frame starts with the byte `0xFF`, which no UTF-8 text contains, so a frame is
+//! never taken for a line of chat, and a line is never taken for a frame:
+//!
+//! | frame | bytes | direction |
+//! |---|---|---|
+//! | hello | `@IM@` (exactly; a heartbeat to a classic server) | client → server |
+//! | cookie | `FF 'C'` cookie (8) | server → client |
+//! | echo | `FF 'J'` cookie (8) token (8) | client → server |
+//! | session | `FF 'S'` token (8) body | both ways |
+//!
+//! The body of a session frame is what a classic datagram would be: `@im@`, `quit`,
+//! chat text or a command from the client; a line, or zero bytes for goodbye, from the
+//! server, which also answers each heartbeat with `@im@`.
+
+use std::fmt;
+
+/// The first byte of every frame: never part of UTF-8 text.
+pub const FRAME_MARK: u8 = 0xFF;
+/// What our client sends first, and as its heartbeat until it has a session. The classic
+/// server takes `@im@` in any letter case as a heartbeat and relays nothing, and no
+/// classic client sends it in capitals, so it asks our server for a cookie safely.
+pub const HELLO: &[u8] = b"@IM@";
+/// A cookie's bytes: a keyed hash of the client's address and the time.
+pub const COOKIE_LEN: usize = 8;
+/// A session token's bytes: a random number the client chose, known only to it and
+/// the server.
+pub const TOKEN_LEN: usize = 8;
+/// The bytes a session frame adds in front of its body.
+pub const SESSION_HEADER: usize = 2 + TOKEN_LEN;
+/// The bytes of a cookie frame: less than three times a hello's, so answering a hello
+/// never amplifies.
+pub const COOKIE_FRAME: usize = 2 + COOKIE_LEN;
+/// The bytes of an echo frame.
+pub const ECHO_FRAME: usize = 2 + COOKIE_LEN + TOKEN_LEN;
+
+const _: () = assert!(COOKIE_FRAME <= 3 * HELLO.len());
+
+const COOKIE_KIND: u8 = b'C';
+const ECHO_KIND: u8 = b'J';
+const SESSION_KIND: u8 = b'S';
+
+/// A cookie: proof that its holder receives at an address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cookie(pub [u8; COOKIE_LEN]);
+
+/// A session's secret, carried by every datagram of the session both ways.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token(pub [u8; TOKEN_LEN]);
+
+/// What a datagram is, frames told apart from classic datagrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framed<'a> {
+    /// A classic datagram (text, `@im@`, `quit`, zero bytes).
+    Plain(&'a [u8]),
+    /// `@IM@`: a client asks for a cookie.
+    Hello,
+    /// A server's cookie.
+    Cookie(Cookie),
+    /// A client echoes a cookie and proposes its session's token.
+    Echo { cookie: Cookie, token: Token },
+    /// A datagram of a session.
+    Session { token: Token, body: &'a [u8] },
+    /// Starts with [`FRAME_MARK`] but is no frame we know.
+    Bad,
+}
+
+impl fmt::Debug for Cookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cookie({})", hex(&self.0))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", hex(&self.0))
+    }
+}
+
+/// Tells what a datagram is.
+pub fn read(datagram: &[u8]) -> Framed<'_> {
+    if datagram == HELLO {
+        return Framed::Hello;
+    }
+    let Some((&FRAME_MARK, rest)) = datagram.split_first() else {
+        return Framed::Plain(datagram);
+    };
+    let Some((&kind, rest)) = rest.split_first() else {
+        return Framed::Bad;
+    };
+    match kind {
+        COOKIE_KIND => match rest.try_into() {
+            Ok(cookie) => Framed::Cookie(Cookie(cookie)),
+            Err(_) => Framed::Bad,
+        },
+        ECHO_KIND if rest.len() == COOKIE_LEN + TOKEN_LEN => {
+            let (cookie, token) = rest.split_at(COOKIE_LEN);
+            match (cookie.try_into(), token.try_into()) {
+                (Ok(cookie), Ok(token)) => Framed::Echo {
+                    cookie: Cookie(cookie),
+                    token: Token(token),
+                },
+                _ => Framed::Bad,
+            }
+        }
+        SESSION_KIND if rest.len() >= TOKEN_LEN => {
+            let (token, body) = rest.split_at(TOKEN_LEN);
+            match token.try_into() {
+                Ok(token) => Framed::Session {
+                    token: Token(token),
+                    body,
+                },
+                Err(_) => Framed::Bad,
+            }
+        }
+        _ => Framed::Bad,
+    }
+}
+
+/// Appends a cookie frame.
+pub fn write_cookie(out: &mut Vec<u8>, cookie: Cookie) {
+    out.extend_from_slice(&[FRAME_MARK, COOKIE_KIND]);
+    out.extend_from_slice(&cookie.0);
+}
+
+/// Appends an echo frame.
+pub fn write_echo(out: &mut Vec<u8>, cookie: Cookie, token: Token) {
+    out.extend_from_slice(&[FRAME_MARK, ECHO_KIND]);
+    out.extend_from_slice(&cookie.0);
+    out.extend_from_slice(&token.0);
+}
+
+/// The header of a session frame: its body follows.
+pub fn session_header(token: Token) -> [u8; SESSION_HEADER] {
+    let mut header = [0u8; SESSION_HEADER];
+    header[0] = FRAME_MARK;
+    header[1] = SESSION_KIND;
+    header[2..].copy_from_slice(&token.0);
+    header
+}
+
+/// A session frame carrying `body`.
+pub fn session(token: Token, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(SESSION_HEADER + body.len());
+    frame.extend_from_slice(&session_header(token));
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// Lowercase hex digits of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: Token = Token(*b"tok3n!\n\r");
+    const COOKIE: Cookie = Cookie([0xFF, 0, 1, 2, 3, 4, 5, 0xFE]);
+
+    #[test]
+    fn every_frame_reads_back_as_written() {
+        let mut bytes = Vec::new();
+        write_cookie(&mut bytes, COOKIE);
+        assert_eq!(bytes.len(), COOKIE_FRAME);
+        assert_eq!(read(&bytes), Framed::Cookie(COOKIE));
+        bytes.clear();
+        write_echo(&mut bytes, COOKIE, TOKEN);
+        assert_eq!(bytes.len(), ECHO_FRAME);
+        assert_eq!(
+            read(&bytes),
+            Framed::Echo {
+                cookie: COOKIE,
+                token: TOKEN
+            }
+        );
+        let frame = session(TOKEN, b"hello\n");
+        assert_eq!(&frame[..SESSION_HEADER], &session_header(TOKEN));
+        assert_eq!(
+            read(&frame),
+            Framed::Session {
+                token: TOKEN,
+                body: b"hello\n"
+            }
+        );
+        assert_eq!(
+            read(&session(TOKEN, b"")),
+            Framed::Session {
+                token: TOKEN,
+                body: b""
+            },
+            "an empty body is the goodbye"
+        );
+    }
+
+    #[test]
+    fn only_the_capital_hello_asks_for_a_cookie() {
+        assert_eq!(read(b"@IM@"), Framed::Hello);
+        for classic in [&b"@im@"[..], b"@Im@", b"@IM@\n", b"hi", b"", b"quit"] {
+            assert_eq!(read(classic), Framed::Plain(classic), "{classic:?}");
+        }
+    }
+
+    #[test]
+    fn text_is_never_a_frame_and_a_broken_frame_is_bad() {
+        // Invalid UTF-8 that does not start with the mark stays text for the room.
+        assert_eq!(read(b"\xFE\xFF"), Framed::Plain(b"\xFE\xFF"));
+        assert_eq!(read("ÿ".as_bytes()), Framed::Plain("ÿ".as_bytes()));
+        for bad in [
+            &b"\xFF"[..],
+            b"\xFFC1234567",
+            b"\xFFC123456789",
+            b"\xFFJ1234567812345678x",
+            b"\xFFS1234567",
+            b"\xFFX12345678",
+        ] {
+            assert_eq!(read(bad), Framed::Bad, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_cookie_answer_is_less_than_three_hellos() {
+        assert!(COOKIE_FRAME <= 3 * HELLO.len());
+        assert_eq!(format!("{COOKIE:?}"), "Cookie(ff000102030405fe)");
+    }
+}

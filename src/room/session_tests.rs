@@ -1,0 +1,366 @@
+//! Sessions and `--verify`, as unit tests with invented addresses: what a cookie opens,
+//! what a forged source can and cannot do, and the budget of addresses not yet proven.
+
+use super::*;
+use crate::proto::frame::{session, write_echo, TOKEN_LEN};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const TOKEN: Token = Token(*b"s3cret!!");
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn new_room(verify: bool, now: Instant) -> Room {
+    let config = Config {
+        timeout: TIMEOUT,
+        max_message_bytes: 64,
+        max_clients: 100,
+        rate_per_sec: 0.0,
+        burst: 10,
+        local_addr: None,
+        verify,
+    };
+    Room::new(config, now)
+}
+
+/// What the room sent, in order, for one datagram.
+fn feed(room: &mut Room, datagram: &[u8], from: u16, now: Instant) -> Vec<(u16, Vec<u8>)> {
+    let mut out = Outbox::new();
+    room.handle_datagram(datagram, addr(from), now, &mut out);
+    out.to_vec()
+        .into_iter()
+        .map(|(to, bytes)| (to.port(), bytes))
+        .collect()
+}
+
+/// The body of a session frame with our token, or what was sent as text.
+fn read(bytes: &[u8]) -> String {
+    match frame::read(bytes) {
+        Framed::Session { token, body } => {
+            assert_eq!(token, TOKEN, "a session frame with another token");
+            format!("[session] {}", String::from_utf8_lossy(body))
+        }
+        Framed::Plain(text) => String::from_utf8_lossy(text).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn shown(sent: &[(u16, Vec<u8>)]) -> Vec<(u16, String)> {
+    sent.iter().map(|(to, bytes)| (*to, read(bytes))).collect()
+}
+
+/// Sends `@IM@` from `port` and returns the cookie it is answered with.
+fn cookie_for(room: &mut Room, port: u16, now: Instant) -> Cookie {
+    let sent = feed(room, frame::HELLO, port, now);
+    assert_eq!(sent.len(), 1, "one answer to a hello: {sent:?}");
+    assert_eq!(sent[0].0, port);
+    assert_eq!(sent[0].1.len(), frame::COOKIE_FRAME);
+    match frame::read(&sent[0].1) {
+        Framed::Cookie(cookie) => cookie,
+        other => panic!("not a cookie: {other:?}"),
+    }
+}
+
+fn echo(cookie: Cookie, token: Token) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    write_echo(&mut bytes, cookie, token);
+    bytes
+}
+
+/// Opens a session for `port` with [`TOKEN`]; returns what the echo drew.
+fn open(room: &mut Room, port: u16, now: Instant) -> Vec<(u16, String)> {
+    let cookie = cookie_for(room, port, now);
+    shown(&feed(room, &echo(cookie, TOKEN), port, now))
+}
+
+#[test]
+fn a_hello_draws_a_cookie_and_nothing_else() {
+    let t = Instant::now();
+    for verify in [false, true] {
+        let mut room = new_room(verify, t);
+        cookie_for(&mut room, 7, t);
+        assert!(room.is_empty(), "a hello makes no member");
+    }
+}
+
+#[test]
+fn an_echoed_cookie_opens_a_session_whose_datagrams_are_framed() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    let opened = open(&mut room, 7, t);
+    assert_eq!(
+        opened,
+        vec![
+            (
+                7,
+                "[session] * you joined as 127.0.0.1:7 (2 here; /help for commands; no message limit)"
+                    .to_string()
+            ),
+            (1, "* 127.0.0.1:7 joined".to_string()),
+        ]
+    );
+    assert_eq!(room.sessions(), 1);
+    // Chat from the session reaches the classic member bare, the session framed.
+    let sent = shown(&feed(&mut room, &session(TOKEN, b"hi"), 7, t));
+    assert_eq!(
+        sent,
+        vec![
+            (1, "127.0.0.1:7 hi".to_string()),
+            (7, "[session] 127.0.0.1:7 hi".to_string()),
+        ]
+    );
+    let sent = shown(&feed(&mut room, b"hello", 1, t));
+    assert!(sent.contains(&(7, "[session] 127.0.0.1:1 hello".to_string())));
+    // A session's heartbeat is answered; a classic one is not.
+    let sent = shown(&feed(&mut room, &session(TOKEN, b"@im@"), 7, t));
+    assert_eq!(sent, vec![(7, "[session] @im@".to_string())]);
+    assert!(feed(&mut room, b"@im@", 1, t).is_empty());
+    // The goodbye to a session is its header alone.
+    let mut out = Outbox::new();
+    room.shutdown(&mut out);
+    let goodbyes = out.to_vec();
+    assert!(goodbyes.contains(&(addr(1), Vec::new())));
+    assert!(goodbyes.contains(&(addr(7), frame::session_header(TOKEN).to_vec())));
+}
+
+#[test]
+fn nothing_without_the_token_speaks_for_a_session() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    open(&mut room, 7, t);
+    feed(&mut room, &session(TOKEN, b"/nick alice"), 7, t);
+    let forged: [&[u8]; 9] = [
+        b"quit",
+        b"",
+        b"@im@",
+        b"hi from a forger",
+        b"/nick mallory",
+        b"/msg 127.0.0.1:1 psst",
+        b"/who",
+        b"/me left",
+        b"* you joined as 127.0.0.1:0 (1 here; /help for commands)",
+    ];
+    for datagram in forged {
+        assert_eq!(feed(&mut room, datagram, 7, t), vec![], "{datagram:?}");
+    }
+    let other_token = Token(*b"guessed!");
+    for datagram in [
+        session(other_token, b"quit"),
+        session(other_token, b"hi"),
+        vec![frame::FRAME_MARK, b'S'],
+        vec![frame::FRAME_MARK, b'C', 1, 2, 3, 4, 5, 6, 7, 8],
+    ] {
+        assert_eq!(feed(&mut room, &datagram, 7, t), vec![], "{datagram:?}");
+    }
+    let stats = room.stats();
+    assert_eq!(stats.forged, forged.len() as u64);
+    assert_eq!(stats.bad_credentials, 4);
+    let members = room.members(t);
+    assert_eq!(members.len(), 2, "the forged quit removed no one");
+    assert_eq!(members[1].label, "alice", "the forged /nick renamed no one");
+    // The session itself still speaks.
+    let sent = shown(&feed(&mut room, &session(TOKEN, b"still me"), 7, t));
+    assert!(sent.contains(&(1, "alice still me".to_string())));
+    let sent = shown(&feed(&mut room, &session(TOKEN, b"quit"), 7, t));
+    assert_eq!(sent, vec![(1, "* alice left".to_string())]);
+    assert_eq!(room.len(), 1);
+}
+
+#[test]
+fn a_bad_stale_or_borrowed_cookie_opens_nothing() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    let cookie = cookie_for(&mut room, 7, t);
+    let mut wrong = cookie;
+    wrong.0[0] ^= 1;
+    assert!(feed(&mut room, &echo(wrong, TOKEN), 7, t).is_empty());
+    assert!(
+        feed(&mut room, &echo(cookie, TOKEN), 8, t).is_empty(),
+        "another address"
+    );
+    let stale = t + 2 * COOKIE_EPOCH;
+    assert!(feed(&mut room, &echo(cookie, TOKEN), 7, stale).is_empty());
+    assert_eq!(room.stats().bad_credentials, 3);
+    assert!(room.is_empty());
+    // Across one epoch boundary the cookie still opens.
+    let mut room2 = new_room(false, t);
+    let cookie = cookie_for(&mut room2, 7, t + COOKIE_EPOCH - Duration::from_millis(1));
+    let opened = feed(&mut room2, &echo(cookie, TOKEN), 7, t + COOKIE_EPOCH);
+    assert_eq!(opened.len(), 1);
+    assert_eq!(room2.sessions(), 1);
+}
+
+#[test]
+fn a_new_cookie_renews_a_session_and_a_classic_member_becomes_one() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    // A classic member with a name upgrades, quietly for the others.
+    feed(&mut room, b"/nick bob", 7, t);
+    let sent = open(&mut room, 7, t);
+    assert_eq!(
+        sent,
+        vec![(
+            7,
+            "[session] * you joined as bob (2 here; /help for commands; no message limit)"
+                .to_string()
+        )]
+    );
+    // Its client lost track of the session and opens another: the old token is dead.
+    let renewed = Token(*b"renewed!");
+    let cookie = cookie_for(&mut room, 7, t);
+    let sent = feed(&mut room, &echo(cookie, renewed), 7, t);
+    assert_eq!(sent.len(), 1);
+    assert!(feed(&mut room, &session(TOKEN, b"quit"), 7, t).is_empty());
+    assert_eq!(room.len(), 2);
+    let sent = feed(&mut room, &session(renewed, b"hi"), 7, t);
+    assert!(sent.contains(&(1, b"bob hi".to_vec())));
+}
+
+#[test]
+fn a_timed_out_session_comes_back_by_a_cookie_with_its_name() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    open(&mut room, 7, t);
+    feed(&mut room, &session(TOKEN, b"/nick carol"), 7, t);
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT + Duration::from_secs(1), &mut out);
+    assert!(room.is_empty());
+    let later = t + TIMEOUT + Duration::from_secs(2);
+    // A forged heartbeat cannot bring it back under --verify, whatever it was.
+    assert!(feed(&mut room, b"@im@", 7, later).is_empty());
+    assert!(room.is_empty());
+    let back = open(&mut room, 7, later);
+    assert_eq!(
+        back,
+        vec![(
+            7,
+            "[session] * you joined as carol (1 here; /help for commands; no message limit)"
+                .to_string()
+        )]
+    );
+}
+
+#[test]
+fn verify_tells_a_classic_client_its_code_within_three_times_its_bytes() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    // The Python client: 4-byte heartbeats. 35 bytes of code line need 12 received.
+    assert!(feed(&mut room, b"@im@", 5, t).is_empty());
+    assert!(feed(&mut room, b"@im@", 5, t + Duration::from_secs(5)).is_empty());
+    let told = feed(&mut room, b"@im@", 5, t + Duration::from_secs(10));
+    assert_eq!(told.len(), 1);
+    let line = String::from_utf8(told[0].1.clone()).unwrap();
+    let code = line
+        .strip_prefix("* to join, type: /join ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert_eq!(code.len(), CODE_DIGITS);
+    assert!(line.len() <= 12 * 3);
+    assert!(room.is_empty());
+    // Typing it back makes it a member, welcomed as usual.
+    let at = t + Duration::from_secs(11);
+    let sent = feed(&mut room, format!("/join {code}").as_bytes(), 5, at);
+    assert_eq!(
+        shown(&sent),
+        vec![(
+            5,
+            "* you joined as 127.0.0.1:5 (1 here; /help for commands; no message limit)"
+                .to_string()
+        )]
+    );
+    assert_eq!(room.stats().joined_by_code, 1);
+    // From then on it is a member like any classic one.
+    assert_eq!(
+        shown(&feed(&mut room, b"hi", 5, at)),
+        vec![(5, "127.0.0.1:5 hi".to_string())]
+    );
+    assert_eq!(
+        shown(&feed(&mut room, b"/join again", 5, at)),
+        vec![(5, "* you are in the room already".to_string())]
+    );
+}
+
+#[test]
+fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    let told = feed(&mut room, b"hello everyone\n", 6, t);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].1.starts_with(b"* to join, type: /join "));
+    assert!(told[0].1.ends_with(b"\n"));
+    assert!(told[0].1.len() <= 3 * 15);
+    // Not again within TELL_CODE_EVERY, and a wrong code or a quit draw nothing.
+    assert!(feed(&mut room, b"/join 000000000000\n", 6, t).is_empty());
+    assert!(feed(&mut room, b"quit\n", 6, t).is_empty());
+    assert!(room.is_empty());
+    assert_eq!(room.stats().bad_credentials, 1);
+    assert_eq!(room.stats().unproven, 3);
+    // Later, once the budget allows, it is told again.
+    let again = feed(&mut room, b"what now?\n", 6, t + TELL_CODE_EVERY);
+    assert_eq!(again.len(), 1);
+}
+
+#[test]
+fn verify_lets_a_timed_out_classic_member_back_but_not_one_that_left() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
+    let line = String::from_utf8(told[0].1.clone()).unwrap();
+    let code = line.trim_end().rsplit(' ').next().unwrap().to_string();
+    feed(&mut room, format!("/join {code}\n").as_bytes(), 5, t);
+    assert_eq!(room.len(), 1);
+    let mut out = Outbox::new();
+    let evicted = t + TIMEOUT + Duration::from_secs(1);
+    room.handle_timeout(evicted, &mut out);
+    assert!(room.is_empty());
+    // netcat is silent between lines: it comes back on its next one.
+    let sent = feed(&mut room, b"back\n", 5, evicted + Duration::from_secs(5));
+    assert!(shown(&sent).contains(&(5, "127.0.0.1:5 back\n".to_string())));
+    // After a quit, it proves itself again.
+    feed(&mut room, b"quit\n", 5, evicted + Duration::from_secs(6));
+    let sent = feed(&mut room, b"@im@\n", 5, evicted + Duration::from_secs(7));
+    assert!(room.is_empty());
+    assert!(sent
+        .iter()
+        .all(|(_, bytes)| bytes.starts_with(b"* to join")));
+}
+
+#[test]
+fn verify_bounds_what_forged_requests_draw() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    for port in 1..=5 {
+        open(&mut room, port, t);
+    }
+    let victim = 9;
+    let mut received = 0;
+    let mut sent = 0;
+    for (i, datagram) in [&b"@im@"[..], b"hi", b"/who", b"/nick victim", b"@IM@", b"x"]
+        .iter()
+        .cycle()
+        .take(600)
+        .enumerate()
+    {
+        let at = t + Duration::from_millis(i as u64 * 20);
+        received += datagram.len();
+        for (to, bytes) in feed(&mut room, datagram, victim, at) {
+            assert_eq!(to, victim, "nothing else moves");
+            sent += bytes.len();
+        }
+    }
+    assert!(sent <= 3 * received, "{sent} bytes for {received}");
+    assert!(sent > 0, "the victim's address is told its code");
+    assert_eq!(room.len(), 5);
+}
+
+#[test]
+fn a_session_token_is_eight_bytes_in_every_frame() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    open(&mut room, 7, t);
+    let sent = feed(&mut room, &session(TOKEN, b"x"), 7, t);
+    assert_eq!(sent[0].1.len(), 2 + TOKEN_LEN + "127.0.0.1:7 x".len());
+}
