@@ -219,8 +219,8 @@ fn the_client_neutralises_terminal_controls_from_any_server() {
         .expect("the client's heartbeat");
     assert_eq!(
         &buf[..len],
-        b"@im@",
-        "the first datagram is a heartbeat, at once"
+        b"@IM@",
+        "the first datagram, at once, is a hello: to a classic server, a heartbeat"
     );
     // Escape sequences, BEL, C1, a right-to-left override and a zero-width space go
     // by the same policy the server applies before it relays anything.

@@ -14,9 +14,7 @@ pub mod split;
 pub mod terminal;
 pub mod width;
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -219,10 +217,9 @@ fn main_loop(
     output: &mut impl Write,
 ) -> Result<Outcome, Error> {
     let mut actions = Vec::new();
-    let seed = RandomState::new().build_hasher().finish();
     let mut session = Session::start(
         config.clone(),
-        Random::new(seed),
+        Random::from_entropy(),
         Instant::now(),
         &mut actions,
     );
@@ -444,7 +441,8 @@ fn print_line(output: &mut impl Write, time: &str, text: &str, bell: bool) -> io
 
 /// Resolves the server and connects to the first address whose port is not closed.
 ///
-/// Sends the first heartbeat. Returns `None` when every address refused.
+/// Sends the first heartbeat, a hello (see [`session`]). Returns `None` when every
+/// address refused.
 fn connect(server: &str) -> Result<Option<Connected>, Error> {
     let addrs: Vec<SocketAddr> = server
         .to_socket_addrs()
@@ -471,7 +469,7 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
             }
             Err(e) => return Err(Error::Socket(e)),
         };
-        match socket.send(proto::HEARTBEAT) {
+        match socket.send(proto::frame::HELLO) {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(Error::Socket(e)),

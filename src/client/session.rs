@@ -1,11 +1,20 @@
 //! The client as a state machine without I/O: what the user typed, what the server
 //! sent and the passing of time go in; datagrams to send, lines to show and the end of
 //! the session come out. The threads around it (in `client`) only move bytes.
+//!
+//! Its first datagram, and its heartbeat until it has a session, is `@IM@`: a classic
+//! server takes it as a heartbeat; ours answers with a cookie, which the session echoes
+//! with a token it chose. From the server's first frame with that token on, every
+//! datagram both ways carries it, and nothing without it is acted on (see
+//! [`proto::frame`]).
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use super::outgoing::Outgoing;
 use super::split::split_typed_line;
+use crate::proto::frame::{self, Cookie, Framed, Token, TOKEN_LEN};
 use crate::proto::{self, name, Notice, Reply};
 
 /// How long a `/nick` may go unanswered before it counts as lost.
@@ -23,6 +32,16 @@ pub const DROPS_TOLD_EVERY: Duration = Duration::from_secs(1);
 pub const RECONNECT_FIRST: Duration = Duration::from_secs(1);
 /// The longest wait between two tries.
 pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// How often a hello is sent again while a server that speaks sessions has not opened
+/// ours yet (a cookie or an echo was lost).
+pub const HANDSHAKE_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between heartbeats sent again while one goes unanswered.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// The least time between two lines telling of datagrams ignored for want of our token.
+pub const FORGED_TOLD_EVERY: Duration = Duration::from_secs(10);
+/// The least time between two echoes of a cookie: forged cookies cannot make us a
+/// fountain of datagrams to the server.
+const ECHO_EVERY: Duration = Duration::from_millis(100);
 /// What the session says when the server goes away, and when it is back.
 pub const AWAY_NOTICE: &str = "* server went away; trying again — Ctrl-D to leave";
 /// See [`AWAY_NOTICE`].
@@ -107,6 +126,35 @@ pub struct Session {
     /// The input ended: leave once every line typed has been sent.
     closing: bool,
     ended: bool,
+    /// Our session with the server, or the one we are opening.
+    link: Link,
+    /// The token of the session before, if it was given up: the server may still send
+    /// in it for a while, and that is no forgery.
+    old_token: Option<Token>,
+    /// Whether the server answered a hello with a cookie: then nothing goes to it
+    /// outside a session, and nothing from it without our token is acted on.
+    speaks_sessions: bool,
+    /// The first heartbeat of our session not answered yet: past two heartbeat
+    /// intervals with no answer, the session is lost.
+    unanswered_since: Option<Instant>,
+    /// When an unanswered heartbeat is sent again.
+    next_probe: Option<Instant>,
+    /// When the next cookie may be echoed.
+    next_echo: Instant,
+    /// Datagrams from the server's address without our token, not told of yet.
+    n_forged_untold: u64,
+    /// When the next line about them may be shown.
+    next_forged_told: Instant,
+}
+
+/// The session's tie to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No session: our heartbeat is a hello, and what we send goes bare (a classic
+    /// server needs it so). A cookie is echoed with this token.
+    Opening(Token),
+    /// The server opened our session: every datagram carries the token.
+    Secured(Token),
 }
 
 /// The server went away: the session tries it again now and then.
@@ -117,9 +165,14 @@ struct Away {
 }
 
 /// A small random number generator (xorshift64*), seeded by the caller: the session
-/// reads no entropy itself, so tests can replay it.
+/// reads no entropy itself, so tests can replay it. Made with [`Random::from_entropy`],
+/// its tokens also go through std's randomly keyed hasher, so no one can work them out
+/// from the jitter of our heartbeats.
 #[derive(Debug, Clone)]
-pub struct Random(u64);
+pub struct Random {
+    state: u64,
+    keys: Option<RandomState>,
+}
 
 /// Keeps our name in the room: learns it from the server's confirmations, and asks for
 /// it again when the server welcomes us as a newcomer (after an eviction, a restart of
@@ -144,13 +197,12 @@ impl Session {
         now: Instant,
         actions: &mut Vec<Action>,
     ) -> Session {
-        let name = NameKeeper::new(config.name.clone(), now);
+        // The name is asked for on the welcome: a classic server sends none, and would
+        // relay a `/nick` to everyone as chat.
+        let name = NameKeeper::new(config.name.clone());
         let outgoing = Outgoing::new(now);
-        // The name goes with the first heartbeat, before the welcome: the pace leaves
-        // room for it.
-        if let Some(wanted) = &config.name {
-            actions.push(Action::Send(format!("/nick {wanted}").into_bytes()));
-        }
+        let mut random = random;
+        let link = Link::Opening(random.token());
         let mut session = Session {
             next_heartbeat: None,
             config,
@@ -164,6 +216,14 @@ impl Session {
             away: None,
             closing: false,
             ended: false,
+            link,
+            old_token: None,
+            speaks_sessions: false,
+            unanswered_since: None,
+            next_probe: None,
+            next_echo: now,
+            n_forged_untold: 0,
+            next_forged_told: now,
         };
         session.next_heartbeat = session.after_heartbeat_interval(now);
         session.pump(now, actions);
@@ -206,9 +266,10 @@ impl Session {
             return;
         }
         self.tell_drops(now, actions);
+        self.tell_forged(now, actions);
         match self.away {
             Some(away) if now >= away.next_try => {
-                actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+                actions.push(self.heartbeat());
                 let backoff = (away.backoff * 2).min(RECONNECT_MAX);
                 self.away = Some(Away {
                     next_try: now + self.jittered(away.backoff),
@@ -217,9 +278,13 @@ impl Session {
             }
             Some(_) => {}
             None => {
-                if self.next_heartbeat.is_some_and(|due| now >= due) {
-                    actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
-                    self.next_heartbeat = self.after_heartbeat_interval(now);
+                if self.check_session(now, actions) {
+                    return;
+                }
+                let probe_due = self.next_probe.is_some_and(|due| now >= due);
+                if self.next_heartbeat.is_some_and(|due| now >= due) || probe_due {
+                    actions.push(self.heartbeat());
+                    self.after_heartbeat(now);
                 }
                 for text in self.outgoing.expire(now) {
                     actions.push(Action::Show {
@@ -242,14 +307,17 @@ impl Session {
         self.away.is_some()
     }
 
-    /// Sends what the pace allows, unless the server is away.
+    /// Sends what the pace allows, unless the server is away, or speaks sessions and
+    /// has not opened ours yet.
     fn pump(&mut self, now: Instant, actions: &mut Vec<Action>) {
         if self.ended || self.away.is_some() {
             return;
         }
-        let echoed = self.label.is_some();
-        while let Some(text) = self.outgoing.take_due(now, echoed) {
-            actions.push(Action::Send(text.into_bytes()));
+        if !self.waiting_for_session() {
+            let echoed = self.label.is_some();
+            while let Some(text) = self.outgoing.take_due(now, echoed) {
+                actions.push(self.send(text.as_bytes()));
+            }
         }
         // Piped input ends once everything typed was sent and relayed back (or
         // named as not relayed), so its echoes are shown before the client leaves.
@@ -266,6 +334,7 @@ impl Session {
         if !(self.config.reconnect && self.heard_from_server) || self.closing {
             return self.end(Outcome::ServerDown, now, actions);
         }
+        self.reopen();
         self.outgoing.resend_unconfirmed();
         actions.push(Action::Show {
             text: AWAY_NOTICE.to_string(),
@@ -284,25 +353,144 @@ impl Session {
 
     /// When the next heartbeat is due: the interval shortened by up to
     /// [`HEARTBEAT_JITTER`] at random, from `now`; `None` if that is beyond the clock.
+    /// While a server that speaks sessions has not opened ours, a hello goes at least
+    /// every [`HANDSHAKE_RETRY`].
     fn after_heartbeat_interval(&mut self, now: Instant) -> Option<Instant> {
         let factor = 1.0 - HEARTBEAT_JITTER * self.random.next_unit();
         let interval = Duration::try_from_secs_f64(self.config.heartbeat.as_secs_f64() * factor);
-        now.checked_add(interval.ok()?)
+        let due = now.checked_add(interval.ok()?);
+        if self.waiting_for_session() {
+            let retry = now + HANDSHAKE_RETRY;
+            return Some(due.map_or(retry, |due| due.min(retry)));
+        }
+        due
+    }
+
+    /// The heartbeat: a hello until we have a session, then `@im@` in our frame.
+    fn heartbeat(&self) -> Action {
+        match self.link {
+            Link::Opening(_) => Action::Send(frame::HELLO.to_vec()),
+            Link::Secured(_) => self.send(proto::HEARTBEAT),
+        }
+    }
+
+    /// Schedules what follows a heartbeat sent `now`: the next one, and, in a session,
+    /// a probe if this one goes unanswered.
+    fn after_heartbeat(&mut self, now: Instant) {
+        self.next_heartbeat = self.after_heartbeat_interval(now);
+        if let Link::Secured(_) = self.link {
+            self.unanswered_since.get_or_insert(now);
+            let probe = (self.config.heartbeat / 5).min(PROBE_EVERY);
+            self.next_probe = now.checked_add(probe);
+        }
+    }
+
+    /// Whether our session went unanswered for two heartbeat intervals: then it is
+    /// lost (the server restarted, or forgot us), as if the server went away.
+    fn check_session(&mut self, now: Instant, actions: &mut Vec<Action>) -> bool {
+        let Some(since) = self.unanswered_since else {
+            return false;
+        };
+        let lost_after = self.config.heartbeat.saturating_mul(2);
+        if now.saturating_duration_since(since) < lost_after {
+            return false;
+        }
+        self.lost_server(now, actions);
+        true
+    }
+
+    /// Whether the server speaks sessions and has not opened ours yet: lines wait.
+    fn waiting_for_session(&self) -> bool {
+        self.speaks_sessions && matches!(self.link, Link::Opening(_))
+    }
+
+    /// Gives up our session (the server went away, or has no place for us): the next
+    /// one is opened with a new token.
+    fn reopen(&mut self) {
+        if let Link::Secured(token) = self.link {
+            self.old_token = Some(token);
+        }
+        self.link = Link::Opening(self.random.token());
+        self.unanswered_since = None;
+        self.next_probe = None;
+    }
+
+    /// `body` as a datagram for the server: in our session's frame, if we have one.
+    fn send(&self, body: &[u8]) -> Action {
+        match self.link {
+            Link::Secured(token) => Action::Send(frame::session(token, body)),
+            Link::Opening(_) => Action::Send(body.to_vec()),
+        }
     }
 
     /// When [`Session::handle_timeout`] next has something to do, if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
         let drops = (self.n_dropped_untold > 0).then_some(self.next_drops_told);
+        let forged = (self.n_forged_untold > 0).then_some(self.next_forged_told);
+        let session_lost = self
+            .unanswered_since
+            .and_then(|since| since.checked_add(self.config.heartbeat.saturating_mul(2)));
         let due = match self.away {
-            Some(away) => [Some(away.next_try), drops, None, None],
+            Some(away) => [Some(away.next_try), drops, forged, None, None, None, None],
             None => [
                 self.next_heartbeat,
                 drops,
-                self.outgoing.next_due(),
+                forged,
+                // Lines wait for our session, not for a time, once the server speaks
+                // sessions: no busy loop for them.
+                self.outgoing
+                    .next_due()
+                    .filter(|_| !self.waiting_for_session()),
                 self.outgoing.next_expiry(),
+                self.next_probe,
+                session_lost,
             ],
         };
         due.into_iter().flatten().min()
+    }
+
+    /// Shows how many datagrams were ignored for want of our token: at once for the
+    /// first, then at most every [`FORGED_TOLD_EVERY`]. Only a forger sends them.
+    fn tell_forged(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        if self.n_forged_untold == 0 || now < self.next_forged_told {
+            return;
+        }
+        let n = std::mem::take(&mut self.n_forged_untold);
+        let datagrams = if n == 1 { "datagram" } else { "datagrams" };
+        actions.push(Action::Show {
+            text: format!(
+                "* ignored {n} {datagrams} claiming to be from the server without our \
+                 session's token (forged?)"
+            ),
+            bell: false,
+        });
+        self.next_forged_told = now + FORGED_TOLD_EVERY;
+    }
+
+    /// Counts a datagram ignored for want of our token, and tells of it when due.
+    fn ignore_forged(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        self.n_forged_untold += 1;
+        self.tell_forged(now, actions);
+    }
+
+    /// A cookie from the server: it speaks sessions. Echoed with our token while we
+    /// open a session; ignored once we have one (the answer to an older hello).
+    fn on_cookie(&mut self, cookie: Cookie, now: Instant, actions: &mut Vec<Action>) {
+        let Link::Opening(token) = self.link else {
+            return;
+        };
+        if now < self.next_echo {
+            return;
+        }
+        self.next_echo = now + ECHO_EVERY;
+        if !self.speaks_sessions {
+            self.speaks_sessions = true;
+            // Hellos go again soon if this echo is lost.
+            self.next_heartbeat = self.after_heartbeat_interval(now);
+        }
+        let mut echo = Vec::with_capacity(frame::ECHO_FRAME);
+        frame::write_echo(&mut echo, cookie, token);
+        actions.push(Action::Send(echo));
     }
 
     /// Shows how many received lines were dropped, at once for the first drops, then at
@@ -329,17 +517,39 @@ impl Session {
         if self.ended {
             return;
         }
-        actions.push(Action::Send(proto::QUIT.to_vec()));
+        actions.push(self.send(proto::QUIT));
         self.end(Outcome::Quit, now, actions);
     }
 
     fn end(&mut self, outcome: Outcome, now: Instant, actions: &mut Vec<Action>) {
         self.ended = true;
         self.tell_drops(now, actions);
+        self.next_forged_told = now;
+        self.tell_forged(now, actions);
         actions.push(Action::End(outcome));
     }
 
     fn receive(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
+        let datagram = match frame::read(datagram) {
+            Framed::Cookie(cookie) => return self.on_cookie(cookie, now, actions),
+            Framed::Session { token, body } if token == self.link.token() => {
+                if let Link::Opening(token) = self.link {
+                    // The server's first frame with our token: the session is open.
+                    self.link = Link::Secured(token);
+                    self.speaks_sessions = true;
+                }
+                self.unanswered_since = None;
+                self.next_probe = None;
+                if body == proto::HEARTBEAT {
+                    // The answer to our heartbeat: the session stands.
+                    return;
+                }
+                body
+            }
+            Framed::Plain(datagram) if !self.speaks_sessions => datagram,
+            Framed::Session { token, .. } if Some(token) == self.old_token => return,
+            _ => return self.ignore_forged(now, actions),
+        };
         let line = match proto::parse_reply(datagram) {
             Reply::ServerGone => return self.lost_server(now, actions),
             Reply::Line(line) => line,
@@ -362,6 +572,15 @@ impl Session {
                 self.outgoing.set_limit(limit, now);
             }
             Some(Notice::NowCalled(name)) => self.label = Some(name.to_string()),
+            // Our token reached the server, but the room had no place: open again later.
+            Some(Notice::RoomFull { .. }) if matches!(self.link, Link::Secured(_)) => {
+                self.reopen();
+            }
+            // A verifying server took us for a classic client (our hello went unanswered
+            // for a while): prove the address the way a person would.
+            Some(Notice::JoinWith(code)) if !self.speaks_sessions => {
+                self.outgoing.push_front(format!("/join {code}"));
+            }
             Some(Notice::SlowDown { dropped }) => {
                 for text in self.outgoing.resend_dropped(dropped, now) {
                     actions.push(Action::Show {
@@ -395,27 +614,63 @@ fn is_quit(line: &str) -> bool {
         .any(|word| line.eq_ignore_ascii_case(word))
 }
 
+impl Link {
+    /// The token of our session, or of the one we are opening.
+    fn token(&self) -> Token {
+        match *self {
+            Link::Opening(token) | Link::Secured(token) => token,
+        }
+    }
+}
+
 impl Random {
-    /// A generator from `seed` (any value; zero is replaced).
+    /// A generator from `seed` (any value; zero is replaced): replayable, for tests.
     pub fn new(seed: u64) -> Random {
-        Random(seed.max(1))
+        Random {
+            state: seed.max(1),
+            keys: None,
+        }
+    }
+
+    /// A generator seeded and keyed by std's randomly keyed hasher.
+    pub fn from_entropy() -> Random {
+        let keys = RandomState::new();
+        Random {
+            state: keys.hash_one("seed").max(1),
+            keys: Some(keys),
+        }
     }
 
     /// The next number, uniform in `[0, 1)`.
     pub fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-        bits as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A new session token.
+    pub fn token(&mut self) -> Token {
+        let n = self.next_u64();
+        let bits = match &self.keys {
+            Some(keys) => keys.hash_one(n),
+            None => n,
+        };
+        let mut token = [0u8; TOKEN_LEN];
+        token.copy_from_slice(&bits.to_le_bytes()[..TOKEN_LEN]);
+        Token(token)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
 impl NameKeeper {
-    /// `wanted` is `--name`; its first `/nick` goes out as the session starts.
-    fn new(wanted: Option<String>, now: Instant) -> NameKeeper {
+    /// `wanted` is `--name`, asked for at the first welcome.
+    fn new(wanted: Option<String>) -> NameKeeper {
         NameKeeper {
-            pending_since: wanted.as_ref().map(|_| now),
+            pending_since: None,
             wanted,
             confirmed: None,
         }
@@ -520,9 +775,13 @@ mod tests {
     }
 
     #[test]
-    fn a_named_session_asks_for_its_name_at_once() {
+    fn a_named_session_asks_for_its_name_first() {
         let t = Instant::now();
-        assert_eq!(start(Some("alice"), t).1, vec![send(b"/nick alice")]);
+        let (mut s, started) = start(Some("alice"), t);
+        assert!(started.is_empty(), "nothing before the server is known");
+        step(&mut s, Input::Typed("hi"), t);
+        let welcomed = step(&mut s, Input::Datagram(WELCOME), t);
+        assert_eq!(sends(&welcomed), ["/nick alice", "hi"]);
         assert!(start(None, t).1.is_empty());
     }
 
@@ -583,7 +842,11 @@ mod tests {
             s.handle_timeout(due - Duration::from_millis(1), &mut actions);
             assert!(actions.is_empty(), "not before it is due");
             s.handle_timeout(due, &mut actions);
-            assert_eq!(actions, vec![send(b"@im@")]);
+            assert_eq!(
+                actions,
+                vec![send(frame::HELLO)],
+                "a classic server's heartbeat"
+            );
             intervals.push((due - now).as_secs_f64());
             now = due;
         }
@@ -745,8 +1008,9 @@ mod tests {
     fn the_name_is_asked_for_again_when_welcomed_after_having_it() {
         let t = Instant::now();
         let (mut s, _) = start(Some("alice"), t);
-        // The first /nick went out at the start: its welcome asks for nothing.
-        assert_eq!(step(&mut s, Input::Datagram(WELCOME), t).len(), 1);
+        // The first welcome lets the /nick waiting since the start go, once.
+        let first = step(&mut s, Input::Datagram(WELCOME), t);
+        assert_eq!(sends(&first), ["/nick alice"]);
         step(&mut s, Input::Datagram(b"* you are now alice"), t);
         assert_eq!(s.name(), Some("alice"));
         // Evicted and back: welcomed again.
@@ -764,6 +1028,7 @@ mod tests {
     fn a_name_the_server_kept_is_not_asked_for_again() {
         let t = Instant::now();
         let (mut s, _) = start(Some("alice"), t);
+        step(&mut s, Input::Datagram(WELCOME), t);
         step(&mut s, Input::Datagram(b"* you are now alice"), t);
         let kept = b"* you joined as alice (2 here; /help for commands)";
         assert_eq!(step(&mut s, Input::Datagram(kept), t).len(), 1);
@@ -795,9 +1060,9 @@ mod tests {
         let t = Instant::now();
         let (mut s, _) = start(Some("ivy"), t);
         assert_eq!(
-            step(&mut s, Input::Datagram(WELCOME), t).len(),
-            1,
-            "the first /nick may still be on its way"
+            sends(&step(&mut s, Input::Datagram(WELCOME), t)),
+            ["/nick ivy"],
+            "once: the first /nick goes now"
         );
         let later = t + NICK_ANSWER_WAIT;
         assert!(step(&mut s, Input::Datagram(WELCOME), later).contains(&send(b"/nick ivy")));
@@ -883,7 +1148,7 @@ mod tests {
             ended = actions.contains(&Action::End(Outcome::Quit));
             let new: Vec<String> = sends(&actions)
                 .into_iter()
-                .filter(|d| d != "@im@")
+                .filter(|d| d != "@IM@")
                 .collect();
             // The room relays each back.
             for line in new.iter().filter(|d| d.starts_with("line ")) {
@@ -918,7 +1183,7 @@ mod tests {
             let now = s.next_deadline().expect("due");
             let mut actions = Vec::new();
             s.handle_timeout(now, &mut actions);
-            again.extend(sends(&actions).into_iter().filter(|d| d != "@im@"));
+            again.extend(sends(&actions).into_iter().filter(|d| d != "@IM@"));
             if !again.is_empty() {
                 break;
             }
@@ -959,7 +1224,7 @@ mod tests {
             now = s.next_deadline().expect("a try is due");
             let mut actions = Vec::new();
             s.handle_timeout(now, &mut actions);
-            if sends(&actions) == ["@im@"] {
+            if sends(&actions) == ["@IM@"] {
                 tries.push(now - t);
             }
         }
@@ -998,5 +1263,214 @@ mod tests {
             vec![Action::End(Outcome::ServerDown)],
             "a mistyped port does not wait for ever"
         );
+    }
+
+    const COOKIE: Cookie = Cookie(*b"cookie!!");
+
+    fn cookie_frame() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        frame::write_cookie(&mut bytes, COOKIE);
+        bytes
+    }
+
+    /// The token our session proposed in the echo among `actions`.
+    fn echoed_token(actions: &[Action]) -> Token {
+        let echoes: Vec<Token> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(bytes) => match frame::read(bytes) {
+                    Framed::Echo { cookie, token } => {
+                        assert_eq!(cookie, COOKIE);
+                        Some(token)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(echoes.len(), 1, "one echo: {actions:?}");
+        echoes[0]
+    }
+
+    /// A session started and opened by our server; returns it and its token.
+    fn secured(t: Instant, reconnect: bool) -> (Session, Token) {
+        let mut s = Session::start(
+            SessionConfig {
+                reconnect,
+                ..config(None)
+            },
+            Random::new(11),
+            t,
+            &mut Vec::new(),
+        );
+        let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
+        let welcome = frame::session(token, PACED_WELCOME);
+        let shown = step(&mut s, Input::Datagram(&welcome), t);
+        assert_eq!(
+            shown,
+            vec![show(std::str::from_utf8(PACED_WELCOME).unwrap(), false)]
+        );
+        (s, token)
+    }
+
+    #[test]
+    fn a_cookie_opens_a_session_and_everything_after_goes_in_its_frame() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        assert_eq!(
+            step(&mut s, Input::Typed("hello"), t),
+            vec![Action::Send(frame::session(token, b"hello"))]
+        );
+        let due = s.next_deadline().expect("a heartbeat");
+        let mut actions = Vec::new();
+        s.handle_timeout(due, &mut actions);
+        assert_eq!(actions, vec![Action::Send(frame::session(token, b"@im@"))]);
+        // Its answer shows nothing; a line in the frame is shown.
+        assert!(step(
+            &mut s,
+            Input::Datagram(&frame::session(token, b"@im@")),
+            due
+        )
+        .is_empty());
+        let line = frame::session(token, b"127.0.0.1:5 hello");
+        assert_eq!(
+            step(&mut s, Input::Datagram(&line), due),
+            vec![show("127.0.0.1:5 hello", false)]
+        );
+        // A cookie for an older hello changes nothing.
+        assert!(step(&mut s, Input::Datagram(&cookie_frame()), due).is_empty());
+        assert_eq!(
+            step(&mut s, Input::Typed("quit"), due)[0],
+            Action::Send(frame::session(token, b"quit"))
+        );
+    }
+
+    #[test]
+    fn nothing_without_our_token_is_acted_on_in_a_session() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        let other = Token(*b"guessed!");
+        let forged: [Vec<u8>; 5] = [
+            b"".to_vec(),
+            b"* you were removed by the server".to_vec(),
+            b"mallory says hi".to_vec(),
+            frame::session(other, b""),
+            frame::session(other, b"* you were removed by the server"),
+        ];
+        let first = step(&mut s, Input::Datagram(&forged[0]), t);
+        assert_eq!(
+            first,
+            vec![show(
+                "* ignored 1 datagram claiming to be from the server without our session's \
+                 token (forged?)",
+                false
+            )],
+            "told at once"
+        );
+        for datagram in &forged[1..] {
+            assert!(step(&mut s, Input::Datagram(datagram), t).is_empty());
+        }
+        let later = t + FORGED_TOLD_EVERY;
+        let mut actions = Vec::new();
+        s.handle_timeout(later, &mut actions);
+        assert!(actions.contains(&show(
+            "* ignored 4 datagrams claiming to be from the server without our session's \
+             token (forged?)",
+            false
+        )));
+        // The real goodbye, in our frame, is obeyed.
+        assert_eq!(
+            step(&mut s, Input::Datagram(&frame::session(token, b"")), later),
+            vec![Action::End(Outcome::ServerDown)]
+        );
+        let (mut s, token) = secured(t, false);
+        let removed = frame::session(token, b"* you were removed by the server");
+        assert_eq!(
+            step(&mut s, Input::Datagram(&removed), t),
+            vec![Action::End(Outcome::Removed)]
+        );
+    }
+
+    #[test]
+    fn lines_wait_for_the_session_once_the_server_speaks_sessions() {
+        let t = Instant::now();
+        let (mut s, _) = start(Some("dora"), t);
+        let echo = step(&mut s, Input::Datagram(&cookie_frame()), t);
+        let token = echoed_token(&echo);
+        step(&mut s, Input::Typed("early"), t);
+        // The echo is lost: hellos go again every second, and nothing goes bare.
+        let mut now = t;
+        for _ in 0..3 {
+            now = s.next_deadline().expect("a hello");
+            assert!(now - t <= HANDSHAKE_RETRY * 3);
+            let mut actions = Vec::new();
+            s.handle_timeout(now, &mut actions);
+            assert_eq!(actions, vec![send(frame::HELLO)]);
+        }
+        let welcome = frame::session(token, WELCOME);
+        let sent = step(&mut s, Input::Datagram(&welcome), now);
+        assert_eq!(
+            sent[1..],
+            [
+                Action::Send(frame::session(token, b"/nick dora")),
+                Action::Send(frame::session(token, b"early")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unanswered_session_is_lost_and_opened_again_with_a_new_token() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, true);
+        let mut now = t;
+        let mut heartbeats = 0;
+        let mut away_at = None;
+        for _ in 0..100 {
+            now = s.next_deadline().expect("due");
+            let mut actions = Vec::new();
+            s.handle_timeout(now, &mut actions);
+            heartbeats += actions
+                .iter()
+                .filter(|a| **a == Action::Send(frame::session(token, b"@im@")))
+                .count();
+            if actions.contains(&show(AWAY_NOTICE, false)) {
+                away_at = Some(now);
+                break;
+            }
+        }
+        let away_at = away_at.expect("the session is given up");
+        let first_heartbeat = away_at - HEARTBEAT * 2;
+        assert!(
+            first_heartbeat - t <= HEARTBEAT,
+            "lost two intervals after the first unanswered heartbeat"
+        );
+        assert!(
+            heartbeats >= 8,
+            "probed every second meanwhile: {heartbeats}"
+        );
+        // The server, still holding the old session, says something: no forgery.
+        let late = frame::session(token, b"127.0.0.1:9 late");
+        assert!(step(&mut s, Input::Datagram(&late), now).is_empty());
+        // Tries again with hellos; a cookie opens a new session with a new token.
+        let mut actions = Vec::new();
+        s.handle_timeout(s.next_deadline().expect("a try"), &mut actions);
+        assert_eq!(sends(&actions), ["@IM@"]);
+        let renewed = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), now));
+        assert_ne!(renewed, token);
+        let back = step(
+            &mut s,
+            Input::Datagram(&frame::session(renewed, WELCOME)),
+            now,
+        );
+        assert_eq!(back[0], show(BACK_NOTICE, false));
+        assert!(!s.is_away());
+    }
+
+    #[test]
+    fn entropy_gives_tokens_no_one_can_replay() {
+        let mut a = Random::from_entropy();
+        let mut b = Random::from_entropy();
+        assert_ne!(a.token(), b.token());
+        assert_ne!(a.token(), a.token());
     }
 }
