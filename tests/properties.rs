@@ -1,6 +1,7 @@
 //! Property tests of `proto` and the room state machine: arbitrary input never panics,
 //! and the room's limits hold whatever the network sends.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,63 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// One thing that can happen to a room under `--verify`.
+#[derive(Debug, Clone)]
+enum VerifyStep {
+    Datagram {
+        from: u16,
+        bytes: Vec<u8>,
+    },
+    /// The address answers what the room sent it last: echoes its cookie, or types its
+    /// join code, as our client and a person would.
+    Answer {
+        from: u16,
+        line_mode: bool,
+    },
+    Wait {
+        millis: u64,
+    },
+}
+
+fn frame_datagram() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(frame::HELLO.to_vec()),
+        (any::<[u8; 8]>(), any::<[u8; 8]>()).prop_map(|(cookie, token)| {
+            let mut bytes = Vec::new();
+            frame::write_echo(&mut bytes, frame::Cookie(cookie), frame::Token(token));
+            bytes
+        }),
+        (any::<[u8; 8]>(), datagram())
+            .prop_map(|(token, body)| frame::session(frame::Token(token), &body)),
+        "[0-9a-f]{12}".prop_map(|code| format!("/join {code}").into_bytes()),
+        proptest::collection::vec(any::<u8>(), 0..20).prop_map(|mut bytes| {
+            bytes.insert(0, frame::FRAME_MARK);
+            bytes
+        }),
+    ]
+}
+
+fn verify_step() -> impl Strategy<Value = VerifyStep> {
+    prop_oneof![
+        3 => (1u16..12, datagram()).prop_map(|(from, bytes)| VerifyStep::Datagram { from, bytes }),
+        3 => (1u16..12, frame_datagram()).prop_map(|(from, bytes)| VerifyStep::Datagram { from, bytes }),
+        2 => (1u16..12, any::<bool>()).prop_map(|(from, line_mode)| VerifyStep::Answer { from, line_mode }),
+        1 => (0u64..40_000).prop_map(|millis| VerifyStep::Wait { millis }),
+    ]
+}
+
+/// What the test knows of one address.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Bytes it sent since it last stopped being a member.
+    received: usize,
+    /// Bytes it was sent while not a member, over the same time.
+    sent: usize,
+    was_member: bool,
+    cookie: Option<frame::Cookie>,
+    code: Option<String>,
+}
+
 fn room_config(rate: f64) -> Config {
     Config {
         timeout: Duration::from_secs(2),
@@ -63,6 +121,81 @@ fn room_config(rate: f64) -> Config {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// QUIC's rule under `--verify`: an address that has not proven it receives there
+    /// is sent at most three times the bytes it sent, whatever arrives from anywhere.
+    /// Honest addresses answer their cookies and codes, so proofs happen too (seven in
+    /// a typical case of this test).
+    #[test]
+    fn verify_sends_an_unproven_address_at_most_three_times_its_bytes(
+        steps in proptest::collection::vec(verify_step(), 1..150),
+    ) {
+        let mut now = Instant::now();
+        let config = Config { verify: true, max_clients: 4, ..room_config(5.0) };
+        let mut room = Room::new(config, now);
+        let mut out = Outbox::new();
+        let mut ledgers: HashMap<SocketAddr, Ledger> = HashMap::new();
+        let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        for step in steps {
+            match step {
+                VerifyStep::Wait { millis } => {
+                    now += Duration::from_millis(millis);
+                    room.handle_timeout(now, &mut out);
+                }
+                VerifyStep::Datagram { from, bytes } => {
+                    ledgers.entry(addr(from)).or_default().received += bytes.len();
+                    room.handle_datagram(&bytes, addr(from), now, &mut out);
+                }
+                VerifyStep::Answer { from, line_mode } => {
+                    let ledger = ledgers.entry(addr(from)).or_default();
+                    let mut bytes = Vec::new();
+                    if let Some(cookie) = ledger.cookie.take() {
+                        frame::write_echo(&mut bytes, cookie, frame::Token(*b"honest!!"));
+                    } else if let Some(code) = ledger.code.take() {
+                        bytes = format!("/join {code}").into_bytes();
+                        if line_mode {
+                            bytes.push(b'\n');
+                        }
+                    } else {
+                        continue;
+                    }
+                    ledger.received += bytes.len();
+                    room.handle_datagram(&bytes, addr(from), now, &mut out);
+                }
+            }
+            let members: Vec<SocketAddr> = room.members(now).iter().map(|m| m.addr).collect();
+            for (to, sent) in out.to_vec() {
+                let ledger = ledgers.entry(to).or_default();
+                match frame::read(&sent) {
+                    Framed::Cookie(cookie) => ledger.cookie = Some(cookie),
+                    Framed::Plain(text) => {
+                        let text = String::from_utf8_lossy(text);
+                        if let Some(code) = text.trim_end().strip_prefix("* to join, type: /join ") {
+                            ledger.code = Some(code.to_string());
+                        }
+                    }
+                    _ => {}
+                }
+                if !members.contains(&to) {
+                    ledger.sent += sent.len();
+                }
+            }
+            out.clear();
+            for (at, ledger) in &mut ledgers {
+                let member = members.contains(at);
+                if ledger.was_member && !member {
+                    // Gone: from here on it proves itself again, and is counted afresh.
+                    ledger.received = 0;
+                    ledger.sent = 0;
+                }
+                ledger.was_member = member;
+                prop_assert!(
+                    ledger.sent <= 3 * ledger.received,
+                    "{at}: sent {} for {} received", ledger.sent, ledger.received
+                );
+            }
+        }
+    }
 
     #[test]
     fn any_bytes_parse_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {

@@ -367,9 +367,11 @@ impl Room {
     }
 
     /// Whether `from` may come back without proving its address again: a classic
-    /// member that timed out lately.
+    /// member that timed out lately, if there is room (a refusal goes only to an
+    /// address that proved itself just now, or within its budget).
     fn may_come_back(&mut self, from: SocketAddr, now: Instant) -> bool {
-        self.departed.get(from, now).is_some_and(|d| d.proven)
+        self.members.len() < self.config.max_clients
+            && self.departed.get(from, now).is_some_and(|d| d.proven)
     }
 
     /// Evicts members silent for longer than the timeout, and tells members over their

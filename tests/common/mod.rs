@@ -11,6 +11,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use udpchat::proto::frame::{self, Framed, Token};
+
 /// How long any wait-for-a-condition lasts before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 /// How long a negative check ("nothing arrives") listens.
@@ -118,6 +120,11 @@ impl Proc {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("write to child stdin");
         stdin.flush().expect("flush child stdin");
+    }
+
+    /// Forgets the stdout lines collected so far.
+    pub fn clear_stdout(&self) {
+        self.stdout.lock().unwrap().clear();
     }
 
     /// Closes the child's stdin (end of input).
@@ -344,6 +351,11 @@ impl Peer {
         } else {
             "127.0.0.1:0".parse().unwrap()
         };
+        Peer::bound(local, server)
+    }
+
+    /// A peer bound to `local` (another loopback address, say, to play a victim).
+    pub fn bound(local: SocketAddr, server: SocketAddr) -> Peer {
         let socket = UdpSocket::bind(local).expect("bind a loopback peer");
         socket
             .set_read_timeout(Some(DEADLINE))
@@ -429,6 +441,53 @@ impl Peer {
                     self.addr(),
                     self.log()
                 );
+                return;
+            }
+        }
+    }
+
+    /// Opens a session as our client does (hello, cookie, echo with `token`) and
+    /// returns the server's welcome in it.
+    pub fn open_session(&self, token: Token) -> String {
+        self.send(frame::HELLO);
+        let cookie = match frame::read(&self.recv()) {
+            Framed::Cookie(cookie) => cookie,
+            other => panic!("expected a cookie, got {other:?}\n{}", self.log()),
+        };
+        let mut echo = Vec::new();
+        frame::write_echo(&mut echo, cookie, token);
+        self.send(&echo);
+        let welcome = self.recv_framed(token);
+        assert!(welcome.starts_with("* you joined as "), "{welcome:?}");
+        welcome
+    }
+
+    /// Sends `body` in the session frame of `token`.
+    pub fn send_framed(&self, token: Token, body: &[u8]) {
+        self.send(&frame::session(token, body));
+    }
+
+    /// The body of the next datagram, which must be a frame of `token`'s session.
+    pub fn recv_framed(&self, token: Token) -> String {
+        let got = self.recv();
+        match frame::read(&got) {
+            Framed::Session { token: t, body } if t == token => {
+                String::from_utf8_lossy(body).into_owned()
+            }
+            _ => panic!(
+                "expected a frame of our session, got {:?}\n{}",
+                String::from_utf8_lossy(&got),
+                self.log()
+            ),
+        }
+    }
+
+    /// Receives frames of `token`'s session until one is not a notice, and checks it.
+    pub fn expect_framed_chat(&self, token: Token, want: &str) {
+        loop {
+            let got = self.recv_framed(token);
+            if !got.starts_with("* ") && got != "@im@" {
+                assert_eq!(got, want, "peer {}\n{}", self.addr(), self.log());
                 return;
             }
         }
