@@ -557,6 +557,8 @@ impl Room {
         let label = member.label().to_string();
         debug!("{label} joined");
         self.members.insert(from, member, self.config.timeout);
+        // What it sent before it joined paid for nothing sent after it leaves.
+        self.budgets.forget(from);
         // The newcomer learns how it is shown; a client that had a name learns it must
         // take it again (after a restart of the server, say).
         if welcome {
