@@ -3,15 +3,17 @@
 //! The floor is a reflector written here: one thread that receives a datagram, formats
 //! `"addr text"` once and sends it to every member, with no other logic. For N receiving
 //! clients, one sender keeps WINDOW messages in flight; a message is complete when all
-//! N + 1 clients (the sender too) have it. Reported for both, in the same run (their
-//! order alternating from one N to the next): deliveries per second, loss, full-fan-out
-//! latency p50/p99, and CPU time per delivery of the server process and of the
-//! reflector thread. The measuring loop's own CPU share is printed too: near 100 %, the
+//! N + 1 clients (the sender too) have it. Reported for the server with classic clients,
+//! for the server with every client in a session (each datagram framed with its own
+//! token, both ways), and for the floor, in the same run (their order rotating from one
+//! N to the next): deliveries per second, loss, full-fan-out latency p50/p99, and CPU
+//! time per delivery of the server process and of the reflector thread. The measuring loop's own CPU share is printed too: near 100 %, the
 //! harness rather than the target sets the pace, and CPU per delivery is the figure to
 //! compare.
 //!
-//! Then the idle cost: 10 000 clients heartbeating every 5 s; the server's CPU share
-//! and resident memory (needs `ulimit -n` above 10 000).
+//! Then the idle cost: 10 000 clients heartbeating every 5 s, classic and then in
+//! sessions; the server's CPU share and resident memory (needs `ulimit -n` above
+//! 10 000).
 //!
 //! Then a sustained run: N = 1 000 for 12 s while every client also heartbeats, all of
 //! them together every 3 s (as clients that joined at the same moment would): loss,
@@ -32,6 +34,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use udpchat::proto::frame::{self, Framed, Token};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_udpchat-server");
 const WINDOW: usize = 8;
@@ -227,6 +231,8 @@ impl std::fmt::Write for LineWriter<'_> {
 struct Clients {
     sockets: Vec<UdpSocket>,
     target: SocketAddr,
+    /// Each client's session token, when they joined in sessions.
+    tokens: Option<Vec<Token>>,
 }
 
 impl Clients {
@@ -238,7 +244,11 @@ impl Clients {
                 socket
             })
             .collect();
-        let clients = Clients { sockets, target };
+        let clients = Clients {
+            sockets,
+            target,
+            tokens: None,
+        };
         // Join, then confirm with a message everyone must receive; retry the stragglers.
         for attempt in 0..10 {
             for socket in &clients.sockets {
@@ -267,8 +277,69 @@ impl Clients {
         panic!("{} clients could not all join {target}", n + 1);
     }
 
+    /// N receivers plus the sender, each in a session with `target` (our server):
+    /// hello, cookie, echo with its own token, welcome.
+    fn open_sessions(target: SocketAddr, n: usize) -> Clients {
+        let sockets: Vec<UdpSocket> = (0..=n)
+            .map(|_| {
+                let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+                socket.set_nonblocking(true).unwrap();
+                socket
+            })
+            .collect();
+        let tokens: Vec<Token> = (0..sockets.len())
+            .map(|i| Token((0x5e55_0000_0000_0000u64 + i as u64).to_le_bytes()))
+            .collect();
+        let mut open = vec![false; sockets.len()];
+        let mut buf = [0u8; 2048];
+        for attempt in 0..10 {
+            for (i, socket) in sockets.iter().enumerate() {
+                if !open[i] {
+                    let _ = socket.send_to(frame::HELLO, target);
+                }
+            }
+            let deadline = Instant::now() + Duration::from_millis(200 * (attempt + 1));
+            while Instant::now() < deadline && open.iter().any(|o| !o) {
+                for (i, socket) in sockets.iter().enumerate() {
+                    while let Ok((len, _)) = socket.recv_from(&mut buf) {
+                        match frame::read(&buf[..len]) {
+                            Framed::Cookie(cookie) if !open[i] => {
+                                let mut echo = Vec::new();
+                                frame::write_echo(&mut echo, cookie, tokens[i]);
+                                let _ = socket.send_to(&echo, target);
+                            }
+                            Framed::Session { token, .. } if token == tokens[i] => open[i] = true,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if open.iter().all(|o| *o) {
+                let clients = Clients {
+                    sockets,
+                    target,
+                    tokens: Some(tokens),
+                };
+                clients.drain(Duration::from_millis(200));
+                return clients;
+            }
+        }
+        panic!(
+            "{} clients could not all open sessions with {target}",
+            n + 1
+        );
+    }
+
     fn sender(&self) -> &UdpSocket {
         &self.sockets[0]
+    }
+
+    /// Sends `body` from client `i`, in its session's frame if it has one.
+    fn send(&self, i: usize, body: &[u8]) -> std::io::Result<usize> {
+        match &self.tokens {
+            Some(tokens) => self.sockets[i].send_to(&frame::session(tokens[i], body), self.target),
+            None => self.sockets[i].send_to(body, self.target),
+        }
     }
 
     fn drain(&self, quiet: Duration) {
@@ -318,8 +389,8 @@ impl Clients {
             }
             if let (Some(due), Some(every)) = (next_heartbeat, heartbeat_every) {
                 if at_close.is_none() && Instant::now() >= due {
-                    for socket in &self.sockets {
-                        if socket.send_to(b"@im@", self.target).is_ok() {
+                    for i in 0..self.sockets.len() {
+                        if self.send(i, b"@im@").is_ok() {
                             heartbeats += 1;
                         }
                     }
@@ -328,7 +399,7 @@ impl Clients {
             }
             while at_close.is_none() && pending.len() < WINDOW {
                 let text = format!("m{next_id}");
-                if self.sender().send_to(text.as_bytes(), self.target).is_err() {
+                if self.send(0, text.as_bytes()).is_err() {
                     break;
                 }
                 pending.insert(next_id, (Instant::now(), 0));
@@ -403,26 +474,33 @@ fn main() {
         if i == 0 {
             print_header();
         }
-        let run_server = || {
-            let server =
-                ServerProcess::start(&["--rate", "0", "--max-clients", "5000", "--timeout", "120"]);
-            Clients::join(server.addr, n).load(duration, &server.cpu_source(), None)
+        let server_args = ["--rate", "0", "--max-clients", "5000", "--timeout", "120"];
+        let run = |target: usize| match target {
+            0 => {
+                let server = ServerProcess::start(&server_args);
+                Clients::join(server.addr, n).load(duration, &server.cpu_source(), None)
+            }
+            1 => {
+                let server = ServerProcess::start(&server_args);
+                Clients::open_sessions(server.addr, n).load(duration, &server.cpu_source(), None)
+            }
+            _ => {
+                let reflector = Reflector::start();
+                let cpu = format!("/proc/self/task/{}/stat", reflector.tid);
+                Clients::join(reflector.addr, n).load(duration, &cpu, None)
+            }
         };
-        let run_reflector = || {
-            let reflector = Reflector::start();
-            let cpu = format!("/proc/self/task/{}/stat", reflector.tid);
-            Clients::join(reflector.addr, n).load(duration, &cpu, None)
+        // Rotate which goes first, so none always gets the warmer machine.
+        let mut figures = [None; 3];
+        for k in 0..3 {
+            let target = (i + k) % 3;
+            figures[target] = Some(run(target));
+        }
+        let [Some(on_server), Some(on_sessions), Some(on_reflector)] = figures else {
+            unreachable!("every target ran");
         };
-        // Alternate which goes first, so neither always gets the warmer machine.
-        let (on_server, on_reflector) = if i % 2 == 0 {
-            let s = run_server();
-            (s, run_reflector())
-        } else {
-            let r = run_reflector();
-            (run_server(), r)
-        };
-        rows.push((n, on_server, on_reflector));
-        print_row(n, &on_server, &on_reflector);
+        rows.push((n, on_server, on_sessions, on_reflector));
+        print_row(n, &on_server, &on_sessions, &on_reflector);
     }
     if !rows.is_empty() {
         write_csv(&rows);
@@ -441,7 +519,8 @@ fn main() {
     }
 
     if std::env::var("FANOUT_IDLE").as_deref() != Ok("0") {
-        idle_cost();
+        idle_cost(false);
+        idle_cost(true);
     }
 }
 
@@ -528,69 +607,82 @@ fn stat(line: &str, name: &str) -> Option<u64> {
 
 fn print_header() {
     println!(
-        "{:>5} | {:>10} {:>10} {:>5} | {:>4} {:>4} | {:>13} {:>13} {:>5} | {:>6} {:>6} | {:>8}",
+        "{:>5} | {:>9} {:>9} {:>9} | {:>3} {:>3} {:>3} | {:>11} {:>11} {:>11} | {:>6} {:>6} {:>6} {:>6} | {:>11}",
         "N",
         "server/s",
+        "session/s",
         "floor/s",
-        "ratio",
+        "",
         "loss",
         "",
-        "server p50/99",
-        "floor p50/99",
-        "p99x",
+        "server",
+        "session",
+        "floor",
+        "",
         "cpu µs",
         "per dl",
-        "harness"
+        "",
+        "harness cpu"
     );
     println!(
-        "{:>5} | {:>10} {:>10} {:>5} | {:>4} {:>4} | {:>13} {:>13} {:>5} | {:>6} {:>6} | {:>8}",
+        "{:>5} | {:>9} {:>9} {:>9} | {:>3} {:>3} {:>3} | {:>11} {:>11} {:>11} | {:>6} {:>6} {:>6} {:>6} | {:>11}",
         "",
         "deliveries",
-        "deliveries",
+        "",
         "",
         "srv",
+        "ses",
         "flr",
-        "µs",
-        "µs",
-        "",
+        "p50/p99 µs",
+        "p50/p99 µs",
+        "p50/p99 µs",
         "server",
+        "sessn",
         "floor",
-        "cpu s/f"
+        "ses/sv",
+        "srv/ses/flr"
     );
 }
 
-fn print_row(n: usize, server: &Figures, reflector: &Figures) {
+fn print_row(n: usize, server: &Figures, sessions: &Figures, reflector: &Figures) {
     println!(
-        "{:>5} | {:>10.0} {:>10.0} {:>5.2} | {:>4} {:>4} | {:>6.0}/{:<6.0} {:>6.0}/{:<6.0} {:>5.2} | {:>6.2} {:>6.2} | {:>3.0}%/{:<3.0}%",
+        "{:>5} | {:>9.0} {:>9.0} {:>9.0} | {:>3} {:>3} {:>3} | {:>5.0}/{:<5.0} {:>5.0}/{:<5.0} {:>5.0}/{:<5.0} | {:>6.2} {:>6.2} {:>6.2} {:>6.3} | {:>3.0}/{:>3.0}/{:>3.0}%",
         n,
         server.deliveries_per_sec,
+        sessions.deliveries_per_sec,
         reflector.deliveries_per_sec,
-        server.deliveries_per_sec / reflector.deliveries_per_sec,
         server.lost,
+        sessions.lost,
         reflector.lost,
         server.p50_us,
         server.p99_us,
+        sessions.p50_us,
+        sessions.p99_us,
         reflector.p50_us,
         reflector.p99_us,
-        server.p99_us / reflector.p99_us,
         server.target_cpu_us,
+        sessions.target_cpu_us,
         reflector.target_cpu_us,
+        sessions.target_cpu_us / server.target_cpu_us,
         server.harness_cpu_pct,
+        sessions.harness_cpu_pct,
         reflector.harness_cpu_pct,
     );
 }
 
-fn write_csv(rows: &[(usize, Figures, Figures)]) {
+fn write_csv(rows: &[(usize, Figures, Figures, Figures)]) {
     let mut csv = String::from(
         "n,server_deliveries_per_sec,floor_deliveries_per_sec,ratio,server_deliveries,\
          floor_deliveries,server_lost,floor_lost,server_p50_us,server_p99_us,floor_p50_us,\
          floor_p99_us,server_cpu_us_per_delivery,floor_cpu_us_per_delivery,\
-         harness_cpu_pct_server_run,harness_cpu_pct_floor_run\n",
+         harness_cpu_pct_server_run,harness_cpu_pct_floor_run,session_deliveries_per_sec,\
+         session_lost,session_p50_us,session_p99_us,session_cpu_us_per_delivery\n",
     );
-    for (n, s, f) in rows {
+    for (n, s, ses, f) in rows {
         let _ = writeln!(
             csv,
-            "{n},{:.0},{:.0},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1},{:.3},{:.3},{:.0},{:.0}",
+            "{n},{:.0},{:.0},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1},{:.3},{:.3},{:.0},{:.0},\
+             {:.0},{},{:.1},{:.1},{:.3}",
             s.deliveries_per_sec,
             f.deliveries_per_sec,
             s.deliveries_per_sec / f.deliveries_per_sec,
@@ -605,7 +697,12 @@ fn write_csv(rows: &[(usize, Figures, Figures)]) {
             s.target_cpu_us,
             f.target_cpu_us,
             s.harness_cpu_pct,
-            f.harness_cpu_pct
+            f.harness_cpu_pct,
+            ses.deliveries_per_sec,
+            ses.lost,
+            ses.p50_us,
+            ses.p99_us,
+            ses.target_cpu_us
         );
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -620,8 +717,11 @@ fn write_csv(rows: &[(usize, Figures, Figures)]) {
 }
 
 /// 10 000 joined clients heartbeating every 5 s: the server's CPU share and memory.
-fn idle_cost() {
+/// With `sessions`, each opens a session first and heartbeats in it (each heartbeat is
+/// answered).
+fn idle_cost(sessions: bool) {
     let mut server = ServerProcess::start(&["--max-clients", "20000"]);
+    let kind = if sessions { "sessions" } else { "clients" };
     let sockets: Vec<UdpSocket> = match (0..IDLE_CLIENTS)
         .map(|_| UdpSocket::bind("127.0.0.1:0"))
         .collect()
@@ -635,6 +735,33 @@ fn idle_cost() {
             return;
         }
     };
+    let tokens: Vec<Token> = (0..IDLE_CLIENTS)
+        .map(|i| Token((0x1d1e_0000_0000_0000u64 + i as u64).to_le_bytes()))
+        .collect();
+    let heartbeats: Vec<Vec<u8>> = tokens
+        .iter()
+        .map(|&token| {
+            if sessions {
+                frame::session(token, b"@im@")
+            } else {
+                b"@im@".to_vec()
+            }
+        })
+        .collect();
+    if sessions {
+        let mut buf = [0u8; 2048];
+        for (socket, &token) in sockets.iter().zip(&tokens) {
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = socket.send_to(frame::HELLO, server.addr);
+            if let Ok((len, _)) = socket.recv_from(&mut buf) {
+                if let Framed::Cookie(cookie) = frame::read(&buf[..len]) {
+                    let mut echo = Vec::new();
+                    frame::write_echo(&mut echo, cookie, token);
+                    let _ = socket.send_to(&echo, server.addr);
+                }
+            }
+        }
+    }
     let interval = Duration::from_secs(5);
     let gap = interval / IDLE_CLIENTS as u32;
     let heartbeat_round = |sockets: &[UdpSocket]| {
@@ -644,7 +771,7 @@ fn idle_cost() {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 thread::sleep(wait);
             }
-            let _ = socket.send_to(b"@im@", server.addr);
+            let _ = socket.send_to(&heartbeats[i], server.addr);
         }
     };
     // First round joins everyone (spread over 5 s, as real clients would start).
@@ -660,7 +787,7 @@ fn idle_cost() {
     let cpu_after = cpu_ticks(&server.cpu_source());
     let rss = resident_kib(server.pid());
     match server.console("stats") {
-        Some(stats) => println!("idle: server says {stats}"),
+        Some(stats) => println!("idle ({kind}): server says {stats}"),
         None => println!("idle: the server did not answer `stats`"),
     }
     match (cpu_before, cpu_after, rss) {
@@ -668,7 +795,7 @@ fn idle_cost() {
             // Linux counts in USER_HZ, which is 100 on every mainstream kernel.
             let cpu_secs = (after - before) as f64 / 100.0;
             println!(
-                "idle: {IDLE_CLIENTS} clients heartbeating every 5 s: server CPU {:.2} % of one \
+                "idle: {IDLE_CLIENTS} {kind} heartbeating every 5 s: server CPU {:.2} % of one \
                  core over {wall:.1} s, resident memory {:.1} MiB",
                 100.0 * cpu_secs / wall,
                 rss as f64 / 1024.0
@@ -679,6 +806,10 @@ fn idle_cost() {
 }
 
 fn message_id(datagram: &[u8]) -> Option<u64> {
+    let datagram = match frame::read(datagram) {
+        Framed::Session { body, .. } => body,
+        _ => datagram,
+    };
     let text = std::str::from_utf8(datagram).ok()?;
     text.rsplit(' ').next()?.strip_prefix('m')?.parse().ok()
 }
