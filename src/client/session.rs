@@ -35,6 +35,13 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How often a hello is sent again while a server that speaks sessions has not opened
 /// ours yet (a cookie or an echo was lost).
 pub const HANDSHAKE_RETRY: Duration = Duration::from_secs(1);
+/// How long typed lines wait, after a cookie, for the session it should open, before
+/// they go as to a classic server. Against a server that never opened one with us, a
+/// cookie is answered for at most [`MAX_FAILED_HANDSHAKES`] such waits: cookies forged
+/// from a classic server's address cannot hold our lines for ever.
+pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(3);
+/// See [`HANDSHAKE_WAIT`].
+pub const MAX_FAILED_HANDSHAKES: u32 = 3;
 /// The longest wait between heartbeats sent again while one goes unanswered.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// The least time between two lines telling of datagrams ignored for want of our token.
@@ -131,9 +138,15 @@ pub struct Session {
     /// The token of the session before, if it was given up: the server may still send
     /// in it for a while, and that is no forgery.
     old_token: Option<Token>,
-    /// Whether the server answered a hello with a cookie: then nothing goes to it
-    /// outside a session, and nothing from it without our token is acted on.
-    speaks_sessions: bool,
+    /// Whether the server ever opened a session with us: from then on nothing goes to
+    /// it outside a session, and nothing from it without our token is acted on.
+    secured_once: bool,
+    /// A cookie came, and our lines wait this long for the session it should open;
+    /// past it, they go as to a classic server (a forged cookie must not mute us).
+    handshake_until: Option<Instant>,
+    /// Handshakes that came to nothing since our last session: past
+    /// [`MAX_FAILED_HANDSHAKES`], cookies are no longer answered.
+    failed_handshakes: u32,
     /// The first heartbeat of our session not answered yet: past two heartbeat
     /// intervals with no answer, the session is lost.
     unanswered_since: Option<Instant>,
@@ -218,7 +231,9 @@ impl Session {
             ended: false,
             link,
             old_token: None,
-            speaks_sessions: false,
+            secured_once: false,
+            handshake_until: None,
+            failed_handshakes: 0,
             unanswered_since: None,
             next_probe: None,
             next_echo: now,
@@ -235,6 +250,7 @@ impl Session {
         if self.ended {
             return;
         }
+        self.expire_handshake(now);
         match input {
             // What was typed before `quit` is sent first, as piped input would expect.
             Input::Typed(line) if is_quit(line) && self.away.is_none() => self.closing = true,
@@ -267,6 +283,7 @@ impl Session {
         }
         self.tell_drops(now, actions);
         self.tell_forged(now, actions);
+        self.expire_handshake(now);
         match self.away {
             Some(away) if now >= away.next_try => {
                 actions.push(self.heartbeat());
@@ -399,9 +416,18 @@ impl Session {
         true
     }
 
-    /// Whether the server speaks sessions and has not opened ours yet: lines wait.
+    /// Whether a session is due and not open yet: lines wait for it.
     fn waiting_for_session(&self) -> bool {
-        self.speaks_sessions && matches!(self.link, Link::Opening(_))
+        matches!(self.link, Link::Opening(_))
+            && (self.secured_once || self.handshake_until.is_some())
+    }
+
+    /// Gives up waiting for a session a cookie promised, once its time is over.
+    fn expire_handshake(&mut self, now: Instant) {
+        if self.handshake_until.is_some_and(|until| now >= until) {
+            self.handshake_until = None;
+            self.failed_handshakes += 1;
+        }
     }
 
     /// Gives up our session (the server went away, or has no place for us): the next
@@ -431,7 +457,16 @@ impl Session {
             .unanswered_since
             .and_then(|since| since.checked_add(self.config.heartbeat.saturating_mul(2)));
         let due = match self.away {
-            Some(away) => [Some(away.next_try), drops, forged, None, None, None, None],
+            Some(away) => [
+                Some(away.next_try),
+                drops,
+                forged,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
             None => [
                 self.next_heartbeat,
                 drops,
@@ -444,6 +479,7 @@ impl Session {
                 self.outgoing.next_expiry(),
                 self.next_probe,
                 session_lost,
+                self.handshake_until,
             ],
         };
         due.into_iter().flatten().min()
@@ -479,12 +515,14 @@ impl Session {
         let Link::Opening(token) = self.link else {
             return;
         };
-        if now < self.next_echo {
+        if now < self.next_echo
+            || (!self.secured_once && self.failed_handshakes >= MAX_FAILED_HANDSHAKES)
+        {
             return;
         }
         self.next_echo = now + ECHO_EVERY;
-        if !self.speaks_sessions {
-            self.speaks_sessions = true;
+        if self.handshake_until.is_none() {
+            self.handshake_until = Some(now + HANDSHAKE_WAIT);
             // Hellos go again soon if this echo is lost.
             self.next_heartbeat = self.after_heartbeat_interval(now);
         }
@@ -536,7 +574,9 @@ impl Session {
                 if let Link::Opening(token) = self.link {
                     // The server's first frame with our token: the session is open.
                     self.link = Link::Secured(token);
-                    self.speaks_sessions = true;
+                    self.secured_once = true;
+                    self.handshake_until = None;
+                    self.failed_handshakes = 0;
                 }
                 self.unanswered_since = None;
                 self.next_probe = None;
@@ -546,7 +586,7 @@ impl Session {
                 }
                 body
             }
-            Framed::Plain(datagram) if !self.speaks_sessions => datagram,
+            Framed::Plain(datagram) if !self.secured_once => datagram,
             Framed::Session { token, .. } if Some(token) == self.old_token => return,
             _ => return self.ignore_forged(now, actions),
         };
@@ -578,7 +618,7 @@ impl Session {
             }
             // A verifying server took us for a classic client (our hello went unanswered
             // for a while): prove the address the way a person would.
-            Some(Notice::JoinWith(code)) if !self.speaks_sessions => {
+            Some(Notice::JoinWith(code)) if !self.secured_once => {
                 self.outgoing.push_front(format!("/join {code}"));
             }
             Some(Notice::SlowDown { dropped }) => {
@@ -1400,9 +1440,9 @@ mod tests {
         step(&mut s, Input::Typed("early"), t);
         // The echo is lost: hellos go again every second, and nothing goes bare.
         let mut now = t;
-        for _ in 0..3 {
+        for _ in 0..2 {
             now = s.next_deadline().expect("a hello");
-            assert!(now - t <= HANDSHAKE_RETRY * 3);
+            assert!(now - t <= HANDSHAKE_RETRY * 2);
             let mut actions = Vec::new();
             s.handle_timeout(now, &mut actions);
             assert_eq!(actions, vec![send(frame::HELLO)]);
@@ -1415,6 +1455,51 @@ mod tests {
                 Action::Send(frame::session(token, b"/nick dora")),
                 Action::Send(frame::session(token, b"early")),
             ]
+        );
+    }
+
+    #[test]
+    fn forged_cookies_cannot_hold_our_lines_from_a_classic_server_for_ever() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        step(&mut s, Input::Typed("first"), t);
+        let mut now = t;
+        let mut sent_bare = Vec::new();
+        let mut echoes = 0;
+        // A cookie every second from the (classic) server's address, for 20 s.
+        for second in 0..20 {
+            let at = t + Duration::from_secs(second);
+            let mut answer = step(&mut s, Input::Datagram(&cookie_frame()), at);
+            echoes += answer
+                .iter()
+                .filter(|a| matches!(a, Action::Send(b) if b.first() == Some(&frame::FRAME_MARK)))
+                .count();
+            answer.extend(step(&mut s, Input::Typed(&format!("line {second}")), at));
+            sent_bare.extend(
+                sends(&answer)
+                    .into_iter()
+                    .filter(|d| d.starts_with("line") || d == "first"),
+            );
+            while let Some(due) = s
+                .next_deadline()
+                .filter(|&due| due < at + Duration::from_secs(1))
+            {
+                now = due.max(now);
+                let mut actions = Vec::new();
+                s.handle_timeout(now, &mut actions);
+                sent_bare.extend(sends(&actions).into_iter().filter(|d| d != "@IM@"));
+            }
+        }
+        assert_eq!(
+            echoes,
+            (MAX_FAILED_HANDSHAKES * HANDSHAKE_WAIT.as_secs() as u32) as usize,
+            "cookies answered for three waits, then not"
+        );
+        assert_eq!(sent_bare.first().map(String::as_str), Some("first"));
+        assert_eq!(
+            sent_bare.len(),
+            21,
+            "every line went, as to a classic server"
         );
     }
 
