@@ -363,9 +363,9 @@ fn the_client_exits_when_kicked() {
         .contains(&"udpchat-client: the server removed you from the room".to_string()));
 }
 
-#[test]
-fn real_netcat_chats_in_line_mode() {
-    // .ci/run installs netcat; a machine without it fails here rather than skipping.
+/// Fails unless `nc` is installed: .ci/run installs netcat, and a machine without it
+/// fails here rather than skipping.
+fn require_netcat() {
     let available = Command::new("nc")
         .arg("-h")
         .stdin(Stdio::null())
@@ -377,6 +377,11 @@ fn real_netcat_chats_in_line_mode() {
         available,
         "nc is not installed (apt-get install netcat-openbsd)"
     );
+}
+
+#[test]
+fn real_netcat_chats_in_line_mode() {
+    require_netcat();
     let server = TestServer::start(&[]);
     let raw = server.joined_peer();
     let port = server.addr.port().to_string();
@@ -396,4 +401,27 @@ fn real_netcat_chats_in_line_mode() {
     nc.wait_stdout("with its own line", |l| {
         l == format!("{who} hello from netcat")
     });
+}
+
+#[test]
+fn netcat_hears_the_server_go_in_a_line_and_comes_back_after_a_restart() {
+    // A raw peer in line mode plays netcat, which stops reading at an empty datagram
+    // (OpenBSD nc takes it for the end of the connection) and so would hear nothing
+    // from the restarted server.
+    let mut server = TestServer::start(&[]);
+    let bind = server.addr.to_string();
+    let nc = server.peer();
+    nc.send(b"before\n");
+    nc.expect_welcome();
+    nc.expect(&format!("{} before\n", nc.addr()));
+    server.proc.type_line("quit");
+    assert_eq!(server.proc.wait_exit().code(), Some(0));
+    nc.expect("* the server is going away\n");
+    nc.expect_nothing();
+    let server = TestServer::start_on(&bind, &[]);
+    let raw = server.joined_peer();
+    nc.send(b"after the restart\n");
+    nc.expect_welcome();
+    nc.expect(&format!("{} after the restart\n", nc.addr()));
+    raw.expect_chat(&format!("{} after the restart", nc.addr()));
 }

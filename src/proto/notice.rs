@@ -101,6 +101,9 @@ pub enum Notice<'a> {
     JoinWith(&'a str),
     /// `/join` from a member.
     AlreadyIn,
+    /// To a line-mode member (netcat) as the server stops, instead of the empty
+    /// datagram, which netcat takes for the end of its input and stops reading.
+    GoingAway,
 }
 
 impl<'a> Notice<'a> {
@@ -217,6 +220,7 @@ impl<'a> Notice<'a> {
             Notice::ThatIsYou,
             Notice::Help,
             Notice::AlreadyIn,
+            Notice::GoingAway,
         ];
         fixed.into_iter().find(|n| n.to_string() == text)
     }
@@ -255,7 +259,8 @@ impl<'a> Notice<'a> {
             | Notice::SlowDown { .. }
             | Notice::RoomFull { .. }
             | Notice::JoinWith(_)
-            | Notice::AlreadyIn => None,
+            | Notice::AlreadyIn
+            | Notice::GoingAway => None,
         }
     }
 
@@ -328,6 +333,7 @@ impl<'a> Notice<'a> {
             Notice::RoomFull { max: 1000 },
             Notice::JoinWith("7f3a9c2b1d4e"),
             Notice::AlreadyIn,
+            Notice::GoingAway,
         ]
     }
 
@@ -366,6 +372,7 @@ impl<'a> Notice<'a> {
             Notice::RoomFull { .. } => 28,
             Notice::JoinWith(_) => 29,
             Notice::AlreadyIn => 30,
+            Notice::GoingAway => 31,
         }
     }
 
@@ -408,7 +415,7 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 31;
+pub const KINDS: usize = 32;
 
 /// The end of a welcome from a room without a message limit.
 const NO_LIMIT: &str = "no message limit";
@@ -475,6 +482,7 @@ impl fmt::Display for Notice<'_> {
             }
             Notice::JoinWith(code) => write!(f, "to join, type: /join {code}"),
             Notice::AlreadyIn => write!(f, "you are in the room already"),
+            Notice::GoingAway => write!(f, "the server is going away"),
         }
     }
 }

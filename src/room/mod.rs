@@ -426,11 +426,19 @@ impl Room {
         self.deliver_to_all(payload, None, out);
     }
 
-    /// Tells every member the server is going away (an empty datagram) and empties the room.
+    /// Tells every member the server is going away and empties the room: an empty
+    /// datagram (in its frame, for a session), or a notice to a line-mode member, as
+    /// netcat stops reading at an empty datagram and would hear nothing after a restart.
     pub fn shutdown(&mut self, out: &mut Outbox) {
         let goodbye = out.empty_payload();
+        let notice = out.notice(Notice::GoingAway);
         for (addr, member) in self.members.iter() {
-            out.push(addr, goodbye, member.wrap);
+            let payload = if member.wrap == Wrap::Line {
+                notice
+            } else {
+                goodbye
+            };
+            out.push(addr, payload, member.wrap);
         }
         self.members.clear();
     }

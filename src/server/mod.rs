@@ -108,7 +108,7 @@ impl Server {
         config.local_addr = Some(local);
         if !config.verify && !local.ip().is_loopback() {
             warn!(
-                "listening on {local} without --verify: anyone who can forge a source \
+                "bound to {local} without --verify: anyone who can forge a source \
                  address can make this server send a chat room's traffic to it (hundreds \
                  of bytes for each byte forged); --verify makes every address prove itself"
             );
