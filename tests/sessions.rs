@@ -45,8 +45,8 @@ fn our_clients_open_sessions_by_themselves_under_verify() {
         l.ends_with(" alice hello from a verified address")
     });
     let line = stats(&mut server);
-    assert_eq!(stat(&line, "sessions"), 2, "{line}");
-    assert_eq!(stat(&line, "bad cookies or tokens"), 0, "{line}");
+    assert_eq!(stat(&line, "in sessions"), 2, "{line}");
+    assert_eq!(stat(&line, "bad cookies/codes/tokens"), 0, "{line}");
     alice.close_stdin();
     assert_eq!(alice.wait_exit().code(), Some(0), "{}", alice.report());
     bob.wait_stdout("alice leaving", |l| l.ends_with("* alice left"));
@@ -93,8 +93,8 @@ fn nothing_from_a_sessions_address_without_its_token_changes_anything() {
     alice.send_framed(ALICE, b"still here");
     observer.expect_chat("alice still here");
     let line = stats(&mut server);
-    assert_eq!(stat(&line, "forged for sessions"), 6, "{line}");
-    assert_eq!(stat(&line, "bad cookies or tokens"), 1, "{line}");
+    assert_eq!(stat(&line, "ignored without session token"), 6, "{line}");
+    assert_eq!(stat(&line, "bad cookies/codes/tokens"), 1, "{line}");
     assert_eq!(stat(&line, "members"), 2, "{line}");
 }
 
@@ -209,7 +209,7 @@ fn forged_requests_under_verify_draw_at_most_three_times_their_bytes() {
     assert!(received > 0, "the victim's address is told its code");
     let line = stats(&mut server);
     assert_eq!(stat(&line, "members"), 2, "{line}");
-    assert_eq!(stat(&line, "not yet proven"), 600, "{line}");
+    assert_eq!(stat(&line, "from addresses not yet proven"), 600, "{line}");
     drop(bob);
 }
 

@@ -46,9 +46,11 @@ pub const MAX_FAILED_HANDSHAKES: u32 = 3;
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// The least time between two lines telling of datagrams ignored for want of our token.
 pub const FORGED_TOLD_EVERY: Duration = Duration::from_secs(10);
-/// The least time between two echoes of a cookie: forged cookies cannot make us a
-/// fountain of datagrams to the server.
-const ECHO_EVERY: Duration = Duration::from_millis(100);
+/// How many cookies are echoed for each hello sent: a cookie cannot be told from a
+/// forged one, so several are answered (the server's comes back within a round trip,
+/// and a forger must land this many first to hide it), yet forged cookies cannot make
+/// us a fountain of datagrams to the server.
+const ECHOES_PER_HELLO: u32 = 4;
 /// What the session says when the server goes away, and when it is back.
 pub const AWAY_NOTICE: &str = "* server went away; trying again — Ctrl-D to leave";
 /// See [`AWAY_NOTICE`].
@@ -152,8 +154,8 @@ pub struct Session {
     unanswered_since: Option<Instant>,
     /// When an unanswered heartbeat is sent again.
     next_probe: Option<Instant>,
-    /// When the next cookie may be echoed.
-    next_echo: Instant,
+    /// Cookies that may still be echoed for the last hello sent.
+    echoes_left: u32,
     /// Datagrams from the server's address without our token, not told of yet.
     n_forged_untold: u64,
     /// When the next line about them may be shown.
@@ -236,7 +238,8 @@ impl Session {
             failed_handshakes: 0,
             unanswered_since: None,
             next_probe: None,
-            next_echo: now,
+            // The hello that found the server went out as the session started.
+            echoes_left: ECHOES_PER_HELLO,
             n_forged_untold: 0,
             next_forged_told: now,
         };
@@ -384,9 +387,12 @@ impl Session {
     }
 
     /// The heartbeat: a hello until we have a session, then `@im@` in our frame.
-    fn heartbeat(&self) -> Action {
+    fn heartbeat(&mut self) -> Action {
         match self.link {
-            Link::Opening(_) => Action::Send(frame::HELLO.to_vec()),
+            Link::Opening(_) => {
+                self.echoes_left = ECHOES_PER_HELLO;
+                Action::Send(frame::HELLO.to_vec())
+            }
             Link::Secured(_) => self.send(proto::HEARTBEAT),
         }
     }
@@ -515,12 +521,12 @@ impl Session {
         let Link::Opening(token) = self.link else {
             return;
         };
-        if now < self.next_echo
+        if self.echoes_left == 0
             || (!self.secured_once && self.failed_handshakes >= MAX_FAILED_HANDSHAKES)
         {
             return;
         }
-        self.next_echo = now + ECHO_EVERY;
+        self.echoes_left -= 1;
         if self.handshake_until.is_none() {
             self.handshake_until = Some(now + HANDSHAKE_WAIT);
             // Hellos go again soon if this echo is lost.
@@ -1501,6 +1507,33 @@ mod tests {
             21,
             "every line went, as to a classic server"
         );
+    }
+
+    #[test]
+    fn forged_cookies_cannot_hide_the_servers_and_draw_few_echoes() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        let forged = |i: u8| {
+            let mut bytes = Vec::new();
+            frame::write_cookie(&mut bytes, Cookie([i; 8]));
+            bytes
+        };
+        let mut echoes = Vec::new();
+        for i in 0..3 {
+            echoes.extend(step(&mut s, Input::Datagram(&forged(i)), t));
+        }
+        // The server's own answer to the hello comes after three forged ones: echoed.
+        echoes.extend(step(&mut s, Input::Datagram(&cookie_frame()), t));
+        assert_eq!(echoes.len(), 4);
+        assert_eq!(echoes[3], {
+            let mut echo = Vec::new();
+            frame::write_echo(&mut echo, COOKIE, s.link.token());
+            Action::Send(echo)
+        });
+        // A flood draws nothing more until the next hello.
+        for i in 0..100 {
+            assert!(step(&mut s, Input::Datagram(&forged(i)), t).is_empty());
+        }
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Room {
                 return;
             }
             Some(false) => {}
-            None if self.config.verify && !self.may_come_back(from, now) => {
+            None if self.config.verify && !self.may_come_back(datagram, from, now) => {
                 return self.unproven(datagram, from, now, out);
             }
             None => {}
@@ -345,6 +345,7 @@ impl Room {
             Request::Heartbeat => None,
             Request::Text(raw) => typed_join_code(raw),
         };
+        let mut mistyped = false;
         if let Some(code) = typed_code {
             if self.cookies.check_code(from, &code, now) {
                 self.budgets.forget(from);
@@ -353,8 +354,10 @@ impl Room {
                 return;
             }
             self.stats.bad_credentials += 1;
+            mistyped = true;
         }
-        if budget.code_due(now) {
+        // A mistyped code is answered with the right one at once, as the budget allows.
+        if budget.code_due(now) || mistyped {
             let code = self.cookies.code(from, now);
             let payload = out.notice(Notice::JoinWith(&code));
             let len = out.payload_len(payload) + usize::from(line_mode);
@@ -367,10 +370,13 @@ impl Room {
     }
 
     /// Whether `from` may come back without proving its address again: a classic
-    /// member that timed out lately, if there is room (a refusal goes only to an
-    /// address that proved itself just now, or within its budget).
-    fn may_come_back(&mut self, from: SocketAddr, now: Instant) -> bool {
-        self.members.len() < self.config.max_clients
+    /// member that timed out lately (netcat is silent between lines), by a line of
+    /// text, which the room sees, not by a heartbeat a forger could send unseen; and
+    /// only if there is room (a refusal goes only to an address that proved itself
+    /// just now, or within its budget).
+    fn may_come_back(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) -> bool {
+        matches!(proto::parse_request(datagram), Request::Text(_))
+            && self.members.len() < self.config.max_clients
             && self.departed.get(from, now).is_some_and(|d| d.proven)
     }
 
@@ -554,13 +560,25 @@ impl Room {
     /// tells the others. A classic newcomer is welcomed at most once a second; a
     /// session always, as its client waits for that answer.
     fn join(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) {
-        let (name, mut allowance) = match self.departed.take(from, now) {
-            Some(departed) => (departed.name, departed.allowance),
-            None => (None, Allowance::new(self.config.burst, now)),
+        let is_session = matches!(wrap, Wrap::Session(_));
+        let fresh = Allowance::new(self.config.burst, now);
+        let remembered = self
+            .departed
+            .get(from, now)
+            .map(|d| (d.was_session, d.allowance));
+        let (name, mut allowance) = match remembered {
+            // A session's name waits for its session: a classic datagram from its
+            // address, which anyone could forge, leaves it where it is.
+            Some((true, allowance)) if !is_session => (None, allowance),
+            Some(_) => self
+                .departed
+                .take(from, now)
+                .map_or((None, fresh), |d| (d.name, d.allowance)),
+            None => (None, fresh),
         };
         // A timed-out member's name comes back with it, if no one took it meanwhile.
         let name = name.filter(|name| self.members.name_is_free(name));
-        let welcome = allowance.take_welcome(now) || matches!(wrap, Wrap::Session(_));
+        let welcome = allowance.take_welcome(now) || is_session;
         let member = Member::new(from, name, wrap, allowance, now);
         let label = member.label().to_string();
         debug!("{label} joined");
@@ -599,11 +617,21 @@ impl Room {
         };
         self.untold.forget(addr);
         let timed_out = how == Departure::TimedOut;
-        let departed = Departed {
-            name: member.name().filter(|_| timed_out).cloned(),
-            allowance: member.allowance,
-            // A session proves itself again by its cookie, whatever claims its address.
-            proven: timed_out && !member.is_session(),
+        let departed = match self.departed.take(addr, now) {
+            // A classic member at a departed session's address leaves that session's
+            // memory (its name) as it was; only the allowance is its own.
+            Some(session) if session.was_session && !member.is_session() => Departed {
+                allowance: member.allowance,
+                ..session
+            },
+            _ => Departed {
+                name: member.name().filter(|_| timed_out).cloned(),
+                allowance: member.allowance,
+                // A session proves itself again by its cookie, whatever claims its
+                // address.
+                proven: timed_out && !member.is_session(),
+                was_session: member.is_session(),
+            },
         };
         if let Some(until) = now.checked_add(REMEMBER_DEPARTED_FOR) {
             self.departed.remember(addr, departed, until);

@@ -293,15 +293,18 @@ fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
     assert!(told[0].1.starts_with(b"* to join, type: /join "));
     assert!(told[0].1.ends_with(b"\n"));
     assert!(told[0].1.len() <= 3 * 15);
-    // Not again within TELL_CODE_EVERY, and a wrong code or a quit draw nothing.
-    assert!(feed(&mut room, b"/join 000000000000\n", 6, t).is_empty());
+    // Not again within TELL_CODE_EVERY, nor for a quit; but a mistyped code is
+    // answered with the right one at once, as the budget allows.
+    assert!(feed(&mut room, b"what now?\n", 6, t).is_empty());
     assert!(feed(&mut room, b"quit\n", 6, t).is_empty());
+    let again = feed(&mut room, b"/join 000000000000\n", 6, t);
+    assert_eq!(again, told, "the same code, within its epoch");
     assert!(room.is_empty());
     assert_eq!(room.stats().bad_credentials, 1);
-    assert_eq!(room.stats().unproven, 3);
+    assert_eq!(room.stats().unproven, 4);
     // Later, once the budget allows, it is told again.
-    let again = feed(&mut room, b"what now?\n", 6, t + TELL_CODE_EVERY);
-    assert_eq!(again.len(), 1);
+    let later = feed(&mut room, b"and now?\n", 6, t + TELL_CODE_EVERY * 2);
+    assert_eq!(later.len(), 1);
 }
 
 #[test]
@@ -317,7 +320,10 @@ fn verify_lets_a_timed_out_classic_member_back_but_not_one_that_left() {
     let evicted = t + TIMEOUT + Duration::from_secs(1);
     room.handle_timeout(evicted, &mut out);
     assert!(room.is_empty());
-    // netcat is silent between lines: it comes back on its next one.
+    // A heartbeat, which a forger could send unseen, does not bring it back...
+    assert!(feed(&mut room, b"@im@", 5, evicted).is_empty());
+    assert!(room.is_empty());
+    // ...but netcat, silent between lines, comes back with its next one.
     let sent = feed(&mut room, b"back\n", 5, evicted + Duration::from_secs(5));
     assert!(shown(&sent).contains(&(5, "127.0.0.1:5 back\n".to_string())));
     // After a quit, it proves itself again.
@@ -364,4 +370,31 @@ fn a_session_token_is_eight_bytes_in_every_frame() {
     open(&mut room, 7, t);
     let sent = feed(&mut room, &session(TOKEN, b"x"), 7, t);
     assert_eq!(sent[0].1.len(), 2 + TOKEN_LEN + "127.0.0.1:7 x".len());
+}
+
+#[test]
+fn a_sessions_name_never_comes_back_to_a_classic_datagram() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    open(&mut room, 7, t);
+    feed(&mut room, &session(TOKEN, b"/nick alice"), 7, t);
+    let mut out = Outbox::new();
+    let evicted = t + TIMEOUT + Duration::from_secs(1);
+    feed(&mut room, b"@im@", 1, evicted - Duration::from_secs(1));
+    room.handle_timeout(evicted, &mut out);
+    assert_eq!(room.len(), 1, "alice timed out");
+    // A forger at her address joins as the address, not as alice.
+    let sent = shown(&feed(&mut room, b"I am alice", 7, evicted));
+    assert!(
+        sent.contains(&(1, "127.0.0.1:7 I am alice".to_string())),
+        "{sent:?}"
+    );
+    feed(&mut room, b"quit", 7, evicted);
+    // Her client, opening a session again, gets her name back.
+    let back = open(&mut room, 7, evicted);
+    assert!(
+        back[0].1.starts_with("[session] * you joined as alice "),
+        "{back:?}"
+    );
 }

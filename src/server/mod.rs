@@ -158,13 +158,19 @@ impl Server {
         let mut out = Outbox::new();
         let config = self.room.config();
         info!(
-            "listening on {} (timeout {:?}, max message {} bytes, max clients {}, rate {}/s, burst {})",
+            "listening on {} (timeout {:?}, max message {} bytes, max clients {}, rate {}/s, \
+             burst {}{})",
             self.socket.local_addr()?,
             config.timeout,
             config.max_message_bytes,
             config.max_clients,
             config.rate_per_sec,
-            config.burst
+            config.burst,
+            if config.verify {
+                "; every address proves itself before it joins"
+            } else {
+                ""
+            }
         );
         loop {
             let now = match self.backlog.pop() {
@@ -358,8 +364,9 @@ impl Server {
             "members {}, received {}, broadcast {}, deliveries {}, dropped for rate {}, \
              refused (room full) {}, too long {}, send errors {}, presence notices skipped {}, \
              timed out {}, ignored from servers {}, drained while busy {}, queue drops {}, \
-             queued at most {} bytes, sessions {}, sessions opened {}, forged for sessions {}, \
-             bad cookies or tokens {}, not yet proven {}, joined by code {}",
+             queued at most {} bytes, in sessions {}, sessions opened {}, \
+             ignored without session token {}, bad cookies/codes/tokens {}, \
+             from addresses not yet proven {}, joined by code {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
