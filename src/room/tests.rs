@@ -1057,7 +1057,16 @@ fn whatever_the_room_accepts_fits_one_datagram_from_the_longest_address() {
         .unwrap();
     let mut out = Outbox::new();
     room.handle_datagram(b"@im@\n", longest, t, &mut out);
-    room.handle_datagram(b"@im@\n", other, t, &mut out);
+    // The other is in a session: what it is sent carries the frame's header too.
+    out.clear();
+    room.handle_datagram(frame::HELLO, other, t, &mut out);
+    let Some(Framed::Cookie(cookie)) = out.to_vec().first().map(|(_, d)| frame::read(d)) else {
+        panic!("no cookie");
+    };
+    let mut echo = Vec::new();
+    frame::write_echo(&mut echo, cookie, Token(*b"12345678"));
+    room.handle_datagram(&echo, other, t, &mut out);
+    assert_eq!(room.sessions(), 1);
     let limit = proto::MAX_MESSAGE_LIMIT;
     let text = "x".repeat(limit);
     let me = format!("/me {}", "y".repeat(limit - 4));
@@ -1068,7 +1077,12 @@ fn whatever_the_room_accepts_fits_one_datagram_from_the_longest_address() {
         let datagram = format!("{line}\n");
         room.handle_datagram(datagram.as_bytes(), longest, t, &mut out);
         assert!(!out.is_empty(), "{} bytes were refused", line.len());
-        for (_, sent) in out.to_vec() {
+        let sent = out.to_vec();
+        assert!(
+            sent.iter().any(|(to, _)| *to == other),
+            "the session got it"
+        );
+        for (_, sent) in sent {
             assert!(sent.len() <= proto::MAX_DATAGRAM, "{} bytes", sent.len());
             assert!(!sent.starts_with(b"* message too long"));
         }
