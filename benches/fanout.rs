@@ -237,13 +237,7 @@ struct Clients {
 
 impl Clients {
     fn join(target: SocketAddr, n: usize) -> Clients {
-        let sockets: Vec<UdpSocket> = (0..=n)
-            .map(|_| {
-                let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
-                socket.set_nonblocking(true).unwrap();
-                socket
-            })
-            .collect();
+        let sockets = client_sockets(n + 1);
         let clients = Clients {
             sockets,
             target,
@@ -280,13 +274,7 @@ impl Clients {
     /// N receivers plus the sender, each in a session with `target` (our server):
     /// hello, cookie, echo with its own token, welcome.
     fn open_sessions(target: SocketAddr, n: usize) -> Clients {
-        let sockets: Vec<UdpSocket> = (0..=n)
-            .map(|_| {
-                let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
-                socket.set_nonblocking(true).unwrap();
-                socket
-            })
-            .collect();
+        let sockets = client_sockets(n + 1);
         let tokens: Vec<Token> = (0..sockets.len())
             .map(|i| Token((0x5e55_0000_0000_0000u64 + i as u64).to_le_bytes()))
             .collect();
@@ -803,6 +791,17 @@ fn idle_cost(sessions: bool) {
         }
         _ => println!("idle: cannot read /proc for the server's CPU and memory on this system"),
     }
+}
+
+/// `count` non-blocking loopback sockets.
+fn client_sockets(count: usize) -> Vec<UdpSocket> {
+    (0..count)
+        .map(|_| {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+            socket.set_nonblocking(true).unwrap();
+            socket
+        })
+        .collect()
 }
 
 fn message_id(datagram: &[u8]) -> Option<u64> {

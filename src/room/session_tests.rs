@@ -1,27 +1,14 @@
 //! Sessions and `--verify`, as unit tests with invented addresses: what a cookie opens,
 //! what a forged source can and cannot do, and the budget of addresses not yet proven.
 
+use super::tests::{addr, config, TIMEOUT};
 use super::*;
 use crate::proto::frame::{session, write_echo, TOKEN_LEN};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
 const TOKEN: Token = Token(*b"s3cret!!");
 
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
 fn new_room(verify: bool, now: Instant) -> Room {
-    let config = Config {
-        timeout: TIMEOUT,
-        max_message_bytes: 64,
-        max_clients: 100,
-        rate_per_sec: 0.0,
-        burst: 10,
-        local_addr: None,
-        verify,
-    };
-    Room::new(config, now)
+    Room::new(Config { verify, ..config() }, now)
 }
 
 /// What the room sent, in order, for one datagram.

@@ -2,13 +2,13 @@
 
 use super::*;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn addr(port: u16) -> SocketAddr {
+pub(super) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config {
         timeout: TIMEOUT,
         max_message_bytes: 64,
