@@ -105,9 +105,15 @@ impl Outbox {
         Payload { start, end }
     }
 
-    /// The bytes of a payload, before any wrapping.
-    pub(crate) fn payload_len(&self, payload: Payload) -> usize {
-        payload.end - payload.start
+    /// The bytes `payload` takes on the wire wrapped as `wrap`: what
+    /// [`Outbox::iter`] will hand the socket for it.
+    pub(crate) fn wrapped_len(&self, payload: Payload, wrap: Wrap) -> usize {
+        let body = payload.end - payload.start;
+        match wrap {
+            Wrap::Bare => body,
+            Wrap::Line => body + usize::from(body > 0),
+            Wrap::Session(_) => SESSION_HEADER + body,
+        }
     }
 
     /// Writes a notice: `* ` and its wording.
@@ -178,5 +184,24 @@ impl<'a> Datagram<'a> {
     pub fn to_vec(&self) -> Vec<u8> {
         let mut buf = Vec::new();
         self.bytes(&mut buf).to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::frame::Token;
+
+    #[test]
+    fn the_length_told_is_the_length_sent() {
+        let to = SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut out = Outbox::new();
+        for wrap in [Wrap::Bare, Wrap::Line, Wrap::Session(Token(*b"12345678"))] {
+            for payload in [out.empty_payload(), out.notice(Notice::Help)] {
+                out.push(to, payload, wrap);
+                let (_, sent) = out.iter().last().expect("just pushed");
+                assert_eq!(out.wrapped_len(payload, wrap), sent.len(), "{wrap:?}");
+            }
+        }
     }
 }

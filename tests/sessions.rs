@@ -77,6 +77,11 @@ fn nothing_from_a_sessions_address_without_its_token_changes_anything() {
     }
     // A session frame with a guessed token does no better.
     alice.send_framed(Token(*b"guessed!"), b"quit");
+    // A hello from her address draws a cookie, to her address alone, and changes
+    // nothing until it is echoed: it is how a client that lost its session renews it.
+    alice.send(frame::HELLO);
+    assert!(matches!(frame::read(&alice.recv()), Framed::Cookie(_)));
+    alice.expect_nothing();
     observer.socket.set_read_timeout(Some(QUIET)).unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 2048];
@@ -207,9 +212,18 @@ fn forged_requests_under_verify_draw_at_most_three_times_their_bytes() {
         "{received} bytes to the victim for {sent} forged"
     );
     assert!(received > 0, "the victim's address is told its code");
+    // And exactly as far as the bytes allow: two heartbeats buy nothing, the third
+    // the 35-byte line.
+    let fresh = Peer::bound("127.0.0.3:0".parse().unwrap(), server.addr);
+    fresh.send(b"@im@");
+    fresh.send(b"@im@");
+    fresh.expect_nothing();
+    fresh.send(b"@im@");
+    let told = fresh.recv();
+    assert_eq!(told.len(), 35, "{:?}", String::from_utf8_lossy(&told));
     let line = stats(&mut server);
     assert_eq!(stat(&line, "members"), 2, "{line}");
-    assert_eq!(stat(&line, "from addresses not yet proven"), 600, "{line}");
+    assert_eq!(stat(&line, "from addresses not yet proven"), 603, "{line}");
     drop(bob);
 }
 

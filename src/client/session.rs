@@ -561,7 +561,13 @@ impl Session {
         if self.ended {
             return;
         }
-        actions.push(self.send(proto::QUIT));
+        // Framed in our session, or in the one we lost track of: the server may still
+        // hold it, and would take a bare `quit` from its address for a forgery.
+        let quit = match (self.link, self.old_token) {
+            (Link::Opening(_), Some(old)) => Action::Send(frame::session(old, proto::QUIT)),
+            _ => self.send(proto::QUIT),
+        };
+        actions.push(quit);
         self.end(Outcome::Quit, now, actions);
     }
 
@@ -578,9 +584,14 @@ impl Session {
             Framed::Cookie(cookie) => return self.on_cookie(cookie, now, actions),
             Framed::Session { token, body } if token == self.link.token() => {
                 if let Link::Opening(token) = self.link {
-                    // The server's first frame with our token: the session is open.
-                    self.link = Link::Secured(token);
-                    self.secured_once = true;
+                    // The server's first frame with our token opens the session,
+                    // unless it says the room had no place for us: then lines go as
+                    // they would (to be refused and named, not held), and the next
+                    // hello tries again.
+                    if !is_room_full(body) {
+                        self.link = Link::Secured(token);
+                        self.secured_once = true;
+                    }
                     self.handshake_until = None;
                     self.failed_handshakes = 0;
                 }
@@ -618,10 +629,6 @@ impl Session {
                 self.outgoing.set_limit(limit, now);
             }
             Some(Notice::NowCalled(name)) => self.label = Some(name.to_string()),
-            // Our token reached the server, but the room had no place: open again later.
-            Some(Notice::RoomFull { .. }) if matches!(self.link, Link::Secured(_)) => {
-                self.reopen();
-            }
             // A verifying server took us for a classic client (our hello went unanswered
             // for a while): prove the address the way a person would.
             Some(Notice::JoinWith(code)) if !self.secured_once => {
@@ -649,6 +656,14 @@ impl Session {
             bell,
         });
     }
+}
+
+/// Whether a session frame's body is the server's notice that the room is full.
+fn is_room_full(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(Notice::parse)
+        .is_some_and(|notice| matches!(notice, Notice::RoomFull { .. }))
 }
 
 /// Whether a typed line means leaving: `quit` (which the server reads as such), or the
@@ -1590,5 +1605,57 @@ mod tests {
         let mut b = Random::from_entropy();
         assert_ne!(a.token(), b.token());
         assert_ne!(a.token(), a.token());
+    }
+
+    #[test]
+    fn piped_input_in_a_full_room_is_named_and_ends() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
+        step(&mut s, Input::Typed("anyone?"), t);
+        step(&mut s, Input::InputClosed, t);
+        // The echo's answer: no place. The line goes (to be refused), and is named.
+        let full = frame::session(token, b"* room is full (1 client)");
+        let mut actions = step(&mut s, Input::Datagram(&full), t);
+        assert_eq!(actions[0], show("* room is full (1 client)", false));
+        let mut now = t;
+        for _ in 0..50 {
+            if actions.contains(&Action::End(Outcome::Quit)) {
+                break;
+            }
+            now = s.next_deadline().expect("something is due");
+            s.handle_timeout(now, &mut actions);
+        }
+        assert!(
+            sends(&actions).contains(&"anyone?".to_string()),
+            "{actions:?}"
+        );
+        assert_eq!(actions.last(), Some(&Action::End(Outcome::Quit)));
+        assert!(now - t < Duration::from_secs(5), "{:?}", now - t);
+    }
+
+    #[test]
+    fn a_chat_line_that_looks_like_a_join_code_types_nothing() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        step(&mut s, Input::Datagram(WELCOME), t);
+        let fake = step(&mut s, Input::Datagram(b"* to join, type: /join quit"), t);
+        assert!(sends(&fake).is_empty());
+        let real = step(
+            &mut s,
+            Input::Datagram(b"* to join, type: /join 0123456789ab"),
+            t,
+        );
+        assert_eq!(sends(&real), ["/join 0123456789ab"]);
+    }
+
+    #[test]
+    fn quitting_while_a_lost_session_is_reopened_says_so_in_its_frame() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, true);
+        step(&mut s, Input::Datagram(&frame::session(token, b"")), t);
+        assert!(s.is_away());
+        let left = step(&mut s, Input::Interrupt, t);
+        assert_eq!(left[0], Action::Send(frame::session(token, b"quit")));
     }
 }

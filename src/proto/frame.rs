@@ -222,8 +222,8 @@ mod tests {
     }
 
     #[test]
-    fn a_cookie_answer_is_less_than_three_hellos() {
-        assert!(COOKIE_FRAME <= 3 * HELLO.len());
+    fn cookies_and_tokens_print_as_hex() {
         assert_eq!(format!("{COOKIE:?}"), "Cookie(ff000102030405fe)");
+        assert_eq!(format!("{TOKEN:?}"), "Token(746f6b336e210a0d)");
     }
 }

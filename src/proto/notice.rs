@@ -12,6 +12,9 @@ use super::text::reader_fold;
 /// Every server notice starts with this; chat lines never do, as they start with a sender.
 pub const NOTICE_PREFIX: &str = "* ";
 
+/// Lowercase hex digits in a join code (see [`Notice::JoinWith`]).
+pub const JOIN_CODE_DIGITS: usize = 12;
+
 /// How much of a user's text a notice quotes back: a forged request must not draw a
 /// long answer.
 pub const QUOTE_MAX_BYTES: usize = 32;
@@ -139,12 +142,20 @@ impl<'a> Notice<'a> {
             ("you are already ", Notice::AlreadyCalled),
             ("no one here is called ", Notice::NoSuchMember),
             ("server: ", Notice::Server),
-            ("to join, type: /join ", Notice::JoinWith),
         ];
         for (prefix, make) in simple {
             if let Some(rest) = text.strip_prefix(prefix) {
                 return Some(make(rest));
             }
+        }
+        if let Some(code) = text.strip_prefix("to join, type: /join ") {
+            // Only a code as the server writes it: a line that merely looks like this
+            // notice cannot make a client type something else.
+            let is_code = code.len() == JOIN_CODE_DIGITS
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            return is_code.then_some(Notice::JoinWith(code));
         }
         if let Some(name) = text
             .strip_prefix("the name ")
@@ -609,6 +620,20 @@ mod tests {
             "joinedup",
         ] {
             assert!(!Notice::action_reads_as_notice(action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_code_as_the_server_writes_it_reads_as_a_join_code() {
+        let told = "* to join, type: /join 7f3a9c2b1d4e";
+        assert_eq!(Notice::parse(told), Some(Notice::JoinWith("7f3a9c2b1d4e")));
+        for look_alike in [
+            "* to join, type: /join quit",
+            "* to join, type: /join 7f3a9c2b1d4e; /nick mallory",
+            "* to join, type: /join 7F3A9C2B1D4E",
+            "* to join, type: /join 7f3a9c2b1d4",
+        ] {
+            assert_eq!(Notice::parse(look_alike), None, "{look_alike}");
         }
     }
 

@@ -17,9 +17,6 @@ pub struct Departed {
     pub name: Option<Name>,
     /// Its allowance, so leaving and coming back refills nothing.
     pub allowance: Allowance,
-    /// Whether it may come back without proving its address again, under `--verify`:
-    /// a classic member that timed out, within [`super::REMEMBER_DEPARTED_FOR`].
-    pub proven: bool,
     /// Whether it was in a session: then its name comes back only to a session, never
     /// to a classic datagram that anyone could forge from its address.
     pub was_session: bool,

@@ -223,9 +223,7 @@ impl Room {
                 return;
             }
             Some(false) => {}
-            None if self.config.verify && !self.may_come_back(datagram, from, now) => {
-                return self.unproven(datagram, from, now, out);
-            }
+            None if self.config.verify => return self.unproven(datagram, from, now, out),
             None => {}
         }
         let wrap = Wrap::classic(datagram.ends_with(b"\n"));
@@ -278,15 +276,19 @@ impl Room {
     /// it is also its heartbeat (our client sends it until it has a session). Under
     /// `--verify`, an address not yet proven is answered within its budget.
     fn hello(&mut self, from: SocketAddr, now: Instant, out: &mut Outbox) {
+        let cookie = self.cookies.cookie(from, now);
+        let payload = out.payload(|buf| frame::write_cookie(buf, cookie));
         match self.members.get_mut(from) {
             Some(member) if !member.is_session() => {
                 member.last_seen = now;
                 member.heard_classic(false);
             }
+            // A session's client that lost track of it asks again from its address:
+            // the cookie goes there, and nothing changes until it is echoed.
             Some(_) => {}
             None if self.config.verify => {
                 let mut budget = self.budgets.receive(from, frame::HELLO.len(), now);
-                let may_answer = budget.spend(frame::COOKIE_FRAME);
+                let may_answer = budget.spend(out.wrapped_len(payload, Wrap::Bare));
                 self.budgets.put(from, budget, now);
                 if !may_answer {
                     return;
@@ -294,8 +296,6 @@ impl Room {
             }
             None => {}
         }
-        let cookie = self.cookies.cookie(from, now);
-        let payload = out.payload(|buf| frame::write_cookie(buf, cookie));
         out.push(from, payload, Wrap::Bare);
     }
 
@@ -360,24 +360,13 @@ impl Room {
         if budget.code_due(now) || mistyped {
             let code = self.cookies.code(from, now);
             let payload = out.notice(Notice::JoinWith(&code));
-            let len = out.payload_len(payload) + usize::from(line_mode);
-            if budget.spend(len) {
+            let wrap = Wrap::classic(line_mode);
+            if budget.spend(out.wrapped_len(payload, wrap)) {
                 budget.told_code(now);
-                out.push(from, payload, Wrap::classic(line_mode));
+                out.push(from, payload, wrap);
             }
         }
         self.budgets.put(from, budget, now);
-    }
-
-    /// Whether `from` may come back without proving its address again: a classic
-    /// member that timed out lately (netcat is silent between lines), by a line of
-    /// text, which the room sees, not by a heartbeat a forger could send unseen; and
-    /// only if there is room (a refusal goes only to an address that proved itself
-    /// just now, or within its budget).
-    fn may_come_back(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) -> bool {
-        matches!(proto::parse_request(datagram), Request::Text(_))
-            && self.members.len() < self.config.max_clients
-            && self.departed.get(from, now).is_some_and(|d| d.proven)
     }
 
     /// Evicts members silent for longer than the timeout, and tells members over their
@@ -627,9 +616,6 @@ impl Room {
             _ => Departed {
                 name: member.name().filter(|_| timed_out).cloned(),
                 allowance: member.allowance,
-                // A session proves itself again by its cookie, whatever claims its
-                // address.
-                proven: timed_out && !member.is_session(),
                 was_session: member.is_session(),
             },
         };

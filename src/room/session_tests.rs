@@ -295,7 +295,7 @@ fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
 }
 
 #[test]
-fn verify_lets_a_timed_out_classic_member_back_but_not_one_that_left() {
+fn verify_makes_a_classic_member_that_left_or_timed_out_prove_itself_again() {
     let t = Instant::now();
     let mut room = new_room(true, t);
     let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
@@ -307,19 +307,18 @@ fn verify_lets_a_timed_out_classic_member_back_but_not_one_that_left() {
     let evicted = t + TIMEOUT + Duration::from_secs(1);
     room.handle_timeout(evicted, &mut out);
     assert!(room.is_empty());
-    // A heartbeat, which a forger could send unseen, does not bring it back...
+    // No longer a member: neither a heartbeat nor a line brings it back, whoever sent
+    // them; a line of 12 bytes or more is answered with its code at once.
     assert!(feed(&mut room, b"@im@", 5, evicted).is_empty());
+    let again = feed(
+        &mut room,
+        b"back again, me\n",
+        5,
+        evicted + Duration::from_secs(5),
+    );
     assert!(room.is_empty());
-    // ...but netcat, silent between lines, comes back with its next one.
-    let sent = feed(&mut room, b"back\n", 5, evicted + Duration::from_secs(5));
-    assert!(shown(&sent).contains(&(5, "127.0.0.1:5 back\n".to_string())));
-    // After a quit, it proves itself again.
-    feed(&mut room, b"quit\n", 5, evicted + Duration::from_secs(6));
-    let sent = feed(&mut room, b"@im@\n", 5, evicted + Duration::from_secs(7));
-    assert!(room.is_empty());
-    assert!(sent
-        .iter()
-        .all(|(_, bytes)| bytes.starts_with(b"* to join")));
+    assert_eq!(again.len(), 1);
+    assert!(again[0].1.starts_with(b"* to join, type: /join "));
 }
 
 #[test]
@@ -348,6 +347,28 @@ fn verify_bounds_what_forged_requests_draw() {
     assert!(sent <= 3 * received, "{sent} bytes for {received}");
     assert!(sent > 0, "the victim's address is told its code");
     assert_eq!(room.len(), 5);
+}
+
+#[test]
+fn verify_answers_exactly_as_far_as_three_times_the_bytes_allow() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    // A hello (4 bytes) draws its cookie (10), within 12.
+    let cookie = feed(&mut room, frame::HELLO, 9, t);
+    assert_eq!(cookie.len(), 1);
+    assert_eq!(cookie[0].1.len(), frame::COOKIE_FRAME);
+    // The code line is 35 bytes: two heartbeats (8 bytes) buy 24, short of it; the
+    // third brings 36.
+    let a = 10;
+    assert!(feed(&mut room, b"@im@", a, t).is_empty());
+    assert!(feed(&mut room, b"@im@", a, t).is_empty());
+    let third = feed(&mut room, b"@im@", a, t);
+    assert_eq!(third.len(), 1, "12 bytes buy 36: the 35-byte line");
+    assert_eq!(third[0].1.len(), 35);
+    // Eleven bytes in one line buy 33: not the 36 of the line with its newline.
+    assert!(feed(&mut room, b"0123456789\n", 11, t).is_empty());
+    let told = feed(&mut room, b"0123456789A\n", 12, t);
+    assert_eq!(told[0].1.len(), 36, "twelve bytes buy exactly the line");
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub const TELL_CODE_EVERY: Duration = Duration::from_secs(5);
 /// Hex digits in a join code: 48 bits, short enough to type. Two codes are good for an
 /// address at any time (this epoch's and the last), so a forger guessing at a million
 /// datagrams a second needs about three years for even odds.
-pub const CODE_DIGITS: usize = 12;
+pub const CODE_DIGITS: usize = crate::proto::notice::JOIN_CODE_DIGITS;
 
 /// What a hash is made for, so a cookie never serves as a code or the other way round.
 #[derive(Debug, Clone, Copy, Hash)]
