@@ -2,7 +2,8 @@
 //! [`session::Session`], the client's state machine.
 //!
 //! A recv thread puts the server's datagrams in a bounded queue (dropping and counting
-//! when it is full, so a flooding server cannot grow our memory), an input thread puts
+//! when it is full, so a flooding server cannot grow our memory, and dropping unseen
+//! what the session's [`session::Gate`] judges forged), an input thread puts
 //! typed lines in the same queue, and the main loop hands each to the session, sends
 //! what it asks, prints what it shows and wakes for its heartbeats.
 
@@ -19,7 +20,7 @@ use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ use crate::proto;
 use editor::{Edit, Editor, KeyDecoder};
 use screen::Prompt;
 pub use screen::Screen;
-use session::{Action, Input, Random, Session};
+use session::{Action, Gate, Input, Random, Session, Verdict};
 pub use session::{Outcome, SessionConfig};
 
 /// How long the recv thread blocks before it checks whether to stop; the longest a
@@ -85,12 +86,16 @@ struct Connected {
 struct Refused;
 
 /// What the recv thread and the main loop share about the queue between them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Backlog {
     /// Bytes of datagrams in the queue.
     bytes: AtomicUsize,
     /// Datagrams dropped because the queue was full, not yet told.
     dropped: AtomicU64,
+    /// Which datagrams the session wants, as of its last step.
+    gate: Mutex<Gate>,
+    /// Datagrams dropped unseen as forged, not yet told.
+    forged: AtomicU64,
 }
 
 /// How the user types and reads: lines on a pipe, or an input line on a terminal.
@@ -119,6 +124,8 @@ enum Event {
     /// The server's port was found closed.
     Refused,
     Failed(io::Error),
+    /// Nothing to hand on: counters changed (forged datagrams dropped unseen).
+    Wake,
 }
 
 impl fmt::Display for Error {
@@ -160,7 +167,12 @@ pub fn run(
         .map_err(Error::Socket)?;
     let recv_socket = socket.try_clone().map_err(Error::Socket)?;
     let (events, inbox) = mpsc::sync_channel(QUEUE_EVENTS);
-    let backlog = Arc::new(Backlog::default());
+    let backlog = Arc::new(Backlog {
+        bytes: AtomicUsize::new(0),
+        dropped: AtomicU64::new(0),
+        gate: Mutex::new(Gate::open()),
+        forged: AtomicU64::new(0),
+    });
     if let Some(datagram) = first {
         backlog.bytes.fetch_add(datagram.len(), Ordering::Relaxed);
         let _ = events.try_send(Event::Datagram(datagram));
@@ -249,6 +261,9 @@ fn main_loop(
         front
             .update_prompt(&session, output)
             .map_err(Error::Output)?;
+        if let Ok(mut gate) = backlog.gate.lock() {
+            *gate = session.gate();
+        }
         let received = match session.next_deadline() {
             Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -283,10 +298,15 @@ fn main_loop(
             }
             Event::Refused => session.handle(Input::Refused, now, &mut actions),
             Event::Failed(e) => return Err(Error::Socket(e)),
+            Event::Wake => {}
         }
         let n = backlog.dropped.swap(0, Ordering::Relaxed);
         if n > 0 {
             session.handle(Input::Dropped(n), now, &mut actions);
+        }
+        let n = backlog.forged.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            session.handle(Input::Forged(n), now, &mut actions);
         }
         session.handle_timeout(now, &mut actions);
     }
@@ -512,15 +532,32 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
     let mut buf = vec![0u8; RECV_BUFFER];
     while !stop.load(Ordering::Relaxed) {
         let last = match socket.recv(&mut buf) {
-            // The server's goodbye must not be lost to a full queue; the session may
-            // wait for the server to come back, so receiving goes on.
-            Ok(0) => {
-                if events.send(Event::Datagram(Vec::new())).is_err() {
-                    return;
-                }
-                continue;
-            }
             Ok(len) => {
+                // What the session would ignore takes no place in the queue.
+                let verdict = backlog
+                    .gate
+                    .lock()
+                    .map_or(Verdict::Pass, |gate| gate.judge(&buf[..len]));
+                match verdict {
+                    Verdict::Pass => {}
+                    Verdict::Ignore => continue,
+                    Verdict::Forged => {
+                        // The first one not yet told wakes the main loop, to tell it.
+                        if backlog.forged.fetch_add(1, Ordering::Relaxed) == 0 {
+                            let _ = events.try_send(Event::Wake);
+                        }
+                        continue;
+                    }
+                }
+                if len == 0 {
+                    // The server's goodbye must not be lost to a full queue; the
+                    // session may wait for the server to come back, so receiving
+                    // goes on.
+                    if events.send(Event::Datagram(Vec::new())).is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 if backlog.bytes.load(Ordering::Relaxed) + len > QUEUE_BYTES {
                     backlog.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;

@@ -94,6 +94,8 @@ pub enum Input<'a> {
     Datagram(&'a [u8]),
     /// Datagrams the receiving side had to drop, arriving faster than they were shown.
     Dropped(u64),
+    /// Datagrams the receiving side dropped unseen, as the [`Gate`] judged them forged.
+    Forged(u64),
     /// A send or a receive found the server's port closed.
     Refused,
     /// Ctrl-C, or Ctrl-D on an empty line: leave now, whatever waits.
@@ -160,6 +162,29 @@ pub struct Session {
     n_forged_untold: u64,
     /// When the next line about them may be shown.
     next_forged_told: Instant,
+}
+
+/// Which datagrams from the server the session wants, as of its last step: one rule,
+/// used by the session and by the receiving thread (which drops the rest before they
+/// take a place in the queue, so forged datagrams cannot crowd out the room's lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    token: Token,
+    secured: bool,
+    secured_once: bool,
+    old_token: Option<Token>,
+}
+
+/// What the [`Gate`] says of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// For the session to read.
+    Pass,
+    /// Of no use, and no forgery: a cookie for an older hello, a frame of the session
+    /// given up.
+    Ignore,
+    /// Claims to be from the server, without our token: only a forger sends it.
+    Forged,
 }
 
 /// The session's tie to the server.
@@ -273,6 +298,7 @@ impl Session {
                 self.n_dropped_untold += n;
                 self.tell_drops(now, actions);
             }
+            Input::Forged(n) => self.ignore_forged(n, now, actions),
             Input::Refused => self.lost_server(now, actions),
         }
         self.pump(now, actions);
@@ -509,9 +535,9 @@ impl Session {
         self.next_forged_told = now + FORGED_TOLD_EVERY;
     }
 
-    /// Counts a datagram ignored for want of our token, and tells of it when due.
-    fn ignore_forged(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        self.n_forged_untold += 1;
+    /// Counts datagrams ignored for want of our token, and tells of them when due.
+    fn ignore_forged(&mut self, n: u64, now: Instant, actions: &mut Vec<Action>) {
+        self.n_forged_untold += n;
         self.tell_forged(now, actions);
     }
 
@@ -579,7 +605,22 @@ impl Session {
         actions.push(Action::End(outcome));
     }
 
+    /// Which datagrams the session wants now.
+    pub fn gate(&self) -> Gate {
+        Gate {
+            token: self.link.token(),
+            secured: matches!(self.link, Link::Secured(_)),
+            secured_once: self.secured_once,
+            old_token: self.old_token,
+        }
+    }
+
     fn receive(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
+        match self.gate().judge(datagram) {
+            Verdict::Pass => {}
+            Verdict::Ignore => return,
+            Verdict::Forged => return self.ignore_forged(1, now, actions),
+        }
         let datagram = match frame::read(datagram) {
             Framed::Cookie(cookie) => return self.on_cookie(cookie, now, actions),
             Framed::Session { token, body } if token == self.link.token() => {
@@ -603,9 +644,9 @@ impl Session {
                 }
                 body
             }
-            Framed::Plain(datagram) if !self.secured_once => datagram,
-            Framed::Session { token, .. } if Some(token) == self.old_token => return,
-            _ => return self.ignore_forged(now, actions),
+            Framed::Plain(datagram) => datagram,
+            // The gate passed nothing else.
+            _ => return,
         };
         let line = match proto::parse_reply(datagram) {
             Reply::ServerGone => return self.lost_server(now, actions),
@@ -673,6 +714,31 @@ fn is_quit(line: &str) -> bool {
     ["quit", "/quit", "/exit"]
         .iter()
         .any(|word| line.eq_ignore_ascii_case(word))
+}
+
+impl Gate {
+    /// A gate that passes everything: before the session has spoken.
+    pub fn open() -> Gate {
+        Gate {
+            token: Token([0; TOKEN_LEN]),
+            secured: false,
+            secured_once: false,
+            old_token: None,
+        }
+    }
+
+    /// Whether the session wants `datagram`. Once it has had a session, nothing from
+    /// the server goes without a frame of our token; before, anything does.
+    pub fn judge(&self, datagram: &[u8]) -> Verdict {
+        match frame::read(datagram) {
+            Framed::Cookie(_) if self.secured => Verdict::Ignore,
+            Framed::Cookie(_) => Verdict::Pass,
+            Framed::Session { token, .. } if token == self.token => Verdict::Pass,
+            Framed::Session { token, .. } if Some(token) == self.old_token => Verdict::Ignore,
+            Framed::Plain(_) if !self.secured_once => Verdict::Pass,
+            _ => Verdict::Forged,
+        }
+    }
 }
 
 impl Link {
@@ -1657,5 +1723,32 @@ mod tests {
         assert!(s.is_away());
         let left = step(&mut s, Input::Interrupt, t);
         assert_eq!(left[0], Action::Send(frame::session(token, b"quit")));
+    }
+
+    #[test]
+    fn the_gate_passes_what_the_session_wants_and_names_forgeries() {
+        let t = Instant::now();
+        let (mut s, _) = start(None, t);
+        let open = s.gate();
+        for anything in [&b"hello"[..], b"", &cookie_frame()] {
+            assert_eq!(open.judge(anything), Verdict::Pass, "before a session");
+        }
+        let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
+        step(&mut s, Input::Datagram(&frame::session(token, WELCOME)), t);
+        let gate = s.gate();
+        assert_eq!(gate.judge(&frame::session(token, b"x")), Verdict::Pass);
+        assert_eq!(gate.judge(&cookie_frame()), Verdict::Ignore);
+        for forged in [
+            b"".to_vec(),
+            b"* you were removed by the server".to_vec(),
+            frame::session(Token(*b"guessed!"), b""),
+            frame::HELLO.to_vec(),
+            vec![frame::FRAME_MARK],
+        ] {
+            assert_eq!(gate.judge(&forged), Verdict::Forged, "{forged:?}");
+        }
+        // Forgeries the receiving thread dropped are told like the session's own.
+        let told = step(&mut s, Input::Forged(5), t);
+        assert!(matches!(&told[..], [Action::Show { text, .. }] if text.contains("ignored 5 ")));
     }
 }
