@@ -35,6 +35,8 @@ pub enum Wrap {
     Line,
     /// In a session frame with this token.
     Session(Token),
+    /// In a history frame of the session with this token: a line said before it joined.
+    History(Token),
 }
 
 /// One datagram to send: a session's header, if any, then the body.
@@ -85,6 +87,10 @@ impl Outbox {
                     header: Some(frame::session_header(token)),
                     body: &self.bytes[start..end],
                 },
+                Wrap::History(token) => Datagram {
+                    header: Some(frame::history_header(token)),
+                    body: &self.bytes[start..end],
+                },
             };
             (send.to, datagram)
         })
@@ -94,6 +100,11 @@ impl Outbox {
     /// for the room's loop, which sends without allocating.
     pub fn to_vec(&self) -> Vec<(SocketAddr, Vec<u8>)> {
         self.iter().map(|(to, d)| (to, d.to_vec())).collect()
+    }
+
+    /// The bytes of a payload written this round.
+    pub(crate) fn payload_bytes(&self, payload: Payload) -> &[u8] {
+        &self.bytes[payload.start..payload.end]
     }
 
     /// Writes one payload with `write` and returns its place.
@@ -112,7 +123,7 @@ impl Outbox {
         match wrap {
             Wrap::Bare => body,
             Wrap::Line => body + usize::from(body > 0),
-            Wrap::Session(_) => SESSION_HEADER + body,
+            Wrap::Session(_) | Wrap::History(_) => SESSION_HEADER + body,
         }
     }
 
@@ -196,7 +207,13 @@ mod tests {
     fn the_length_told_is_the_length_sent() {
         let to = SocketAddr::from(([127, 0, 0, 1], 1));
         let mut out = Outbox::new();
-        for wrap in [Wrap::Bare, Wrap::Line, Wrap::Session(Token(*b"12345678"))] {
+        let token = Token(*b"12345678");
+        for wrap in [
+            Wrap::Bare,
+            Wrap::Line,
+            Wrap::Session(token),
+            Wrap::History(token),
+        ] {
             for payload in [out.empty_payload(), out.notice(Notice::Help)] {
                 out.push(to, payload, wrap);
                 let (_, sent) = out.iter().last().expect("just pushed");

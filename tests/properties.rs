@@ -116,6 +116,7 @@ fn room_config(rate: f64) -> Config {
         burst: 3,
         local_addr: None,
         verify: false,
+        history_lines: 20,
     }
 }
 

@@ -279,3 +279,36 @@ fn a_session_is_renewed_when_the_server_restarts() {
     client.type_line("made it");
     observer.expect_chat("rita made it");
 }
+
+#[test]
+fn our_client_is_shown_the_last_lines_said_before_it_came() {
+    let server = TestServer::start(&["--history", "3"]);
+    let talker = server.joined_peer();
+    for i in 1..=5 {
+        talker.send(format!("line {i}").as_bytes());
+        talker.expect_chat(&format!("{} line {i}", talker.addr()));
+    }
+    let client = server.client(&["--name", "late"]);
+    client.wait_stdout("the name", |l| l.ends_with("* you are now late"));
+    talker.send(b"and now");
+    client.wait_stdout("the new line", |l| l.ends_with(" and now"));
+    let lines = client.stdout_lines();
+    let earlier: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("earlier: "))
+        .collect();
+    let who = talker.addr();
+    assert_eq!(
+        earlier,
+        [
+            format!("{who} line 3"),
+            format!("{who} line 4"),
+            format!("{who} line 5")
+        ],
+        "{}",
+        client.report()
+    );
+    let first_new = lines.iter().position(|l| l.ends_with(" and now"));
+    let last_earlier = lines.iter().rposition(|l| l.starts_with("earlier: "));
+    assert!(last_earlier < first_new, "before anything new");
+}

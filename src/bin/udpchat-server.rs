@@ -40,6 +40,10 @@ struct Cli {
     /// most three times the bytes it sent, so a forged source draws no flood.
     #[arg(long)]
     verify: bool,
+    /// How many of the room's last chat lines our client is shown when it joins (at most
+    /// 64 KiB of them); 0 for none. Private messages are never kept.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    history: u32,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -83,6 +87,7 @@ fn serve(args: &Cli) -> ExitCode {
         burst: args.burst,
         local_addr: None,
         verify: args.verify,
+        history_lines: args.history as usize,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,

@@ -246,7 +246,14 @@ fn main_loop(
                     }
                 }
                 Action::Show { text, bell } => {
-                    if let Err(e) = front.show(&session, output, &text, bell) {
+                    if let Err(e) = front.show(&session, output, None, &text, bell) {
+                        let _ = send(socket, proto::QUIT);
+                        return Err(Error::Output(e));
+                    }
+                }
+                Action::ShowEarlier(text) => {
+                    let earlier = Some(screen::EARLIER);
+                    if let Err(e) = front.show(&session, output, earlier, &text, false) {
                         let _ = send(socket, proto::QUIT);
                         return Err(Error::Output(e));
                     }
@@ -313,15 +320,19 @@ fn main_loop(
 }
 
 impl Front {
-    /// Shows a line from the session.
+    /// Shows a line from the session, after the time, or after `mark` instead.
     fn show(
         &mut self,
         session: &Session,
         output: &mut impl Write,
+        mark: Option<&str>,
         text: &str,
         bell: bool,
     ) -> io::Result<()> {
-        let time = chrono::Local::now().format("%H:%M:%S").to_string();
+        let time = match mark {
+            Some(mark) => mark.to_string(),
+            None => chrono::Local::now().format("%H:%M:%S").to_string(),
+        };
         match self {
             Front::Lines => print_line(output, &time, text, bell),
             Front::Terminal {

@@ -10,6 +10,11 @@ use super::width::{char_width, text_width};
 /// The width of `HH:MM:SS `: continuation rows start under the text, so no row of a
 /// wrapped message can pass for a message of its own.
 pub const INDENT: usize = 9;
+/// What stands in place of the time before a line said in the room before we joined
+/// it: as wide as the time, so the text lines up; the line is dim.
+pub const EARLIER: &str = "earlier:";
+
+const _: () = assert!(EARLIER.len() + 1 == INDENT);
 
 /// The terminal as the client draws on it.
 #[derive(Debug, Clone)]
@@ -47,7 +52,8 @@ impl Screen {
         // A tab would jump to a column the wrap cannot know: one space instead.
         let text = text.replace('\t', " ");
         let text = text.as_str();
-        let notice = text.starts_with("* ");
+        // Notices, and lines said before we joined, are dim.
+        let notice = text.starts_with("* ") || time == EARLIER;
         let who_len = if notice {
             0
         } else {

@@ -109,6 +109,8 @@ pub enum Action {
     Send(Vec<u8>),
     /// Show this line (already terminal-safe), after a bell if `bell`.
     Show { text: String, bell: bool },
+    /// Show this line (already terminal-safe), said in the room before we joined it.
+    ShowEarlier(String),
     /// The session is over; nothing after this is done.
     End(Outcome),
 }
@@ -623,6 +625,11 @@ impl Session {
         }
         let datagram = match frame::read(datagram) {
             Framed::Cookie(cookie) => return self.on_cookie(cookie, now, actions),
+            Framed::History { line, .. } => {
+                let decoded = proto::decode(proto::trim_line_end(line));
+                let text = proto::terminal_safe(&decoded).into_owned();
+                return actions.push(Action::ShowEarlier(text));
+            }
             Framed::Session { token, body } if token == self.link.token() => {
                 if let Link::Opening(token) = self.link {
                     // The server's first frame with our token opens the session,
@@ -733,7 +740,11 @@ impl Gate {
         match frame::read(datagram) {
             Framed::Cookie(_) if self.secured => Verdict::Ignore,
             Framed::Cookie(_) => Verdict::Pass,
-            Framed::Session { token, .. } if token == self.token => Verdict::Pass,
+            Framed::Session { token, .. } | Framed::History { token, .. }
+                if token == self.token =>
+            {
+                Verdict::Pass
+            }
             Framed::Session { token, .. } if Some(token) == self.old_token => Verdict::Ignore,
             Framed::Plain(_) if !self.secured_once => Verdict::Pass,
             _ => Verdict::Forged,
@@ -1750,5 +1761,22 @@ mod tests {
         // Forgeries the receiving thread dropped are told like the session's own.
         let told = step(&mut s, Input::Forged(5), t);
         assert!(matches!(&told[..], [Action::Show { text, .. }] if text.contains("ignored 5 ")));
+    }
+
+    #[test]
+    fn lines_from_before_we_joined_are_shown_as_earlier() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        let mut history = frame::history_header(token).to_vec();
+        history.extend_from_slice(b"bob hi \x1b[2Jthere");
+        assert_eq!(
+            step(&mut s, Input::Datagram(&history), t),
+            vec![Action::ShowEarlier("bob hi there".to_string())]
+        );
+        let mut forged = frame::history_header(Token(*b"guessed!")).to_vec();
+        forged.extend_from_slice(b"mallory lies");
+        assert!(step(&mut s, Input::Datagram(&forged), t)
+            .iter()
+            .all(|a| !matches!(a, Action::ShowEarlier(_))));
     }
 }

@@ -10,10 +10,12 @@
 //! | cookie | `FF 'C'` cookie (8) | server → client |
 //! | echo | `FF 'J'` cookie (8) token (8) | client → server |
 //! | session | `FF 'S'` token (8) body | both ways |
+//! | history | `FF 'H'` token (8) line | server → client |
 //!
 //! The body of a session frame is what a classic datagram would be: `@im@`, `quit`,
 //! chat text or a command from the client; a line, or zero bytes for goodbye, from the
-//! server, which also answers each heartbeat with `@im@`.
+//! server, which also answers each heartbeat with `@im@`. A history frame carries a
+//! line said in the room before the session joined it.
 
 use std::fmt;
 
@@ -41,6 +43,7 @@ const _: () = assert!(COOKIE_FRAME <= 3 * HELLO.len());
 const COOKIE_KIND: u8 = b'C';
 const ECHO_KIND: u8 = b'J';
 const SESSION_KIND: u8 = b'S';
+const HISTORY_KIND: u8 = b'H';
 
 /// A cookie: proof that its holder receives at an address.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +66,8 @@ pub enum Framed<'a> {
     Echo { cookie: Cookie, token: Token },
     /// A datagram of a session.
     Session { token: Token, body: &'a [u8] },
+    /// A line said in the room before the session joined it.
+    History { token: Token, line: &'a [u8] },
     /// Starts with [`FRAME_MARK`] but is no frame we know.
     Bad,
 }
@@ -105,12 +110,16 @@ pub fn read(datagram: &[u8]) -> Framed<'_> {
                 _ => Framed::Bad,
             }
         }
-        SESSION_KIND if rest.len() >= TOKEN_LEN => {
+        SESSION_KIND | HISTORY_KIND if rest.len() >= TOKEN_LEN => {
             let (token, body) = rest.split_at(TOKEN_LEN);
             match token.try_into() {
-                Ok(token) => Framed::Session {
+                Ok(token) if kind == SESSION_KIND => Framed::Session {
                     token: Token(token),
                     body,
+                },
+                Ok(token) => Framed::History {
+                    token: Token(token),
+                    line: body,
                 },
                 Err(_) => Framed::Bad,
             }
@@ -134,9 +143,18 @@ pub fn write_echo(out: &mut Vec<u8>, cookie: Cookie, token: Token) {
 
 /// The header of a session frame: its body follows.
 pub fn session_header(token: Token) -> [u8; SESSION_HEADER] {
+    header(SESSION_KIND, token)
+}
+
+/// The header of a history frame: its line follows.
+pub fn history_header(token: Token) -> [u8; SESSION_HEADER] {
+    header(HISTORY_KIND, token)
+}
+
+fn header(kind: u8, token: Token) -> [u8; SESSION_HEADER] {
     let mut header = [0u8; SESSION_HEADER];
     header[0] = FRAME_MARK;
-    header[1] = SESSION_KIND;
+    header[1] = kind;
     header[2..].copy_from_slice(&token.0);
     header
 }
@@ -184,6 +202,15 @@ mod tests {
             Framed::Session {
                 token: TOKEN,
                 body: b"hello\n"
+            }
+        );
+        let mut history = history_header(TOKEN).to_vec();
+        history.extend_from_slice(b"bob hi");
+        assert_eq!(
+            read(&history),
+            Framed::History {
+                token: TOKEN,
+                line: b"bob hi"
             }
         );
         assert_eq!(

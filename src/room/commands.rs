@@ -47,8 +47,7 @@ impl Room {
                 };
                 debug!("{notice}");
                 let payload = out.notice(notice);
-                self.deliver_to_all(payload, None, out);
-                self.stats.broadcasts += 1;
+                self.broadcast(payload, out);
                 return;
             }
             Command::Msg { to: "", .. } | Command::Msg { text: "", .. } => Notice::MsgUsage,

@@ -18,6 +18,7 @@
 
 mod commands;
 mod departed;
+mod history;
 mod members;
 mod throttle;
 mod verify;
@@ -32,6 +33,8 @@ pub use crate::outbox::{Outbox, Wrap};
 use crate::proto::frame::{self, Cookie, Framed, Token};
 use crate::proto::{self, Chat, Command, Notice, RateLimit, Request, NOTICE_PREFIX};
 use departed::{Departed, Recent};
+use history::History;
+pub use history::HISTORY_BYTES;
 use members::{Member, Members};
 use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
 pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
@@ -83,6 +86,9 @@ pub struct Config {
     /// cookie, a person by typing a join code); until then it is sent at most
     /// [`AMPLIFICATION_LIMIT`] times the bytes it sent.
     pub verify: bool,
+    /// How many of the last lines said to everyone a session is shown when it joins
+    /// (at most [`HISTORY_BYTES`] of them); 0 for none.
+    pub history_lines: usize,
 }
 
 /// What the room's limits did, counted since it started.
@@ -137,6 +143,8 @@ pub struct Room {
     cookies: CookieJar,
     /// Under `--verify`, what addresses not yet proven sent and were sent.
     budgets: Budgets,
+    /// The last lines said to everyone, for sessions that join.
+    history: History,
     stats: Stats,
 }
 
@@ -168,6 +176,7 @@ impl Room {
     /// An empty room.
     pub fn new(mut config: Config, now: Instant) -> Room {
         config.max_message_bytes = config.max_message_bytes.min(proto::MAX_MESSAGE_LIMIT);
+        let history = History::new(config.history_lines);
         Room {
             config,
             members: Members::default(),
@@ -179,6 +188,7 @@ impl Room {
             untold: UntoldDrops::default(),
             cookies: CookieJar::new(now),
             budgets: Budgets::new(),
+            history,
             stats: Stats::default(),
         }
     }
@@ -210,7 +220,9 @@ impl Room {
                     self.stats.bad_credentials += 1;
                 }
             }
-            Framed::Cookie(_) | Framed::Bad => self.stats.bad_credentials += 1,
+            Framed::Cookie(_) | Framed::History { .. } | Framed::Bad => {
+                self.stats.bad_credentials += 1
+            }
         }
     }
 
@@ -328,6 +340,11 @@ impl Room {
         }
         self.stats.sessions_opened += 1;
         self.join(from, now, wrap, out);
+        // What was said before it came, after its welcome and before anything new.
+        for line in self.history.lines() {
+            let payload = out.payload(|buf| buf.extend_from_slice(line));
+            out.push(from, payload, Wrap::History(token));
+        }
     }
 
     /// Under `--verify`, a classic datagram from an address not yet proven: counted, and
@@ -708,8 +725,7 @@ impl Room {
                 let label = member.label();
                 debug!("{label} {text}");
                 let payload = out.payload(|buf| proto::wire::write_chat_line(buf, label, text));
-                self.deliver_to_all(payload, None, out);
-                self.stats.broadcasts += 1;
+                self.broadcast(payload, out);
             }
             Chat::Command(command) => self.handle_command(command, from, out),
         }
@@ -733,6 +749,13 @@ impl Room {
         if let Some(member) = self.members.get(to) {
             out.push(to, payload, member.wrap);
         }
+    }
+
+    /// Says a line to everyone (chat, `/me`), and keeps it in the history.
+    fn broadcast(&mut self, payload: Payload, out: &mut Outbox) {
+        self.deliver_to_all(payload, None, out);
+        self.history.record(out.payload_bytes(payload));
+        self.stats.broadcasts += 1;
     }
 
     /// Sends a payload to every member but `except`.

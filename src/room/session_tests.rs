@@ -406,3 +406,67 @@ fn a_sessions_name_never_comes_back_to_a_classic_datagram() {
         "{back:?}"
     );
 }
+
+#[test]
+fn a_session_that_joins_is_shown_what_was_said_before_it() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            history_lines: 2,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"@im@", 2, t);
+    feed(&mut room, b"one", 1, t);
+    feed(&mut room, b"/msg 127.0.0.1:2 a secret", 1, t);
+    feed(&mut room, b"two", 1, t);
+    feed(&mut room, b"/me waves", 2, t);
+    // Classic newcomers get none of it.
+    let classic = feed(&mut room, b"@im@", 3, t);
+    let to_classic: Vec<_> = classic.iter().filter(|(to, _)| *to == 3).collect();
+    assert_eq!(to_classic.len(), 1);
+    assert!(to_classic[0].1.starts_with(b"* you joined as "));
+    let cookie = cookie_for(&mut room, 7, t);
+    let sent = feed(&mut room, &echo(cookie, TOKEN), 7, t);
+    let to_newcomer: Vec<Framed> = sent
+        .iter()
+        .filter(|(to, _)| *to == 7)
+        .map(|(_, bytes)| frame::read(bytes))
+        .collect();
+    assert_eq!(to_newcomer.len(), 3, "the welcome, then the last two lines");
+    assert!(matches!(to_newcomer[0], Framed::Session { .. }));
+    assert_eq!(
+        to_newcomer[1..],
+        [
+            Framed::History {
+                token: TOKEN,
+                line: b"127.0.0.1:1 two"
+            },
+            Framed::History {
+                token: TOKEN,
+                line: b"* 127.0.0.1:2 waves"
+            },
+        ]
+    );
+    // A session renewed by its client is not shown it again.
+    let cookie = cookie_for(&mut room, 7, t);
+    let renewed = feed(&mut room, &echo(cookie, Token(*b"renewed!")), 7, t);
+    assert_eq!(renewed.len(), 1, "only the welcome");
+    // With no history kept, a newcomer gets its welcome alone.
+    let mut quiet = Room::new(
+        Config {
+            history_lines: 0,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut quiet, b"@im@", 1, t);
+    feed(&mut quiet, b"said", 1, t);
+    assert_eq!(
+        open(&mut quiet, 7, t).len(),
+        2,
+        "its welcome and the join notice"
+    );
+}

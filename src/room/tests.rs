@@ -17,6 +17,7 @@ pub(super) fn config() -> Config {
         burst: 10,
         local_addr: None,
         verify: false,
+        history_lines: 20,
     }
 }
 
