@@ -296,7 +296,7 @@ impl Clients {
                                 frame::write_echo(&mut echo, cookie, tokens[i]);
                                 let _ = socket.send_to(&echo, target);
                             }
-                            Framed::Session { token, .. } if token == tokens[i] => open[i] = true,
+                            Framed::Line { token, .. } if token == tokens[i] => open[i] = true,
                             _ => {}
                         }
                     }
@@ -806,7 +806,7 @@ fn client_sockets(count: usize) -> Vec<UdpSocket> {
 
 fn message_id(datagram: &[u8]) -> Option<u64> {
     let datagram = match frame::read(datagram) {
-        Framed::Session { body, .. } => body,
+        Framed::Session { body, .. } | Framed::Line { line: body, .. } => body,
         _ => datagram,
     };
     let text = std::str::from_utf8(datagram).ok()?;

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use crate::proto::frame::{self, Token, SESSION_HEADER};
+use crate::proto::frame::{self, Token, LINE_HEADER, SESSION_HEADER};
 use crate::proto::{Notice, NOTICE_PREFIX};
 
 /// Datagrams for the socket loop to send, reusable across calls without reallocating.
@@ -33,17 +33,30 @@ pub enum Wrap {
     Bare,
     /// Followed by `\n` (unless empty): netcat and friends.
     Line,
-    /// In a session frame with this token.
+    /// In a session frame with this token, unnumbered: a goodbye, or an answer to a
+    /// session that is not a member.
     Session(Token),
-    /// In a history frame of the session with this token: a line said before it joined.
-    History(Token),
+    /// In a line frame of the session with this token, numbered `seq`; a history frame
+    /// if `earlier` (a line said before the session joined).
+    Numbered {
+        token: Token,
+        seq: u64,
+        earlier: bool,
+    },
 }
 
-/// One datagram to send: a session's header, if any, then the body.
+/// One datagram to send: a frame's header, if any, then the body.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
-    header: Option<[u8; SESSION_HEADER]>,
+    header: Option<Header>,
     body: &'a [u8],
+}
+
+/// A frame's header: the first `len` bytes.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    bytes: [u8; LINE_HEADER],
+    len: usize,
 }
 
 #[derive(Debug)]
@@ -83,12 +96,26 @@ impl Outbox {
                 Wrap::Bare => Datagram::bare(&self.bytes[start..end]),
                 // A newline follows every payload in `bytes`; an empty one gets none.
                 Wrap::Line => Datagram::bare(&self.bytes[start..end + usize::from(end > start)]),
-                Wrap::Session(token) => Datagram {
-                    header: Some(frame::session_header(token)),
-                    body: &self.bytes[start..end],
-                },
-                Wrap::History(token) => Datagram {
-                    header: Some(frame::history_header(token)),
+                Wrap::Session(token) => {
+                    let mut bytes = [0u8; LINE_HEADER];
+                    bytes[..SESSION_HEADER].copy_from_slice(&frame::session_header(token));
+                    Datagram {
+                        header: Some(Header {
+                            bytes,
+                            len: SESSION_HEADER,
+                        }),
+                        body: &self.bytes[start..end],
+                    }
+                }
+                Wrap::Numbered {
+                    token,
+                    seq,
+                    earlier,
+                } => Datagram {
+                    header: Some(Header {
+                        bytes: frame::line_header(token, seq, earlier),
+                        len: LINE_HEADER,
+                    }),
                     body: &self.bytes[start..end],
                 },
             };
@@ -123,7 +150,8 @@ impl Outbox {
         match wrap {
             Wrap::Bare => body,
             Wrap::Line => body + usize::from(body > 0),
-            Wrap::Session(_) | Wrap::History(_) => SESSION_HEADER + body,
+            Wrap::Session(_) => SESSION_HEADER + body,
+            Wrap::Numbered { .. } => LINE_HEADER + body,
         }
     }
 
@@ -174,7 +202,7 @@ impl<'a> Datagram<'a> {
             None => self.body,
             Some(header) => {
                 buf.clear();
-                buf.extend_from_slice(&header);
+                buf.extend_from_slice(&header.bytes[..header.len]);
                 buf.extend_from_slice(self.body);
                 buf
             }
@@ -183,7 +211,7 @@ impl<'a> Datagram<'a> {
 
     /// The datagram's length in bytes.
     pub fn len(&self) -> usize {
-        self.header.map_or(0, |h| h.len()) + self.body.len()
+        self.header.map_or(0, |h| h.len) + self.body.len()
     }
 
     /// Whether the datagram has no bytes (a classic goodbye).
@@ -212,7 +240,11 @@ mod tests {
             Wrap::Bare,
             Wrap::Line,
             Wrap::Session(token),
-            Wrap::History(token),
+            Wrap::Numbered {
+                token,
+                seq: 7,
+                earlier: true,
+            },
         ] {
             for payload in [out.empty_payload(), out.notice(Notice::Help)] {
                 out.push(to, payload, wrap);

@@ -126,8 +126,11 @@ fn fake_server_with_session(client_args: &[&str]) -> (UdpSocket, Proc, SocketAdd
     };
     let welcome =
         format!("* you joined as {client_addr} (2 here; /help for commands; no message limit)");
-    fake.send_to(&frame::session(token, welcome.as_bytes()), client_addr)
-        .unwrap();
+    fake.send_to(
+        &frame::line(token, 1, welcome.as_bytes(), false),
+        client_addr,
+    )
+    .unwrap();
     client.wait_stdout("the welcome", |l| l.contains("* you joined as "));
     (fake, client, client_addr, token)
 }
@@ -148,8 +151,11 @@ fn our_client_ignores_a_forged_goodbye_removal_or_line() {
     client.wait_stdout("the forgery told", |l| {
         l.contains(" datagram") && l.contains("* ignored ") && l.contains("claiming")
     });
-    fake.send_to(&frame::session(token, b"bob the real line"), client_addr)
-        .unwrap();
+    fake.send_to(
+        &frame::line(token, 2, b"bob the real line", false),
+        client_addr,
+    )
+    .unwrap();
     client.wait_stdout("the real line", |l| l.ends_with(" bob the real line"));
     assert!(client.is_running(), "{}", client.report());
     assert!(

@@ -12,6 +12,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
+use super::inbound::{InOrder, Inbound};
 use super::outgoing::Outgoing;
 use super::split::split_typed_line;
 use crate::proto::frame::{self, Cookie, Framed, Token, TOKEN_LEN};
@@ -141,6 +142,8 @@ pub struct Session {
     ended: bool,
     /// Our session with the server, or the one we are opening.
     link: Link,
+    /// The numbered lines of our session, put back in order.
+    inbound: Inbound,
     /// The token of the session before, if it was given up: the server may still send
     /// in it for a while, and that is no forgery.
     old_token: Option<Token>,
@@ -259,6 +262,7 @@ impl Session {
             closing: false,
             ended: false,
             link,
+            inbound: Inbound::new(),
             old_token: None,
             secured_once: false,
             handshake_until: None,
@@ -340,6 +344,7 @@ impl Session {
                         bell: false,
                     });
                 }
+                self.settle_inbound(now, actions);
             }
         }
         self.pump(now, actions);
@@ -500,6 +505,7 @@ impl Session {
                 None,
                 None,
                 None,
+                None,
             ],
             None => [
                 self.next_heartbeat,
@@ -514,6 +520,7 @@ impl Session {
                 self.next_probe,
                 session_lost,
                 self.handshake_until,
+                self.inbound.next_deadline(),
             ],
         };
         due.into_iter().flatten().min()
@@ -623,38 +630,118 @@ impl Session {
             Verdict::Ignore => return,
             Verdict::Forged => return self.ignore_forged(1, now, actions),
         }
-        let datagram = match frame::read(datagram) {
-            Framed::Cookie(cookie) => return self.on_cookie(cookie, now, actions),
-            Framed::History { line, .. } => {
-                let decoded = proto::decode(proto::trim_line_end(line));
-                let text = proto::terminal_safe(&decoded).into_owned();
-                return actions.push(Action::ShowEarlier(text));
-            }
-            Framed::Session { token, body } if token == self.link.token() => {
-                if let Link::Opening(token) = self.link {
-                    // The server's first frame with our token opens the session,
-                    // unless it says the room had no place for us: then lines go as
-                    // they would (to be refused and named, not held), and the next
-                    // hello tries again.
-                    if !is_room_full(body) {
-                        self.link = Link::Secured(token);
-                        self.secured_once = true;
-                    }
+        match frame::read(datagram) {
+            Framed::Cookie(cookie) => self.on_cookie(cookie, now, actions),
+            // Unnumbered, in our frame: the goodbye, or the answer to an echo when the
+            // room had no place for us. Neither opens the session; lines go as they
+            // would (to be refused and named, not held), and the next hello tries again.
+            Framed::Session { body, .. } => {
+                if matches!(self.link, Link::Opening(_)) {
                     self.handshake_until = None;
                     self.failed_handshakes = 0;
                 }
-                self.unanswered_since = None;
-                self.next_probe = None;
-                if body == proto::HEARTBEAT {
-                    // The answer to our heartbeat: the session stands.
-                    return;
-                }
-                body
+                self.read_line(body, now, actions);
             }
-            Framed::Plain(datagram) => datagram,
+            Framed::Line { token, seq, line } => {
+                self.numbered(token, seq, line, false, now, actions);
+            }
+            Framed::History { token, seq, line } => {
+                self.numbered(token, seq, line, true, now, actions);
+            }
+            Framed::Answer { token, latest } => {
+                self.heard_in_session(token, now);
+                self.inbound.latest(latest, now);
+                self.settle_inbound(now, actions);
+            }
+            Framed::Lost { upto, .. } => {
+                let in_order = self.inbound.lost(upto, now);
+                self.tell_lost(actions);
+                self.show_in_order(in_order, now, actions);
+                self.settle_inbound(now, actions);
+            }
+            Framed::Plain(datagram) => self.read_line(datagram, now, actions),
             // The gate passed nothing else.
-            _ => return,
-        };
+            _ => {}
+        }
+    }
+
+    /// A numbered line of our session (said before we joined, if `earlier`).
+    fn numbered(
+        &mut self,
+        token: Token,
+        seq: u64,
+        line: &[u8],
+        earlier: bool,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
+        self.heard_in_session(token, now);
+        let in_order = self.inbound.line(seq, line, earlier, now);
+        self.show_in_order(in_order, now, actions);
+        self.settle_inbound(now, actions);
+    }
+
+    /// The server spoke in our session: the first time, it is open (a numbered line
+    /// goes only to a member); and it stands.
+    fn heard_in_session(&mut self, token: Token, _now: Instant) {
+        if let Link::Opening(opening) = self.link {
+            if opening == token {
+                self.link = Link::Secured(token);
+                self.secured_once = true;
+                self.handshake_until = None;
+                self.failed_handshakes = 0;
+                self.inbound = Inbound::new();
+            }
+        }
+        self.unanswered_since = None;
+        self.next_probe = None;
+    }
+
+    /// Shows lines now in order: those from before we joined as earlier, the rest read
+    /// as any line from the server.
+    fn show_in_order(&mut self, lines: Vec<InOrder>, now: Instant, actions: &mut Vec<Action>) {
+        for (line, earlier) in lines {
+            if self.ended {
+                return;
+            }
+            if earlier {
+                let decoded = proto::decode(proto::trim_line_end(&line));
+                actions.push(Action::ShowEarlier(
+                    proto::terminal_safe(&decoded).into_owned(),
+                ));
+            } else {
+                self.read_line(&line, now, actions);
+            }
+        }
+    }
+
+    /// Does what the numbering of our session asks now: asks again for lines missed,
+    /// goes on past those given up on, and tells how many were lost.
+    fn settle_inbound(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        let due = self.inbound.due(now);
+        if let (Some((from, to)), Link::Secured(token)) = (due.ask, self.link) {
+            let mut repair = Vec::with_capacity(frame::SESSION_HEADER + 16);
+            frame::write_repair(&mut repair, token, from, to);
+            actions.push(Action::Send(repair));
+        }
+        self.tell_lost(actions);
+        self.show_in_order(due.lines, now, actions);
+    }
+
+    /// Tells how many lines were given up on, where they would have been.
+    fn tell_lost(&mut self, actions: &mut Vec<Action>) {
+        let lost = self.inbound.take_lost();
+        if lost > 0 {
+            let messages = if lost == 1 { "message" } else { "messages" };
+            actions.push(Action::Show {
+                text: format!("* {lost} {messages} lost"),
+                bell: false,
+            });
+        }
+    }
+
+    /// A line from the server (or its goodbye), as a classic datagram would carry it.
+    fn read_line(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
         let line = match proto::parse_reply(datagram) {
             Reply::ServerGone => return self.lost_server(now, actions),
             Reply::Line(line) => line,
@@ -706,14 +793,6 @@ impl Session {
     }
 }
 
-/// Whether a session frame's body is the server's notice that the room is full.
-fn is_room_full(body: &[u8]) -> bool {
-    std::str::from_utf8(body)
-        .ok()
-        .and_then(Notice::parse)
-        .is_some_and(|notice| matches!(notice, Notice::RoomFull { .. }))
-}
-
 /// Whether a typed line means leaving: `quit` (which the server reads as such), or the
 /// client's own `/quit` and `/exit`, in any case.
 fn is_quit(line: &str) -> bool {
@@ -740,12 +819,24 @@ impl Gate {
         match frame::read(datagram) {
             Framed::Cookie(_) if self.secured => Verdict::Ignore,
             Framed::Cookie(_) => Verdict::Pass,
-            Framed::Session { token, .. } | Framed::History { token, .. }
+            Framed::Session { token, .. }
+            | Framed::Line { token, .. }
+            | Framed::History { token, .. }
+            | Framed::Answer { token, .. }
+            | Framed::Lost { token, .. }
                 if token == self.token =>
             {
                 Verdict::Pass
             }
-            Framed::Session { token, .. } if Some(token) == self.old_token => Verdict::Ignore,
+            Framed::Session { token, .. }
+            | Framed::Line { token, .. }
+            | Framed::History { token, .. }
+            | Framed::Answer { token, .. }
+            | Framed::Lost { token, .. }
+                if Some(token) == self.old_token =>
+            {
+                Verdict::Ignore
+            }
             Framed::Plain(_) if !self.secured_once => Verdict::Pass,
             _ => Verdict::Forged,
         }
@@ -1442,7 +1533,7 @@ mod tests {
             &mut Vec::new(),
         );
         let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
-        let welcome = frame::session(token, PACED_WELCOME);
+        let welcome = frame::line(token, 1, PACED_WELCOME, false);
         let shown = step(&mut s, Input::Datagram(&welcome), t);
         assert_eq!(
             shown,
@@ -1463,14 +1554,11 @@ mod tests {
         let mut actions = Vec::new();
         s.handle_timeout(due, &mut actions);
         assert_eq!(actions, vec![Action::Send(frame::session(token, b"@im@"))]);
-        // Its answer shows nothing; a line in the frame is shown.
-        assert!(step(
-            &mut s,
-            Input::Datagram(&frame::session(token, b"@im@")),
-            due
-        )
-        .is_empty());
-        let line = frame::session(token, b"127.0.0.1:5 hello");
+        // Its answer shows nothing; a numbered line is shown.
+        let mut answer = Vec::new();
+        frame::write_answer(&mut answer, token, 1);
+        assert!(step(&mut s, Input::Datagram(&answer), due).is_empty());
+        let line = frame::line(token, 2, b"127.0.0.1:5 hello", false);
         assert_eq!(
             step(&mut s, Input::Datagram(&line), due),
             vec![show("127.0.0.1:5 hello", false)]
@@ -1522,7 +1610,7 @@ mod tests {
             vec![Action::End(Outcome::ServerDown)]
         );
         let (mut s, token) = secured(t, false);
-        let removed = frame::session(token, b"* you were removed by the server");
+        let removed = frame::line(token, 2, b"* you were removed by the server", false);
         assert_eq!(
             step(&mut s, Input::Datagram(&removed), t),
             vec![Action::End(Outcome::Removed)]
@@ -1545,7 +1633,7 @@ mod tests {
             s.handle_timeout(now, &mut actions);
             assert_eq!(actions, vec![send(frame::HELLO)]);
         }
-        let welcome = frame::session(token, WELCOME);
+        let welcome = frame::line(token, 1, WELCOME, false);
         let sent = step(&mut s, Input::Datagram(&welcome), now);
         assert_eq!(
             sent[1..],
@@ -1659,7 +1747,7 @@ mod tests {
             "probed every second meanwhile: {heartbeats}"
         );
         // The server, still holding the old session, says something: no forgery.
-        let late = frame::session(token, b"127.0.0.1:9 late");
+        let late = frame::line(token, 2, b"127.0.0.1:9 late", false);
         assert!(step(&mut s, Input::Datagram(&late), now).is_empty());
         // Tries again with hellos; a cookie opens a new session with a new token.
         let mut actions = Vec::new();
@@ -1669,7 +1757,7 @@ mod tests {
         assert_ne!(renewed, token);
         let back = step(
             &mut s,
-            Input::Datagram(&frame::session(renewed, WELCOME)),
+            Input::Datagram(&frame::line(renewed, 1, WELCOME, false)),
             now,
         );
         assert_eq!(back[0], show(BACK_NOTICE, false));
@@ -1745,7 +1833,11 @@ mod tests {
             assert_eq!(open.judge(anything), Verdict::Pass, "before a session");
         }
         let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
-        step(&mut s, Input::Datagram(&frame::session(token, WELCOME)), t);
+        step(
+            &mut s,
+            Input::Datagram(&frame::line(token, 1, WELCOME, false)),
+            t,
+        );
         let gate = s.gate();
         assert_eq!(gate.judge(&frame::session(token, b"x")), Verdict::Pass);
         assert_eq!(gate.judge(&cookie_frame()), Verdict::Ignore);
@@ -1767,16 +1859,107 @@ mod tests {
     fn lines_from_before_we_joined_are_shown_as_earlier() {
         let t = Instant::now();
         let (mut s, token) = secured(t, false);
-        let mut history = frame::history_header(token).to_vec();
-        history.extend_from_slice(b"bob hi \x1b[2Jthere");
+        let history = frame::line(token, 2, b"bob hi \x1b[2Jthere", true);
         assert_eq!(
             step(&mut s, Input::Datagram(&history), t),
             vec![Action::ShowEarlier("bob hi there".to_string())]
         );
-        let mut forged = frame::history_header(Token(*b"guessed!")).to_vec();
-        forged.extend_from_slice(b"mallory lies");
+        let forged = frame::line(Token(*b"guessed!"), 3, b"mallory lies", true);
         assert!(step(&mut s, Input::Datagram(&forged), t)
             .iter()
             .all(|a| !matches!(a, Action::ShowEarlier(_))));
+    }
+
+    fn numbered(token: Token, seq: u64, line: &str) -> Vec<u8> {
+        frame::line(token, seq, line.as_bytes(), false)
+    }
+
+    fn shown_texts(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Show { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn repairs(actions: &[Action]) -> Vec<(u64, u64)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(bytes) => match frame::read(bytes) {
+                    Framed::Repair { from, to, .. } => Some((from, to)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn numbered_lines_are_shown_in_order_once_and_a_gap_is_asked_for() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        // 2 is lost on the way; 3 waits for it, and 2 is asked for at once.
+        let waits = step(&mut s, Input::Datagram(&numbered(token, 3, "bob third")), t);
+        assert!(shown_texts(&waits).is_empty());
+        assert_eq!(repairs(&waits), [(2, 2)]);
+        let filled = step(
+            &mut s,
+            Input::Datagram(&numbered(token, 2, "bob second")),
+            t,
+        );
+        assert_eq!(shown_texts(&filled), ["bob second", "bob third"]);
+        let again = step(&mut s, Input::Datagram(&numbered(token, 3, "bob third")), t);
+        assert!(again.is_empty(), "never twice");
+    }
+
+    #[test]
+    fn what_never_comes_is_told_as_lost_and_the_rest_goes_on() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        step(
+            &mut s,
+            Input::Datagram(&numbered(token, 4, "bob fourth")),
+            t,
+        );
+        let mut actions = Vec::new();
+        let mut now = t;
+        while !shown_texts(&actions).iter().any(|l| l.contains("lost")) {
+            now = s.next_deadline().expect("a repair or a give-up is due");
+            assert!(
+                now - t <= Duration::from_secs(2),
+                "given up within about a second"
+            );
+            s.handle_timeout(now, &mut actions);
+        }
+        assert_eq!(shown_texts(&actions), ["* 2 messages lost", "bob fourth"]);
+        assert!(
+            repairs(&actions).len() >= 2,
+            "asked again meanwhile: {actions:?}"
+        );
+        // The server can also say at once that a line is gone.
+        step(
+            &mut s,
+            Input::Datagram(&numbered(token, 6, "bob sixth")),
+            now,
+        );
+        let mut gone = Vec::new();
+        frame::write_lost(&mut gone, token, 5);
+        let told = step(&mut s, Input::Datagram(&gone), now);
+        assert_eq!(shown_texts(&told), ["* 1 message lost", "bob sixth"]);
+    }
+
+    #[test]
+    fn a_lost_last_line_shows_in_the_answer_to_a_heartbeat() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        let mut answer = Vec::new();
+        frame::write_answer(&mut answer, token, 2);
+        let asked = step(&mut s, Input::Datagram(&answer), t);
+        assert_eq!(repairs(&asked), [(2, 2)]);
+        let repaired = step(&mut s, Input::Datagram(&numbered(token, 2, "bob last")), t);
+        assert_eq!(shown_texts(&repaired), ["bob last"]);
     }
 }

@@ -10,12 +10,19 @@
 //! | cookie | `FF 'C'` cookie (8) | server → client |
 //! | echo | `FF 'J'` cookie (8) token (8) | client → server |
 //! | session | `FF 'S'` token (8) body | both ways |
-//! | history | `FF 'H'` token (8) line | server → client |
+//! | line | `FF 'M'` token (8) seq (8) line | server → client |
+//! | history | `FF 'H'` token (8) seq (8) line | server → client |
+//! | answer | `FF 'A'` token (8) latest (8) | server → client |
+//! | lost | `FF 'L'` token (8) upto (8) | server → client |
+//! | repair | `FF 'N'` token (8) from (8) to (8) | client → server |
 //!
 //! The body of a session frame is what a classic datagram would be: `@im@`, `quit`,
-//! chat text or a command from the client; a line, or zero bytes for goodbye, from the
-//! server, which also answers each heartbeat with `@im@`. A history frame carries a
-//! line said in the room before the session joined it.
+//! chat text or a command from the client; zero bytes for goodbye from the server.
+//! Every line the server sends a session is numbered, 1, 2, 3, … in a line frame (a
+//! history frame carries a line said before the session joined, in the same count).
+//! The server answers each heartbeat with the latest number it sent; the client asks
+//! again for numbers it missed, and the server sends them again, or says they are
+//! lost. Numbers are 64-bit little-endian.
 
 use std::fmt;
 
@@ -32,6 +39,9 @@ pub const COOKIE_LEN: usize = 8;
 pub const TOKEN_LEN: usize = 8;
 /// The bytes a session frame adds in front of its body.
 pub const SESSION_HEADER: usize = 2 + TOKEN_LEN;
+/// The bytes a line or history frame adds in front of its line: the most any frame
+/// adds.
+pub const LINE_HEADER: usize = SESSION_HEADER + 8;
 /// The bytes of a cookie frame: less than three times a hello's, so answering a hello
 /// never amplifies.
 pub const COOKIE_FRAME: usize = 2 + COOKIE_LEN;
@@ -43,7 +53,11 @@ const _: () = assert!(COOKIE_FRAME <= 3 * HELLO.len());
 const COOKIE_KIND: u8 = b'C';
 const ECHO_KIND: u8 = b'J';
 const SESSION_KIND: u8 = b'S';
+const LINE_KIND: u8 = b'M';
 const HISTORY_KIND: u8 = b'H';
+const ANSWER_KIND: u8 = b'A';
+const LOST_KIND: u8 = b'L';
+const REPAIR_KIND: u8 = b'N';
 
 /// A cookie: proof that its holder receives at an address.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,8 +80,25 @@ pub enum Framed<'a> {
     Echo { cookie: Cookie, token: Token },
     /// A datagram of a session.
     Session { token: Token, body: &'a [u8] },
-    /// A line said in the room before the session joined it.
-    History { token: Token, line: &'a [u8] },
+    /// A numbered line to a session.
+    Line {
+        token: Token,
+        seq: u64,
+        line: &'a [u8],
+    },
+    /// A numbered line said in the room before the session joined it.
+    History {
+        token: Token,
+        seq: u64,
+        line: &'a [u8],
+    },
+    /// The answer to a heartbeat: the latest number sent to the session.
+    Answer { token: Token, latest: u64 },
+    /// Lines the session asked for again that the server no longer holds: every
+    /// number up to `upto`.
+    Lost { token: Token, upto: u64 },
+    /// A session asks for the lines numbered `from..=to` again.
+    Repair { token: Token, from: u64, to: u64 },
     /// Starts with [`FRAME_MARK`] but is no frame we know.
     Bad,
 }
@@ -110,22 +141,63 @@ pub fn read(datagram: &[u8]) -> Framed<'_> {
                 _ => Framed::Bad,
             }
         }
-        SESSION_KIND | HISTORY_KIND if rest.len() >= TOKEN_LEN => {
+        SESSION_KIND if rest.len() >= TOKEN_LEN => {
             let (token, body) = rest.split_at(TOKEN_LEN);
             match token.try_into() {
-                Ok(token) if kind == SESSION_KIND => Framed::Session {
+                Ok(token) => Framed::Session {
                     token: Token(token),
                     body,
-                },
-                Ok(token) => Framed::History {
-                    token: Token(token),
-                    line: body,
                 },
                 Err(_) => Framed::Bad,
             }
         }
-        _ => Framed::Bad,
+        _ => read_numbered(kind, rest).unwrap_or(Framed::Bad),
     }
+}
+
+/// A frame of a kind that carries numbers after its token.
+fn read_numbered(kind: u8, rest: &[u8]) -> Option<Framed<'_>> {
+    let token = Token(rest.get(..TOKEN_LEN)?.try_into().ok()?);
+    let rest = &rest[TOKEN_LEN..];
+    let number = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(rest.get(at..at + 8)?.try_into().ok()?))
+    };
+    let exactly = |len: usize| (rest.len() == len).then_some(());
+    Some(match kind {
+        LINE_KIND => Framed::Line {
+            token,
+            seq: number(0)?,
+            line: &rest[8..],
+        },
+        HISTORY_KIND => Framed::History {
+            token,
+            seq: number(0)?,
+            line: &rest[8..],
+        },
+        ANSWER_KIND => {
+            exactly(8)?;
+            Framed::Answer {
+                token,
+                latest: number(0)?,
+            }
+        }
+        LOST_KIND => {
+            exactly(8)?;
+            Framed::Lost {
+                token,
+                upto: number(0)?,
+            }
+        }
+        REPAIR_KIND => {
+            exactly(16)?;
+            Framed::Repair {
+                token,
+                from: number(0)?,
+                to: number(8)?,
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// Appends a cookie frame.
@@ -146,9 +218,42 @@ pub fn session_header(token: Token) -> [u8; SESSION_HEADER] {
     header(SESSION_KIND, token)
 }
 
-/// The header of a history frame: its line follows.
-pub fn history_header(token: Token) -> [u8; SESSION_HEADER] {
-    header(HISTORY_KIND, token)
+/// The header of a line frame numbered `seq`, or of a history frame: its line follows.
+pub fn line_header(token: Token, seq: u64, earlier: bool) -> [u8; LINE_HEADER] {
+    let mut line = [0u8; LINE_HEADER];
+    let kind = if earlier { HISTORY_KIND } else { LINE_KIND };
+    line[..SESSION_HEADER].copy_from_slice(&header(kind, token));
+    line[SESSION_HEADER..].copy_from_slice(&seq.to_le_bytes());
+    line
+}
+
+/// A line frame numbered `seq` carrying `line` (or a history frame, if `earlier`).
+pub fn line(token: Token, seq: u64, line: &[u8], earlier: bool) -> Vec<u8> {
+    let mut frame = line_header(token, seq, earlier).to_vec();
+    frame.extend_from_slice(line);
+    frame
+}
+
+/// Appends the answer to a heartbeat: the latest number sent to the session.
+pub fn write_answer(out: &mut Vec<u8>, token: Token, latest: u64) {
+    write_numbers(out, ANSWER_KIND, token, &[latest]);
+}
+
+/// Appends a frame saying lines numbered up to `upto` are lost.
+pub fn write_lost(out: &mut Vec<u8>, token: Token, upto: u64) {
+    write_numbers(out, LOST_KIND, token, &[upto]);
+}
+
+/// Appends a frame asking for the lines numbered `from..=to` again.
+pub fn write_repair(out: &mut Vec<u8>, token: Token, from: u64, to: u64) {
+    write_numbers(out, REPAIR_KIND, token, &[from, to]);
+}
+
+fn write_numbers(out: &mut Vec<u8>, kind: u8, token: Token, numbers: &[u64]) {
+    out.extend_from_slice(&header(kind, token));
+    for number in numbers {
+        out.extend_from_slice(&number.to_le_bytes());
+    }
 }
 
 fn header(kind: u8, token: Token) -> [u8; SESSION_HEADER] {
@@ -204,15 +309,52 @@ mod tests {
                 body: b"hello\n"
             }
         );
-        let mut history = history_header(TOKEN).to_vec();
-        history.extend_from_slice(b"bob hi");
         assert_eq!(
-            read(&history),
-            Framed::History {
+            read(&line(TOKEN, 7, b"bob hi", false)),
+            Framed::Line {
                 token: TOKEN,
+                seq: 7,
                 line: b"bob hi"
             }
         );
+        assert_eq!(
+            read(&line(TOKEN, u64::MAX, b"", true)),
+            Framed::History {
+                token: TOKEN,
+                seq: u64::MAX,
+                line: b""
+            }
+        );
+        let mut numbers = Vec::new();
+        write_answer(&mut numbers, TOKEN, 9);
+        assert_eq!(
+            read(&numbers),
+            Framed::Answer {
+                token: TOKEN,
+                latest: 9
+            }
+        );
+        numbers.clear();
+        write_lost(&mut numbers, TOKEN, 3);
+        assert_eq!(
+            read(&numbers),
+            Framed::Lost {
+                token: TOKEN,
+                upto: 3
+            }
+        );
+        numbers.clear();
+        write_repair(&mut numbers, TOKEN, 4, 6);
+        assert_eq!(
+            read(&numbers),
+            Framed::Repair {
+                token: TOKEN,
+                from: 4,
+                to: 6
+            }
+        );
+        numbers.push(0);
+        assert_eq!(read(&numbers), Framed::Bad, "a repair of the wrong length");
         assert_eq!(
             read(&session(TOKEN, b"")),
             Framed::Session {

@@ -30,10 +30,10 @@ pub const DEFAULT_MAX_MESSAGE: usize = 1024;
 pub const MAX_DATAGRAM: usize = 65_507;
 /// The most bytes a relayed payload adds around the text it carries: the longest
 /// wrapper (`* private from <who>: `, with `<who>` the longest address as shown) and
-/// the longer of line mode's newline and a session frame's header. See
+/// the longer of line mode's newline and a line frame's header. See
 /// [`wire::MAX_LABEL`].
 pub const MAX_WRAPPER: usize =
-    "* private from ".len() + wire::MAX_LABEL + ": ".len() + frame::SESSION_HEADER;
+    "* private from ".len() + wire::MAX_LABEL + ": ".len() + frame::LINE_HEADER;
 /// The largest `--max-message` the server can always deliver: any text it accepts,
 /// wrapped in any notice, still fits one datagram.
 pub const MAX_MESSAGE_LIMIT: usize = MAX_DATAGRAM - MAX_WRAPPER;

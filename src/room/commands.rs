@@ -64,16 +64,16 @@ impl Room {
                         sender.label(),
                         receiver.label()
                     );
-                    let payload = out.notice(Notice::PrivateFrom {
+                    let private_from = out.notice(Notice::PrivateFrom {
                         from: sender.label(),
                         text,
                     });
-                    self.deliver(target, payload, out);
-                    let payload = out.notice(Notice::PrivateTo {
+                    let private_to = out.notice(Notice::PrivateTo {
                         to: receiver.label(),
                         text,
                     });
-                    self.deliver(from, payload, out);
+                    self.deliver(target, private_from, out);
+                    self.deliver(from, private_to, out);
                     return;
                 }
                 None => Notice::NoSuchMember(to),

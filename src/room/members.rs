@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::stream::Stream;
 use super::throttle::Allowance;
 use crate::outbox::Wrap;
 use crate::proto::frame::Token;
@@ -26,6 +27,8 @@ pub struct Member {
     pub allowance: Allowance,
     /// Messages dropped for its rate since it was last told.
     pub n_dropped_untold: u64,
+    /// In a session: the numbering of the lines it is sent.
+    pub stream: Option<Stream>,
     /// Its place in the join order.
     joined: u64,
 }
@@ -70,6 +73,7 @@ impl Member {
                 .as_ref()
                 .map_or_else(|| addr.to_string(), Name::to_string),
             name,
+            stream: matches!(wrap, Wrap::Session(_)).then(|| Stream::new(now)),
             wrap,
             allowance,
             n_dropped_untold: 0,
@@ -97,6 +101,12 @@ impl Member {
     /// Whether `token` is its session's.
     pub fn has_token(&self, token: Token) -> bool {
         self.wrap == Wrap::Session(token)
+    }
+
+    /// Puts it in a session with `token`, its lines numbered from 1 again.
+    pub fn open_session(&mut self, token: Token, now: Instant) {
+        self.wrap = Wrap::Session(token);
+        self.stream = Some(Stream::new(now));
     }
 
     /// Notes how its latest classic datagram ended; a session is not changed.
@@ -191,6 +201,11 @@ impl Members {
     /// Every member, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, &Member)> + '_ {
         self.by_addr.iter().map(|(&addr, m)| (addr, m))
+    }
+
+    /// Every member, to change what is not indexed (its stream, its allowance).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (SocketAddr, &mut Member)> + '_ {
+        self.by_addr.iter_mut().map(|(&addr, m)| (addr, m))
     }
 
     /// The members in join order.

@@ -20,6 +20,7 @@ mod commands;
 mod departed;
 mod history;
 mod members;
+mod stream;
 mod throttle;
 mod verify;
 
@@ -36,6 +37,8 @@ use departed::{Departed, Recent};
 use history::History;
 pub use history::HISTORY_BYTES;
 use members::{Member, Members};
+use stream::Sent;
+pub use stream::{REPAIR_BURST, REPAIR_MAX, REPAIR_RATE, SENT_BYTES, SENT_LINES, STREAM_INDEX};
 use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
 pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
 use verify::{Budgets, CookieJar};
@@ -120,6 +123,8 @@ pub struct Stats {
     pub unproven: u64,
     /// Members that joined by typing their join code.
     pub joined_by_code: u64,
+    /// Repair requests answered.
+    pub repairs: u64,
 }
 
 /// The clients in the room and what the room knows of them.
@@ -145,6 +150,8 @@ pub struct Room {
     budgets: Budgets,
     /// The last lines said to everyone, for sessions that join.
     history: History,
+    /// What the room sent sessions lately, for repairs.
+    sent: Sent,
     stats: Stats,
 }
 
@@ -189,6 +196,7 @@ impl Room {
             cookies: CookieJar::new(now),
             budgets: Budgets::new(),
             history,
+            sent: Sent::default(),
             stats: Stats::default(),
         }
     }
@@ -220,9 +228,23 @@ impl Room {
                     self.stats.bad_credentials += 1;
                 }
             }
-            Framed::Cookie(_) | Framed::History { .. } | Framed::Bad => {
-                self.stats.bad_credentials += 1
+            Framed::Repair {
+                token,
+                from: first,
+                to: last,
+            } => {
+                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
+                    self.repair(from, token, first, last, now, out);
+                } else {
+                    self.stats.bad_credentials += 1;
+                }
             }
+            Framed::Cookie(_)
+            | Framed::Line { .. }
+            | Framed::History { .. }
+            | Framed::Answer { .. }
+            | Framed::Lost { .. }
+            | Framed::Bad => self.stats.bad_credentials += 1,
         }
     }
 
@@ -253,11 +275,16 @@ impl Room {
     ) {
         match proto::parse_request(datagram) {
             Request::Heartbeat => {
-                if self.admit(from, now, wrap, out) && matches!(wrap, Wrap::Session(_)) {
-                    // A session's heartbeat is answered, so its client knows the
-                    // session still stands.
-                    let payload = out.payload(|buf| buf.extend_from_slice(proto::HEARTBEAT));
-                    out.push(from, payload, wrap);
+                if self.admit(from, now, wrap, out) {
+                    // A session's heartbeat is answered with the latest number it was
+                    // sent: its client knows the session still stands, and notices a
+                    // last line lost with nothing after it.
+                    let latest = self.members.get(from).and_then(|m| m.stream.as_ref());
+                    if let (Wrap::Session(token), Some(stream)) = (wrap, latest) {
+                        let latest = stream.latest();
+                        let payload = out.payload(|buf| frame::write_answer(buf, token, latest));
+                        out.push(from, payload, Wrap::Bare);
+                    }
                 }
             }
             Request::Leave => self.remove(from, Departure::Left, now, out),
@@ -328,7 +355,7 @@ impl Room {
         self.budgets.forget(from);
         let wrap = Wrap::Session(token);
         if let Some(member) = self.members.get_mut(from) {
-            member.wrap = wrap;
+            member.open_session(token, now);
             member.last_seen = now;
             self.stats.sessions_opened += 1;
             self.welcome(from, out);
@@ -340,11 +367,63 @@ impl Room {
         }
         self.stats.sessions_opened += 1;
         self.join(from, now, wrap, out);
-        // What was said before it came, after its welcome and before anything new.
+        // What was said before it came, after its welcome and before anything new,
+        // numbered with the rest.
+        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
+            return;
+        };
         for line in self.history.lines() {
             let payload = out.payload(|buf| buf.extend_from_slice(line));
-            out.push(from, payload, Wrap::History(token));
+            let id = self.sent.record(line);
+            let seq = stream.number(id, true);
+            let earlier = true;
+            out.push(
+                from,
+                payload,
+                Wrap::Numbered {
+                    token,
+                    seq,
+                    earlier,
+                },
+            );
         }
+    }
+
+    /// A session asks for the lines numbered `first..=last` again: it gets those the
+    /// room still holds, and is told the rest are lost; within its repair allowance.
+    fn repair(
+        &mut self,
+        from: SocketAddr,
+        token: Token,
+        first: u64,
+        last: u64,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
+            return;
+        };
+        if !stream.repairs.take(REPAIR_RATE, REPAIR_BURST, now) {
+            return;
+        }
+        let repair = stream.repair(first, last, &self.sent);
+        for (seq, line, earlier) in repair.lines {
+            let payload = out.payload(|buf| buf.extend_from_slice(line));
+            out.push(
+                from,
+                payload,
+                Wrap::Numbered {
+                    token,
+                    seq,
+                    earlier,
+                },
+            );
+        }
+        if let Some(upto) = repair.lost_upto {
+            let payload = out.payload(|buf| frame::write_lost(buf, token, upto));
+            out.push(from, payload, Wrap::Bare);
+        }
+        self.stats.repairs += 1;
     }
 
     /// Under `--verify`, a classic datagram from an address not yet proven: counted, and
@@ -390,11 +469,12 @@ impl Room {
     /// rate what was dropped since their last notice. Cheap when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
         let members = &mut self.members;
+        let sent = &mut self.sent;
         self.untold.due(now, |addr| {
             // Told meanwhile, or gone: nothing left to tell.
             let member = members.get_mut(addr).filter(|m| m.n_dropped_untold > 0)?;
             if member.allowance.take_notice(now) {
-                tell_drops(addr, member, out);
+                tell_drops(addr, member, sent, out);
                 None
             } else {
                 Some(member.allowance.next_notice())
@@ -600,7 +680,7 @@ impl Room {
     }
 
     /// Tells the member `to` how it is shown, how many are here and its message limit.
-    fn welcome(&self, to: SocketAddr, out: &mut Outbox) {
+    fn welcome(&mut self, to: SocketAddr, out: &mut Outbox) {
         let Some(member) = self.members.get(to) else {
             return;
         };
@@ -613,7 +693,7 @@ impl Room {
             here: self.members.len(),
             limit,
         });
-        out.push(to, payload, member.wrap);
+        self.deliver(to, payload, out);
     }
 
     /// Removes `addr` if it is a member, remembering it and telling the others.
@@ -693,7 +773,7 @@ impl Room {
         self.stats.dropped_rate += 1;
         member.n_dropped_untold += 1;
         if member.allowance.take_notice(now) {
-            tell_drops(from, member, out);
+            tell_drops(from, member, &mut self.sent, out);
             self.untold.forget(from);
         } else {
             // Told later, by `handle_timeout`, when its next notice is due.
@@ -740,14 +820,14 @@ impl Room {
         };
         if member.allowance.take_notice(now) {
             let payload = out.notice(Notice::TooLong { len, limit });
-            out.push(from, payload, member.wrap);
+            push_line(from, member, payload, None, &mut self.sent, out);
         }
     }
 
-    /// Sends a payload to one member, wrapped as it needs.
-    fn deliver(&self, to: SocketAddr, payload: Payload, out: &mut Outbox) {
-        if let Some(member) = self.members.get(to) {
-            out.push(to, payload, member.wrap);
+    /// Sends a payload to one member, wrapped as it needs (numbered, for a session).
+    fn deliver(&mut self, to: SocketAddr, payload: Payload, out: &mut Outbox) {
+        if let Some(member) = self.members.get_mut(to) {
+            push_line(to, member, payload, None, &mut self.sent, out);
         }
     }
 
@@ -758,22 +838,57 @@ impl Room {
         self.stats.broadcasts += 1;
     }
 
-    /// Sends a payload to every member but `except`.
-    fn deliver_to_all(&self, payload: Payload, except: Option<SocketAddr>, out: &mut Outbox) {
-        for (addr, member) in self.members.iter() {
+    /// Sends a payload to every member but `except`: formatted once, and kept once
+    /// for repairs however many sessions get it.
+    fn deliver_to_all(&mut self, payload: Payload, except: Option<SocketAddr>, out: &mut Outbox) {
+        let mut id = None;
+        for (addr, member) in self.members.iter_mut() {
             if Some(addr) != except {
-                out.push(addr, payload, member.wrap);
+                id = push_line(addr, member, payload, id, &mut self.sent, out);
             }
+        }
+    }
+}
+
+/// Queues a line for a member: numbered in its stream if it is in a session (the line
+/// kept in `sent` under `id`, or recorded now if `id` is `None`), else wrapped as it
+/// needs. Returns the line's id in `sent`, once it has one.
+fn push_line(
+    addr: SocketAddr,
+    member: &mut Member,
+    payload: Payload,
+    id: Option<u64>,
+    sent: &mut Sent,
+    out: &mut Outbox,
+) -> Option<u64> {
+    match (member.wrap, member.stream.as_mut()) {
+        (Wrap::Session(token), Some(stream)) => {
+            let id = id.unwrap_or_else(|| sent.record(out.payload_bytes(payload)));
+            let seq = stream.number(id, false);
+            out.push(
+                addr,
+                payload,
+                Wrap::Numbered {
+                    token,
+                    seq,
+                    earlier: false,
+                },
+            );
+            Some(id)
+        }
+        _ => {
+            out.push(addr, payload, member.wrap);
+            id
         }
     }
 }
 
 /// Tells a member over its rate how many of its messages were dropped since it was
 /// last told: the first drop at once, the rest of a burst when its next notice is due.
-fn tell_drops(addr: SocketAddr, member: &mut Member, out: &mut Outbox) {
+fn tell_drops(addr: SocketAddr, member: &mut Member, sent: &mut Sent, out: &mut Outbox) {
     let dropped = std::mem::take(&mut member.n_dropped_untold);
     let payload = out.notice(Notice::SlowDown { dropped });
-    out.push(addr, payload, member.wrap);
+    push_line(addr, member, payload, None, sent, out);
 }
 
 /// The code in a `/join CODE` line, if the text is one. Only a short line is decoded,

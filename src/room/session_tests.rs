@@ -24,9 +24,16 @@ fn feed(room: &mut Room, datagram: &[u8], from: u16, now: Instant) -> Vec<(u16, 
 /// The body of a session frame with our token, or what was sent as text.
 fn read(bytes: &[u8]) -> String {
     match frame::read(bytes) {
-        Framed::Session { token, body } => {
+        Framed::Session { token, body }
+        | Framed::Line {
+            token, line: body, ..
+        } => {
             assert_eq!(token, TOKEN, "a session frame with another token");
             format!("[session] {}", String::from_utf8_lossy(body))
+        }
+        Framed::Answer { token, latest } => {
+            assert_eq!(token, TOKEN, "a session frame with another token");
+            format!("[answer] {latest}")
         }
         Framed::Plain(text) => String::from_utf8_lossy(text).into_owned(),
         other => format!("{other:?}"),
@@ -101,9 +108,10 @@ fn an_echoed_cookie_opens_a_session_whose_datagrams_are_framed() {
     );
     let sent = shown(&feed(&mut room, b"hello", 1, t));
     assert!(sent.contains(&(7, "[session] 127.0.0.1:1 hello".to_string())));
-    // A session's heartbeat is answered; a classic one is not.
+    // A session's heartbeat is answered with the latest number it was sent (the
+    // welcome, its own line, the other's line); a classic one is not answered.
     let sent = shown(&feed(&mut room, &session(TOKEN, b"@im@"), 7, t));
-    assert_eq!(sent, vec![(7, "[session] @im@".to_string())]);
+    assert_eq!(sent, vec![(7, "[answer] 3".to_string())]);
     assert!(feed(&mut room, b"@im@", 1, t).is_empty());
     // The goodbye to a session is its header alone.
     let mut out = Outbox::new();
@@ -372,12 +380,25 @@ fn verify_answers_exactly_as_far_as_three_times_the_bytes_allow() {
 }
 
 #[test]
-fn a_session_token_is_eight_bytes_in_every_frame() {
+fn every_line_to_a_session_carries_its_token_and_the_next_number() {
     let t = Instant::now();
     let mut room = new_room(false, t);
     open(&mut room, 7, t);
     let sent = feed(&mut room, &session(TOKEN, b"x"), 7, t);
-    assert_eq!(sent[0].1.len(), 2 + TOKEN_LEN + "127.0.0.1:7 x".len());
+    assert_eq!(sent[0].1.len(), 2 + TOKEN_LEN + 8 + "127.0.0.1:7 x".len());
+    assert_eq!(
+        frame::read(&sent[0].1),
+        Framed::Line {
+            token: TOKEN,
+            seq: 2,
+            line: b"127.0.0.1:7 x"
+        }
+    );
+    let sent = feed(&mut room, &session(TOKEN, b"/who"), 7, t);
+    assert!(matches!(
+        frame::read(&sent[0].1),
+        Framed::Line { seq: 3, .. }
+    ));
 }
 
 #[test]
@@ -436,16 +457,18 @@ fn a_session_that_joins_is_shown_what_was_said_before_it() {
         .map(|(_, bytes)| frame::read(bytes))
         .collect();
     assert_eq!(to_newcomer.len(), 3, "the welcome, then the last two lines");
-    assert!(matches!(to_newcomer[0], Framed::Session { .. }));
+    assert!(matches!(to_newcomer[0], Framed::Line { seq: 1, .. }));
     assert_eq!(
         to_newcomer[1..],
         [
             Framed::History {
                 token: TOKEN,
+                seq: 2,
                 line: b"127.0.0.1:1 two"
             },
             Framed::History {
                 token: TOKEN,
+                seq: 3,
                 line: b"* 127.0.0.1:2 waves"
             },
         ]
@@ -469,4 +492,60 @@ fn a_session_that_joins_is_shown_what_was_said_before_it() {
         2,
         "its welcome and the join notice"
     );
+}
+
+#[test]
+fn a_session_asks_again_for_what_it_missed_and_is_told_what_is_gone() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    open(&mut room, 7, t);
+    for i in 0..3 {
+        feed(&mut room, format!("line {i}").as_bytes(), 1, t);
+    }
+    let mut repair = Vec::new();
+    frame::write_repair(&mut repair, TOKEN, 2, 3);
+    let sent = feed(&mut room, &repair, 7, t);
+    let again: Vec<Framed> = sent.iter().map(|(_, d)| frame::read(d)).collect();
+    assert_eq!(
+        again,
+        [
+            Framed::Line {
+                token: TOKEN,
+                seq: 2,
+                line: b"127.0.0.1:1 line 0"
+            },
+            Framed::Line {
+                token: TOKEN,
+                seq: 3,
+                line: b"127.0.0.1:1 line 1"
+            },
+        ]
+    );
+    assert!(sent.iter().all(|(to, _)| *to == 7), "to the session alone");
+    // Once the ring has moved on, it is told what is gone.
+    for i in 0..SENT_LINES {
+        feed(&mut room, format!("more {i}").as_bytes(), 1, t);
+    }
+    let later = t + Duration::from_secs(1);
+    let sent = feed(&mut room, &repair, 7, later);
+    assert_eq!(
+        sent.iter().map(|(_, d)| frame::read(d)).collect::<Vec<_>>(),
+        [Framed::Lost {
+            token: TOKEN,
+            upto: 3
+        }]
+    );
+    // Without its token, or beyond its allowance, a repair request draws nothing.
+    let mut forged = Vec::new();
+    frame::write_repair(&mut forged, Token(*b"guessed!"), 1, 64);
+    assert!(feed(&mut room, &forged, 7, later).is_empty());
+    assert!(
+        feed(&mut room, &forged, 1, later).is_empty(),
+        "a classic member"
+    );
+    let answered = (0..100)
+        .filter(|_| !feed(&mut room, &repair, 7, later).is_empty())
+        .count();
+    assert_eq!(answered as f64, REPAIR_BURST - 1.0, "the rest of the burst");
 }

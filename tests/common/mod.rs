@@ -467,18 +467,28 @@ impl Peer {
         self.send(&frame::session(token, body));
     }
 
-    /// The body of the next datagram, which must be a frame of `token`'s session.
+    /// The line of the next datagram, which must be a frame of `token`'s session: a
+    /// numbered line, or an unnumbered one (a goodbye); answers to heartbeats are
+    /// skipped.
     pub fn recv_framed(&self, token: Token) -> String {
-        let got = self.recv();
-        match frame::read(&got) {
-            Framed::Session { token: t, body } if t == token => {
-                String::from_utf8_lossy(body).into_owned()
+        loop {
+            let got = self.recv();
+            match frame::read(&got) {
+                Framed::Session { token: t, body }
+                | Framed::Line {
+                    token: t,
+                    line: body,
+                    ..
+                } if t == token => {
+                    return String::from_utf8_lossy(body).into_owned();
+                }
+                Framed::Answer { token: t, .. } if t == token => {}
+                _ => panic!(
+                    "expected a frame of our session, got {:?}\n{}",
+                    String::from_utf8_lossy(&got),
+                    self.log()
+                ),
             }
-            _ => panic!(
-                "expected a frame of our session, got {:?}\n{}",
-                String::from_utf8_lossy(&got),
-                self.log()
-            ),
         }
     }
 

@@ -1,0 +1,183 @@
+//! Numbered delivery to sessions: the lines each session is sent are numbered 1, 2, 3,
+//! …, and the room keeps what it sent lately in one bounded ring, so a session that
+//! missed a line can ask for it again, or be told it is gone.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::throttle::TokenBucket;
+
+/// The most lines the room keeps for repairs, shared by every session.
+pub const SENT_LINES: usize = 1024;
+/// The most bytes the room keeps for repairs.
+pub const SENT_BYTES: usize = 256 * 1024;
+/// How many of its last numbers a session may ask for again.
+pub const STREAM_INDEX: usize = 256;
+/// Repair requests a session may make a second, and at once.
+pub const REPAIR_RATE: f64 = 20.0;
+/// See [`REPAIR_RATE`].
+pub const REPAIR_BURST: f64 = 20.0;
+/// The most lines one repair request is answered with.
+pub const REPAIR_MAX: u64 = 64;
+
+/// What the room sent lately, by a room-wide id, each line kept once however many
+/// sessions got it: at most [`SENT_LINES`] and [`SENT_BYTES`].
+#[derive(Debug, Default)]
+pub struct Sent {
+    lines: VecDeque<Box<[u8]>>,
+    /// The id of the first line kept (ids are consecutive).
+    first_id: u64,
+    bytes: usize,
+}
+
+/// A session's numbering: which room line each of its last numbers was.
+#[derive(Debug)]
+pub struct Stream {
+    /// The number the next line gets.
+    next_seq: u64,
+    /// The room ids of its last numbers (and whether each was history), oldest first.
+    ids: VecDeque<(u64, bool)>,
+    /// Its repair requests' allowance.
+    pub repairs: TokenBucket,
+}
+
+/// What a repair request gets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Repair<'a> {
+    /// The lines still held: number, line, whether history.
+    pub lines: Vec<(u64, &'a [u8], bool)>,
+    /// The highest number asked for that is gone, if any.
+    pub lost_upto: Option<u64>,
+}
+
+impl Sent {
+    /// Keeps `line`; returns its id.
+    pub fn record(&mut self, line: &[u8]) -> u64 {
+        let id = self.first_id + self.lines.len() as u64;
+        self.bytes += line.len();
+        self.lines.push_back(line.into());
+        while self.lines.len() > SENT_LINES || (self.bytes > SENT_BYTES && self.lines.len() > 1) {
+            if let Some(oldest) = self.lines.pop_front() {
+                self.bytes -= oldest.len();
+                self.first_id += 1;
+            }
+        }
+        id
+    }
+
+    /// The line with `id`, if still kept.
+    pub fn get(&self, id: u64) -> Option<&[u8]> {
+        let index = usize::try_from(id.checked_sub(self.first_id)?).ok()?;
+        self.lines.get(index).map(|line| &line[..])
+    }
+}
+
+impl Stream {
+    /// A stream whose first line will be numbered 1.
+    pub fn new(now: Instant) -> Stream {
+        Stream {
+            next_seq: 1,
+            ids: VecDeque::new(),
+            repairs: TokenBucket::full(REPAIR_BURST, now),
+        }
+    }
+
+    /// Numbers the room line `id`; returns its number.
+    pub fn number(&mut self, id: u64, earlier: bool) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.ids.push_back((id, earlier));
+        if self.ids.len() > STREAM_INDEX {
+            self.ids.pop_front();
+        }
+        seq
+    }
+
+    /// The latest number sent (0 before the first).
+    pub fn latest(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// The lines numbered `from..=to` (at most [`REPAIR_MAX`] of them, and none past
+    /// the latest), from `sent`, and the highest of them that is gone.
+    pub fn repair<'a>(&self, from: u64, to: u64, sent: &'a Sent) -> Repair<'a> {
+        let mut repair = Repair::default();
+        let first_indexed = self.next_seq - self.ids.len() as u64;
+        let to = to
+            .min(self.latest())
+            .min(from.saturating_add(REPAIR_MAX - 1));
+        for seq in from.max(1)..=to {
+            let held = seq
+                .checked_sub(first_indexed)
+                .and_then(|index| self.ids.get(usize::try_from(index).ok()?))
+                .and_then(|&(id, earlier)| Some((sent.get(id)?, earlier)));
+            match held {
+                Some((line, earlier)) => repair.lines.push((seq, line, earlier)),
+                None => repair.lost_upto = Some(seq),
+            }
+        }
+        repair
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_gives_back_what_the_ring_still_holds() {
+        let t = Instant::now();
+        let mut sent = Sent::default();
+        let mut stream = Stream::new(t);
+        for i in 0..5 {
+            let id = sent.record(format!("line {i}").as_bytes());
+            assert_eq!(stream.number(id, i == 0), i + 1);
+        }
+        assert_eq!(stream.latest(), 5);
+        let repair = stream.repair(2, 3, &sent);
+        assert_eq!(
+            repair.lines,
+            [(2, &b"line 1"[..], false), (3, &b"line 2"[..], false)]
+        );
+        assert_eq!(repair.lost_upto, None);
+        assert_eq!(
+            stream.repair(1, 1, &sent).lines,
+            [(1, &b"line 0"[..], true)]
+        );
+        assert!(
+            stream.repair(6, 9, &sent).lines.is_empty(),
+            "nothing past the latest"
+        );
+        // The ring forgets: what it no longer holds is lost.
+        for _ in 0..SENT_LINES {
+            sent.record(b"filler");
+        }
+        let repair = stream.repair(1, 5, &sent);
+        assert!(repair.lines.is_empty());
+        assert_eq!(repair.lost_upto, Some(5));
+    }
+
+    #[test]
+    fn the_ring_and_the_index_stay_bounded() {
+        let t = Instant::now();
+        let mut sent = Sent::default();
+        let mut stream = Stream::new(t);
+        let big = vec![b'x'; 10_000];
+        for _ in 0..100 {
+            let id = sent.record(&big);
+            stream.number(id, false);
+        }
+        assert!(sent.bytes <= SENT_BYTES);
+        assert_eq!(sent.lines.len(), SENT_BYTES / 10_000);
+        for _ in 0..1000 {
+            stream.number(0, false);
+        }
+        assert_eq!(stream.ids.len(), STREAM_INDEX);
+        assert_eq!(
+            stream.repair(1, 1, &sent).lost_upto,
+            Some(1),
+            "past the index"
+        );
+        assert_eq!(stream.repair(5, 500, &sent).lines.len(), 0);
+    }
+}
