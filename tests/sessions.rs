@@ -318,3 +318,66 @@ fn our_client_is_shown_the_last_lines_said_before_it_came() {
     let last_earlier = lines.iter().rposition(|l| l.starts_with("earlier: "));
     assert!(last_earlier < first_new, "before anything new");
 }
+
+#[test]
+fn through_a_lossy_network_every_line_arrives_once_in_order_or_is_told_lost() {
+    // 20 % of datagrams lost each way between our client and the server, one in ten
+    // of the rest held back so they arrive out of order. The talker is on a clean path.
+    let server = TestServer::start(&["--rate", "0"]);
+    let relay = common::LossyRelay::start(server.addr, 0.2, 0x5eed_1e55);
+    let relay_addr = relay.addr.to_string();
+    let listener = Proc::spawn(CLIENT, &[&relay_addr, "--heartbeat", "0.5"]);
+    listener.wait_stdout("in the room", |l| l.contains("* you joined as "));
+    let talker = server.joined_peer();
+    for i in 0..150 {
+        let line = format!("line {i}");
+        talker.send(line.as_bytes());
+        talker.expect_chat(&format!("{} {line}", talker.addr()));
+    }
+    // Every line is accounted for: shown, or counted in a `* N messages lost`.
+    let prefix = format!("{} line ", talker.addr());
+    let start = Instant::now();
+    let (shown, lost) = loop {
+        let lines = listener.stdout_lines();
+        let shown: Vec<u64> = lines
+            .iter()
+            .filter_map(|l| l.split(&prefix).nth(1)?.parse().ok())
+            .collect();
+        let lost: u64 = lines
+            .iter()
+            .filter_map(|l| {
+                l.split("* ")
+                    .nth(1)?
+                    .strip_suffix(" lost")?
+                    .split(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        if shown.len() as u64 + lost >= 150 || start.elapsed() > DEADLINE * 4 {
+            break (shown, lost);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let in_order: Vec<u64> = {
+        let mut sorted = shown.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted
+    };
+    assert_eq!(shown, in_order, "in order, once\n{}", listener.report());
+    assert_eq!(
+        shown.len() as u64 + lost,
+        150,
+        "accounted for\n{}",
+        listener.report()
+    );
+    assert!(
+        shown.len() >= 147,
+        "{} of 150 arrived\n{}",
+        shown.len(),
+        listener.report()
+    );
+    drop(relay);
+}

@@ -29,6 +29,8 @@ pub struct Inbound {
     known: u64,
     /// Since when the first gap has been waited for, and when it was last asked for.
     gap_since: Option<Instant>,
+    /// The number the gap waited for starts at: a new gap gets its own second.
+    gap_at: u64,
     asked_at: Option<Instant>,
     /// Lines given up on, not yet told.
     lost_untold: u64,
@@ -55,6 +57,7 @@ impl Inbound {
             held: BTreeMap::new(),
             known: 0,
             gap_since: None,
+            gap_at: 0,
             asked_at: None,
             lost_untold: 0,
         }
@@ -165,7 +168,11 @@ impl Inbound {
     /// Starts waiting for a gap if one opened, stops if none is left.
     fn watch_gap(&mut self, now: Instant) {
         if self.known >= self.next {
-            self.gap_since.get_or_insert(now);
+            if self.gap_since.is_none() || self.gap_at != self.next {
+                self.gap_since = Some(now);
+                self.gap_at = self.next;
+                self.asked_at = None;
+            }
         } else {
             self.gap_since = None;
             self.asked_at = None;
@@ -232,6 +239,24 @@ mod tests {
         let due = inbound.due(t + GIVE_UP_AFTER * 2);
         assert_eq!(texts(&due.lines), ["f"]);
         assert_eq!(inbound.take_lost(), 2);
+    }
+
+    #[test]
+    fn each_gap_gets_its_own_second() {
+        let t = Instant::now();
+        let mut inbound = Inbound::new();
+        inbound.line(2, b"b", false, t);
+        inbound.line(4, b"d", false, t);
+        inbound.due(t);
+        let later = t + GIVE_UP_AFTER / 2;
+        assert_eq!(texts(&inbound.line(1, b"a", false, later)), ["a", "b"]);
+        assert_eq!(inbound.due(later).ask, Some((3, 3)), "asked at once");
+        assert!(
+            inbound.due(t + GIVE_UP_AFTER).lines.is_empty(),
+            "not given up yet"
+        );
+        assert_eq!(texts(&inbound.due(later + GIVE_UP_AFTER).lines), ["d"]);
+        assert_eq!(inbound.take_lost(), 1);
     }
 
     #[test]

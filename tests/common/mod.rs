@@ -588,3 +588,101 @@ fn collect_lines(
     });
     (lines, collector)
 }
+
+/// A relay between one client and a server that loses and reorders datagrams, as a
+/// bad network would: each way, it drops `loss` of them at random and holds back one in
+/// ten until the next one has passed (or 30 ms), from a fixed seed so a failure can be
+/// replayed. Loopback only; its thread is stopped and joined on drop.
+pub struct LossyRelay {
+    /// Where the client should send: the relay's side facing it.
+    pub addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl LossyRelay {
+    pub fn start(server: SocketAddr, loss: f64, seed: u64) -> LossyRelay {
+        let front = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's front");
+        let back = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's back");
+        back.connect(server)
+            .expect("connect the relay to the server");
+        for socket in [&front, &back] {
+            socket.set_nonblocking(true).expect("non-blocking relay");
+        }
+        let addr = front.local_addr().expect("relay address");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut random = seed.max(1);
+            let mut next_unit = move || {
+                random ^= random << 13;
+                random ^= random >> 7;
+                random ^= random << 17;
+                (random >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let mut client: Option<SocketAddr> = None;
+            // One datagram held back each way, with the time it was held.
+            let mut held: [Option<(Vec<u8>, Instant)>; 2] = [None, None];
+            let mut buf = vec![0u8; 65_536];
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut idle = true;
+                for way in 0..2 {
+                    let got = if way == 0 {
+                        front.recv_from(&mut buf).map(|(len, from)| {
+                            client = Some(from);
+                            len
+                        })
+                    } else {
+                        back.recv(&mut buf)
+                    };
+                    let send = |bytes: &[u8]| {
+                        let _ = if way == 0 {
+                            back.send(bytes)
+                        } else {
+                            client.map_or(Ok(0), |to| front.send_to(bytes, to))
+                        };
+                    };
+                    if let Ok(len) = got {
+                        idle = false;
+                        if next_unit() < loss {
+                            continue;
+                        }
+                        let datagram = buf[..len].to_vec();
+                        if held[way].is_none() && next_unit() < 0.1 {
+                            held[way] = Some((datagram, Instant::now()));
+                            continue;
+                        }
+                        send(&datagram);
+                        if let Some((late, _)) = held[way].take() {
+                            send(&late);
+                        }
+                    } else if held[way]
+                        .as_ref()
+                        .is_some_and(|(_, at)| at.elapsed() > Duration::from_millis(30))
+                    {
+                        if let Some((late, _)) = held[way].take() {
+                            send(&late);
+                        }
+                    }
+                }
+                if idle {
+                    thread::sleep(Duration::from_micros(200));
+                }
+            }
+        });
+        LossyRelay {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LossyRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
