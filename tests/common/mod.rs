@@ -626,7 +626,7 @@ impl LossyRelay {
             let mut buf = vec![0u8; 65_536];
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut idle = true;
-                for way in 0..2 {
+                for (way, slot) in held.iter_mut().enumerate() {
                     let got = if way == 0 {
                         front.recv_from(&mut buf).map(|(len, from)| {
                             client = Some(from);
@@ -648,19 +648,19 @@ impl LossyRelay {
                             continue;
                         }
                         let datagram = buf[..len].to_vec();
-                        if held[way].is_none() && next_unit() < 0.1 {
-                            held[way] = Some((datagram, Instant::now()));
+                        if slot.is_none() && next_unit() < 0.1 {
+                            slot = Some((datagram, Instant::now()));
                             continue;
                         }
                         send(&datagram);
-                        if let Some((late, _)) = held[way].take() {
+                        if let Some((late, _)) = slot.take() {
                             send(&late);
                         }
-                    } else if held[way]
+                    } else if slot
                         .as_ref()
                         .is_some_and(|(_, at)| at.elapsed() > Duration::from_millis(30))
                     {
-                        if let Some((late, _)) = held[way].take() {
+                        if let Some((late, _)) = slot.take() {
                             send(&late);
                         }
                     }
