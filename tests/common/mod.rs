@@ -649,7 +649,7 @@ impl LossyRelay {
                         }
                         let datagram = buf[..len].to_vec();
                         if slot.is_none() && next_unit() < 0.1 {
-                            slot = Some((datagram, Instant::now()));
+                            *slot = Some((datagram, Instant::now()));
                             continue;
                         }
                         send(&datagram);
