@@ -35,11 +35,16 @@ pub struct Sent {
 pub struct Stream {
     /// The number the next line gets.
     next_seq: u64,
-    /// The room ids of its last numbers (and whether each was history), oldest first.
-    ids: VecDeque<(u64, bool)>,
+    /// The room ids of its last numbers, oldest first, [`EARLIER`] set on history:
+    /// 8 bytes each, allocated once, so numbering a line allocates nothing.
+    ids: VecDeque<u64>,
     /// Its repair requests' allowance.
     pub repairs: TokenBucket,
 }
+
+/// The bit of an id in a stream's index that marks a history line (room ids never
+/// reach it).
+const EARLIER: u64 = 1 << 63;
 
 /// What a repair request gets.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -77,7 +82,7 @@ impl Stream {
     pub fn new(now: Instant) -> Stream {
         Stream {
             next_seq: 1,
-            ids: VecDeque::new(),
+            ids: VecDeque::with_capacity(STREAM_INDEX),
             repairs: TokenBucket::full(REPAIR_BURST, now),
         }
     }
@@ -86,10 +91,10 @@ impl Stream {
     pub fn number(&mut self, id: u64, earlier: bool) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.ids.push_back((id, earlier));
-        if self.ids.len() > STREAM_INDEX {
+        if self.ids.len() == STREAM_INDEX {
             self.ids.pop_front();
         }
+        self.ids.push_back(if earlier { id | EARLIER } else { id });
         seq
     }
 
@@ -110,7 +115,7 @@ impl Stream {
             let held = seq
                 .checked_sub(first_indexed)
                 .and_then(|index| self.ids.get(usize::try_from(index).ok()?))
-                .and_then(|&(id, earlier)| Some((sent.get(id)?, earlier)));
+                .and_then(|&id| Some((sent.get(id & !EARLIER)?, id & EARLIER != 0)));
             match held {
                 Some((line, earlier)) => repair.lines.push((seq, line, earlier)),
                 None => repair.lost_upto = Some(seq),
