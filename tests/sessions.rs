@@ -320,24 +320,29 @@ fn our_client_is_shown_the_last_lines_said_before_it_came() {
 }
 
 #[test]
-fn through_a_lossy_network_every_line_arrives_once_in_order_or_is_told_lost() {
-    // 20 % of datagrams lost each way between our client and the server, one in ten
-    // of the rest held back so they arrive out of order. The talker is on a clean path.
+fn through_a_lossy_network_every_line_typed_arrives_once_in_order_or_is_told_lost() {
+    // Two of our clients, each behind a relay that loses 20 % of datagrams each way
+    // and holds back one in ten of the rest so they arrive out of order.
     let server = TestServer::start(&["--rate", "0"]);
-    let relay = common::LossyRelay::start(server.addr, 0.2, 0x5eed_1e55);
-    let relay_addr = relay.addr.to_string();
-    let listener = Proc::spawn(CLIENT, &[&relay_addr, "--heartbeat", "0.5"]);
+    let to_listener = common::LossyRelay::start(server.addr, 0.2, 0x5eed_1e55);
+    let to_talker = common::LossyRelay::start(server.addr, 0.2, 0x7a1c_e55e);
+    let listener_relay = to_listener.addr.to_string();
+    let talker_relay = to_talker.addr.to_string();
+    let listener = Proc::spawn(CLIENT, &[&listener_relay, "--heartbeat", "0.5"]);
     listener.wait_stdout("in the room", |l| l.contains("* you joined as "));
-    let talker = server.joined_peer();
+    let mut talker = Proc::spawn(
+        CLIENT,
+        &[&talker_relay, "--heartbeat", "0.5", "--name", "talker"],
+    );
+    talker.wait_stdout("its name", |l| l.ends_with("* you are now talker"));
     for i in 0..150 {
-        let line = format!("line {i}");
-        talker.send(line.as_bytes());
-        talker.expect_chat(&format!("{} {line}", talker.addr()));
+        talker.type_line(&format!("line {i}"));
     }
-    // Every line is accounted for: shown, or counted in a `* N messages lost`.
-    let prefix = format!("{} line ", talker.addr());
+    // Every line is accounted for: shown to the listener, counted in its `* N messages
+    // lost`, or named by the talker as not relayed.
+    let prefix = "talker line ".to_string();
     let start = Instant::now();
-    let (shown, lost) = loop {
+    let (shown, lost, unsent) = loop {
         let lines = listener.stdout_lines();
         let shown: Vec<u64> = lines
             .iter()
@@ -355,8 +360,13 @@ fn through_a_lossy_network_every_line_arrives_once_in_order_or_is_told_lost() {
                     .ok()
             })
             .sum();
-        if shown.len() as u64 + lost >= 150 || start.elapsed() > DEADLINE * 4 {
-            break (shown, lost);
+        let unsent = talker
+            .stdout_lines()
+            .iter()
+            .filter(|l| l.contains("* not relayed by the room: line "))
+            .count() as u64;
+        if shown.len() as u64 + lost + unsent >= 150 || start.elapsed() > DEADLINE * 4 {
+            break (shown, lost, unsent);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
@@ -366,18 +376,26 @@ fn through_a_lossy_network_every_line_arrives_once_in_order_or_is_told_lost() {
         sorted.dedup();
         sorted
     };
-    assert_eq!(shown, in_order, "in order, once\n{}", listener.report());
     assert_eq!(
-        shown.len() as u64 + lost,
+        shown,
+        in_order,
+        "in order, once\n{}\n{}",
+        listener.report(),
+        talker.report()
+    );
+    assert_eq!(
+        shown.len() as u64 + lost + unsent,
         150,
-        "accounted for\n{}",
-        listener.report()
+        "accounted for\n{}\n{}",
+        listener.report(),
+        talker.report()
     );
     assert!(
         shown.len() >= 147,
-        "{} of 150 arrived\n{}",
+        "{} of 150 arrived\n{}\n{}",
         shown.len(),
-        listener.report()
+        listener.report(),
+        talker.report()
     );
-    drop(relay);
+    drop((to_listener, to_talker));
 }

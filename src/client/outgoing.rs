@@ -16,6 +16,9 @@ pub const DEFAULT_LIMIT: RateLimit = RateLimit {
 /// How long a line sent may go without the room relaying it before it is named as not
 /// confirmed.
 pub const UNCONFIRMED_AFTER: Duration = Duration::from_secs(3);
+/// The same in a session, where a line lost on the way is sent again under its number
+/// for a while first (see `session::RESEND_TYPED_TIMES`).
+pub const UNCONFIRMED_IN_SESSION: Duration = Duration::from_secs(3);
 /// How many times a dropped line is sent again at most.
 const MAX_RESENDS: u32 = 3;
 /// How long the client waits for the room's welcome (which tells its limit) before it
@@ -36,6 +39,8 @@ pub struct Outgoing {
     updated: Instant,
     /// Nothing goes out before this, unless the room's welcome comes first.
     held_until: Option<Instant>,
+    /// How long a line sent may wait for its echo before it is named.
+    patience: Duration,
 }
 
 /// A message to send, and how many times it was sent already.
@@ -74,7 +79,14 @@ impl Outgoing {
             tokens: capacity(DEFAULT_LIMIT),
             updated: now,
             held_until: Some(now + WELCOME_WAIT),
+            patience: UNCONFIRMED_AFTER,
         }
+    }
+
+    /// How long a line sent may wait for its echo before it is named: longer in a
+    /// session, where lost lines are sent again.
+    pub fn set_patience(&mut self, patience: Duration) {
+        self.patience = patience;
     }
 
     /// Queues a message (already split to the message limit) after those waiting.
@@ -174,6 +186,18 @@ impl Outgoing {
         }
     }
 
+    /// The server took a message we sent in our session (it said so by number): it is
+    /// confirmed, whether or not its echo reaches us. Returns whether it was awaited.
+    pub fn confirm_taken(&mut self, text: &str) -> bool {
+        match self.awaited.iter().position(|a| a.piece.text == text) {
+            Some(at) => {
+                self.awaited.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The room dropped `n` of our messages for our rate: the oldest `n` not yet
     /// relayed go back to the front of the queue, in order (a message is sent again at
     /// most a few times), and the pace starts over from nothing.
@@ -217,7 +241,7 @@ impl Outgoing {
     pub fn expire(&mut self, now: Instant) -> Vec<String> {
         let mut expired = Vec::new();
         while let Some(front) = self.awaited.front() {
-            if now.saturating_duration_since(front.sent_at) < UNCONFIRMED_AFTER {
+            if now.saturating_duration_since(front.sent_at) < self.patience {
                 break;
             }
             if let Some(awaited) = self.awaited.pop_front() {
@@ -229,7 +253,7 @@ impl Outgoing {
 
     /// When the oldest message awaiting its echo expires, if any awaits.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.awaited.front().map(|a| a.sent_at + UNCONFIRMED_AFTER)
+        self.awaited.front().map(|a| a.sent_at + self.patience)
     }
 
     fn refill(&mut self, limit: RateLimit, now: Instant) {

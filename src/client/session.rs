@@ -9,11 +9,12 @@
 //! [`proto::frame`]).
 
 use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use super::inbound::{InOrder, Inbound};
-use super::outgoing::Outgoing;
+use super::outgoing::{Outgoing, UNCONFIRMED_AFTER, UNCONFIRMED_IN_SESSION};
 use super::split::split_typed_line;
 use crate::proto::frame::{self, Cookie, Framed, Token, TOKEN_LEN};
 use crate::proto::{self, name, Notice, Reply};
@@ -45,6 +46,14 @@ pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(3);
 pub const MAX_FAILED_HANDSHAKES: u32 = 3;
 /// The longest wait between heartbeats sent again while one goes unanswered.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long a line we typed in a session may go without the server saying it took it
+/// before it is sent again.
+pub const RESEND_TYPED_AFTER: Duration = Duration::from_millis(300);
+/// The most times a typed line is sent again for want of the server's answer; after
+/// that, the room not relaying it names it (see `outgoing::UNCONFIRMED_IN_SESSION`).
+pub const RESEND_TYPED_TIMES: u32 = 6;
+/// The most typed lines awaiting the server's answer.
+const TYPED_UNACKED_MAX: usize = 256;
 /// The least time between two lines telling of datagrams ignored for want of our token.
 pub const FORGED_TOLD_EVERY: Duration = Duration::from_secs(10);
 /// How many cookies are echoed for each hello sent: a cookie cannot be told from a
@@ -144,6 +153,8 @@ pub struct Session {
     link: Link,
     /// The numbered lines of our session, put back in order.
     inbound: Inbound,
+    /// What we typed in our session, numbered, until the server says it took it.
+    typed: Typed,
     /// The token of the session before, if it was given up: the server may still send
     /// in it for a while, and that is no forgery.
     old_token: Option<Token>,
@@ -190,6 +201,17 @@ pub enum Verdict {
     Ignore,
     /// Claims to be from the server, without our token: only a forger sends it.
     Forged,
+}
+
+/// The lines we typed in our session: each numbered, and sent again every
+/// [`RESEND_TYPED_AFTER`] (at most [`RESEND_TYPED_TIMES`] times) until an answer from
+/// the server says it took that number. The server takes each number once, in order.
+#[derive(Debug, Default)]
+struct Typed {
+    /// The last number given.
+    last: u64,
+    /// Frames sent and not yet taken: number, bytes, when last sent, times sent again.
+    unacked: VecDeque<(u64, Vec<u8>, Instant, u32)>,
 }
 
 /// The session's tie to the server.
@@ -263,6 +285,7 @@ impl Session {
             ended: false,
             link,
             inbound: Inbound::new(),
+            typed: Typed::default(),
             old_token: None,
             secured_once: false,
             handshake_until: None,
@@ -345,6 +368,9 @@ impl Session {
                     });
                 }
                 self.settle_inbound(now, actions);
+                for frame in self.typed.due(now) {
+                    actions.push(Action::Send(frame));
+                }
             }
         }
         self.pump(now, actions);
@@ -369,7 +395,7 @@ impl Session {
         if !self.waiting_for_session() {
             let echoed = self.label.is_some();
             while let Some(text) = self.outgoing.take_due(now, echoed) {
-                actions.push(self.send(text.as_bytes()));
+                actions.push(self.send_typed(text.as_bytes(), now));
             }
         }
         // Piped input ends once everything typed was sent and relayed back (or
@@ -478,6 +504,19 @@ impl Session {
         self.link = Link::Opening(self.random.token());
         self.unanswered_since = None;
         self.next_probe = None;
+        // The next session numbers what we type from 1 again; what was not taken is
+        // sent again from the queue (see `Outgoing::resend_unconfirmed`).
+        self.typed = Typed::default();
+        self.outgoing.set_patience(UNCONFIRMED_AFTER);
+    }
+
+    /// A line we typed, for the server: numbered in our session's frame, and sent
+    /// again until the server says it took it; bare to a classic server.
+    fn send_typed(&mut self, body: &[u8], now: Instant) -> Action {
+        match self.link {
+            Link::Secured(token) => Action::Send(self.typed.send(token, body, now)),
+            Link::Opening(_) => Action::Send(body.to_vec()),
+        }
     }
 
     /// `body` as a datagram for the server: in our session's frame, if we have one.
@@ -506,6 +545,7 @@ impl Session {
                 None,
                 None,
                 None,
+                None,
             ],
             None => [
                 self.next_heartbeat,
@@ -521,6 +561,7 @@ impl Session {
                 session_lost,
                 self.handshake_until,
                 self.inbound.next_deadline(),
+                self.typed.next_due(),
             ],
         };
         due.into_iter().flatten().min()
@@ -648,8 +689,15 @@ impl Session {
             Framed::History { token, seq, line } => {
                 self.numbered(token, seq, line, true, now, actions);
             }
-            Framed::Answer { token, latest } => {
+            Framed::Answer {
+                token,
+                latest,
+                received,
+            } => {
                 self.heard_in_session(token, now);
+                for text in self.typed.taken(received) {
+                    self.outgoing.confirm_taken(&text);
+                }
                 self.inbound.latest(latest, now);
                 self.settle_inbound(now, actions);
             }
@@ -691,6 +739,7 @@ impl Session {
                 self.handshake_until = None;
                 self.failed_handshakes = 0;
                 self.inbound = Inbound::new();
+                self.outgoing.set_patience(UNCONFIRMED_IN_SESSION);
             }
         }
         self.unanswered_since = None;
@@ -800,6 +849,60 @@ fn is_quit(line: &str) -> bool {
     ["quit", "/quit", "/exit"]
         .iter()
         .any(|word| line.eq_ignore_ascii_case(word))
+}
+
+impl Typed {
+    /// Numbers `body` and returns its frame, kept until taken.
+    fn send(&mut self, token: Token, body: &[u8], now: Instant) -> Vec<u8> {
+        self.last += 1;
+        let frame = frame::typed(token, self.last, body);
+        if self.unacked.len() == TYPED_UNACKED_MAX {
+            self.unacked.pop_front();
+        }
+        self.unacked.push_back((self.last, frame.clone(), now, 0));
+        frame
+    }
+
+    /// The server took every number up to `received`: returns the bodies of the
+    /// frames it took that were awaiting it.
+    fn taken(&mut self, received: u64) -> Vec<String> {
+        let mut taken = Vec::new();
+        self.unacked.retain(|(seq, frame, ..)| {
+            if *seq > received {
+                return true;
+            }
+            let body = frame.get(frame::LINE_HEADER..).unwrap_or_default();
+            taken.push(String::from_utf8_lossy(body).into_owned());
+            false
+        });
+        taken
+    }
+
+    /// The frames due to be sent again at `now`.
+    fn due(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        let mut again = Vec::new();
+        self.unacked.retain_mut(|(_, frame, sent_at, times)| {
+            if now < *sent_at + RESEND_TYPED_AFTER {
+                return true;
+            }
+            if *times >= RESEND_TYPED_TIMES {
+                return false;
+            }
+            *times += 1;
+            *sent_at = now;
+            again.push(frame.clone());
+            true
+        });
+        again
+    }
+
+    /// When the next frame is due to be sent again, if any waits.
+    fn next_due(&self) -> Option<Instant> {
+        self.unacked
+            .iter()
+            .map(|&(_, _, sent_at, _)| sent_at + RESEND_TYPED_AFTER)
+            .min()
+    }
 }
 
 impl Gate {
@@ -965,7 +1068,6 @@ fn should_ring(line: &str, notice: Option<Notice<'_>>, own_name: Option<&str>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::outgoing::UNCONFIRMED_AFTER;
 
     const HEARTBEAT: Duration = Duration::from_secs(5);
     const WELCOME: &[u8] = b"* you joined as 127.0.0.1:5 (1 here; /help for commands)";
@@ -1548,15 +1650,20 @@ mod tests {
         let (mut s, token) = secured(t, false);
         assert_eq!(
             step(&mut s, Input::Typed("hello"), t),
-            vec![Action::Send(frame::session(token, b"hello"))]
+            vec![Action::Send(frame::typed(token, 1, b"hello"))],
+            "what we type goes numbered"
         );
+        // Taken by the server: not sent again.
+        let mut taken = Vec::new();
+        frame::write_answer(&mut taken, token, 1, 1);
+        step(&mut s, Input::Datagram(&taken), t);
         let due = s.next_deadline().expect("a heartbeat");
         let mut actions = Vec::new();
         s.handle_timeout(due, &mut actions);
         assert_eq!(actions, vec![Action::Send(frame::session(token, b"@im@"))]);
         // Its answer shows nothing; a numbered line is shown.
         let mut answer = Vec::new();
-        frame::write_answer(&mut answer, token, 1);
+        frame::write_answer(&mut answer, token, 1, 0);
         assert!(step(&mut s, Input::Datagram(&answer), due).is_empty());
         let line = frame::line(token, 2, b"127.0.0.1:5 hello", false);
         assert_eq!(
@@ -1638,8 +1745,8 @@ mod tests {
         assert_eq!(
             sent[1..],
             [
-                Action::Send(frame::session(token, b"/nick dora")),
-                Action::Send(frame::session(token, b"early")),
+                Action::Send(frame::typed(token, 1, b"/nick dora")),
+                Action::Send(frame::typed(token, 2, b"early")),
             ]
         );
     }
@@ -1956,10 +2063,47 @@ mod tests {
         let t = Instant::now();
         let (mut s, token) = secured(t, false);
         let mut answer = Vec::new();
-        frame::write_answer(&mut answer, token, 2);
+        frame::write_answer(&mut answer, token, 2, 0);
         let asked = step(&mut s, Input::Datagram(&answer), t);
         assert_eq!(repairs(&asked), [(2, 2)]);
         let repaired = step(&mut s, Input::Datagram(&numbered(token, 2, "bob last")), t);
         assert_eq!(shown_texts(&repaired), ["bob last"]);
+    }
+
+    #[test]
+    fn a_typed_line_is_sent_again_under_its_number_until_the_server_takes_it() {
+        let t = Instant::now();
+        let (mut s, token) = secured(t, false);
+        step(&mut s, Input::Typed("one"), t);
+        step(&mut s, Input::Typed("two"), t);
+        let mut again = Vec::new();
+        s.handle_timeout(t + RESEND_TYPED_AFTER, &mut again);
+        let again = sends(&again);
+        assert!(
+            again.iter().any(|d| d.ends_with("one")) && again.iter().any(|d| d.ends_with("two"))
+        );
+        // The server took 1: only 2 goes again, under the same number.
+        let mut taken = Vec::new();
+        frame::write_answer(&mut taken, token, 1, 1);
+        step(&mut s, Input::Datagram(&taken), t + RESEND_TYPED_AFTER);
+        let mut actions = Vec::new();
+        s.handle_timeout(t + RESEND_TYPED_AFTER * 2, &mut actions);
+        let resent: Vec<&Action> = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Send(_)))
+            .collect();
+        assert!(resent.contains(&&Action::Send(frame::typed(token, 2, b"two"))));
+        assert!(!resent.contains(&&Action::Send(frame::typed(token, 1, b"one"))));
+        // At most RESEND_TYPED_TIMES times again in all.
+        let mut count = 0;
+        for k in 3..20 {
+            let mut actions = Vec::new();
+            s.handle_timeout(t + RESEND_TYPED_AFTER * k, &mut actions);
+            count += actions
+                .iter()
+                .filter(|a| **a == Action::Send(frame::typed(token, 2, b"two")))
+                .count();
+        }
+        assert_eq!(count as u32, RESEND_TYPED_TIMES - 2, "two were sent before");
     }
 }

@@ -12,7 +12,8 @@
 //! | session | `FF 'S'` token (8) body | both ways |
 //! | line | `FF 'M'` token (8) seq (8) line | server → client |
 //! | history | `FF 'H'` token (8) seq (8) line | server → client |
-//! | answer | `FF 'A'` token (8) latest (8) | server → client |
+//! | answer | `FF 'A'` token (8) latest (8) received (8) | server → client |
+//! | typed | `FF 'T'` token (8) seq (8) body | client → server |
 //! | lost | `FF 'L'` token (8) upto (8) | server → client |
 //! | repair | `FF 'N'` token (8) from (8) to (8) | client → server |
 //!
@@ -22,7 +23,9 @@
 //! history frame carries a line said before the session joined, in the same count).
 //! The server answers each heartbeat with the latest number it sent; the client asks
 //! again for numbers it missed, and the server sends them again, or says they are
-//! lost. Numbers are 64-bit little-endian.
+//! lost. What the client types goes numbered too, in typed frames; the server takes
+//! each number once, in order, and its answers say the highest number it has taken.
+//! Numbers are 64-bit little-endian.
 
 use std::fmt;
 
@@ -58,6 +61,7 @@ const HISTORY_KIND: u8 = b'H';
 const ANSWER_KIND: u8 = b'A';
 const LOST_KIND: u8 = b'L';
 const REPAIR_KIND: u8 = b'N';
+const TYPED_KIND: u8 = b'T';
 
 /// A cookie: proof that its holder receives at an address.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,8 +96,19 @@ pub enum Framed<'a> {
         seq: u64,
         line: &'a [u8],
     },
-    /// The answer to a heartbeat: the latest number sent to the session.
-    Answer { token: Token, latest: u64 },
+    /// The answer to a heartbeat or a typed line: the latest number sent to the
+    /// session, and the highest number of the session's typed lines taken in order.
+    Answer {
+        token: Token,
+        latest: u64,
+        received: u64,
+    },
+    /// A line the client typed, numbered 1, 2, 3, … in its session.
+    Typed {
+        token: Token,
+        seq: u64,
+        body: &'a [u8],
+    },
     /// Lines the session asked for again that the server no longer holds: every
     /// number up to `upto`.
     Lost { token: Token, upto: u64 },
@@ -175,12 +190,18 @@ fn read_numbered(kind: u8, rest: &[u8]) -> Option<Framed<'_>> {
             line: &rest[8..],
         },
         ANSWER_KIND => {
-            exactly(8)?;
+            exactly(16)?;
             Framed::Answer {
                 token,
                 latest: number(0)?,
+                received: number(8)?,
             }
         }
+        TYPED_KIND => Framed::Typed {
+            token,
+            seq: number(0)?,
+            body: &rest[8..],
+        },
         LOST_KIND => {
             exactly(8)?;
             Framed::Lost {
@@ -234,9 +255,18 @@ pub fn line(token: Token, seq: u64, line: &[u8], earlier: bool) -> Vec<u8> {
     frame
 }
 
-/// Appends the answer to a heartbeat: the latest number sent to the session.
-pub fn write_answer(out: &mut Vec<u8>, token: Token, latest: u64) {
-    write_numbers(out, ANSWER_KIND, token, &[latest]);
+/// Appends an answer: the latest number sent to the session, and the highest number
+/// of its typed lines taken in order.
+pub fn write_answer(out: &mut Vec<u8>, token: Token, latest: u64, received: u64) {
+    write_numbers(out, ANSWER_KIND, token, &[latest, received]);
+}
+
+/// A typed frame numbered `seq` carrying `body`.
+pub fn typed(token: Token, seq: u64, body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(LINE_HEADER + body.len());
+    write_numbers(&mut frame, TYPED_KIND, token, &[seq]);
+    frame.extend_from_slice(body);
+    frame
 }
 
 /// Appends a frame saying lines numbered up to `upto` are lost.
@@ -326,12 +356,21 @@ mod tests {
             }
         );
         let mut numbers = Vec::new();
-        write_answer(&mut numbers, TOKEN, 9);
+        write_answer(&mut numbers, TOKEN, 9, 4);
         assert_eq!(
             read(&numbers),
             Framed::Answer {
                 token: TOKEN,
-                latest: 9
+                latest: 9,
+                received: 4
+            }
+        );
+        assert_eq!(
+            read(&typed(TOKEN, 3, b"hi")),
+            Framed::Typed {
+                token: TOKEN,
+                seq: 3,
+                body: b"hi"
             }
         );
         numbers.clear();

@@ -38,7 +38,10 @@ use history::History;
 pub use history::HISTORY_BYTES;
 use members::{Member, Members};
 use stream::Sent;
-pub use stream::{REPAIR_BURST, REPAIR_MAX, REPAIR_RATE, SENT_BYTES, SENT_LINES, STREAM_INDEX};
+pub use stream::{
+    HELD_TYPED_BYTES, HELD_TYPED_MAX, HOLD_TYPED_FOR, REPAIR_BURST, REPAIR_MAX, REPAIR_RATE,
+    SENT_BYTES, SENT_LINES, STREAM_INDEX,
+};
 use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
 pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
 use verify::{Budgets, CookieJar};
@@ -223,7 +226,16 @@ impl Room {
             Framed::Echo { cookie, token } => self.echo(cookie, token, from, now, out),
             Framed::Session { token, body } => {
                 if self.members.get(from).is_some_and(|m| m.has_token(token)) {
+                    // Typed lines held behind a gap too long go first.
+                    self.act_on_typed(from, token, Vec::new(), now, out);
                     self.handle_request(body, from, Wrap::Session(token), now, out);
+                } else {
+                    self.stats.bad_credentials += 1;
+                }
+            }
+            Framed::Typed { token, seq, body } => {
+                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
+                    self.typed(from, token, seq, body, now, out);
                 } else {
                     self.stats.bad_credentials += 1;
                 }
@@ -279,11 +291,8 @@ impl Room {
                     // A session's heartbeat is answered with the latest number it was
                     // sent: its client knows the session still stands, and notices a
                     // last line lost with nothing after it.
-                    let latest = self.members.get(from).and_then(|m| m.stream.as_ref());
-                    if let (Wrap::Session(token), Some(stream)) = (wrap, latest) {
-                        let latest = stream.latest();
-                        let payload = out.payload(|buf| frame::write_answer(buf, token, latest));
-                        out.push(from, payload, Wrap::Bare);
+                    if let Wrap::Session(token) = wrap {
+                        self.answer(from, token, out);
                     }
                 }
             }
@@ -387,6 +396,61 @@ impl Room {
                 },
             );
         }
+    }
+
+    /// A line a session typed, numbered: acted on once, in the order typed (a line
+    /// after a gap waits for it, a second at most), and answered with the highest
+    /// number taken, so its client stops sending it.
+    fn typed(
+        &mut self,
+        from: SocketAddr,
+        token: Token,
+        seq: u64,
+        body: &[u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
+            return;
+        };
+        let lines = stream.typed(seq, body, now);
+        self.act_on_typed(from, token, lines, now, out);
+        self.answer(from, token, out);
+    }
+
+    /// Acts on a session's typed lines in order: those held behind a gap that waited
+    /// too long, then `lines`.
+    fn act_on_typed(
+        &mut self,
+        from: SocketAddr,
+        token: Token,
+        lines: Vec<Box<[u8]>>,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
+            return;
+        };
+        let mut due = stream.overdue(now);
+        due.extend(lines);
+        for line in due {
+            // A line may end its sender's membership (a `quit`): the rest go with it.
+            if !self.members.get(from).is_some_and(|m| m.has_token(token)) {
+                return;
+            }
+            self.handle_request(&line, from, Wrap::Session(token), now, out);
+        }
+    }
+
+    /// Tells a session the latest number it was sent and the highest of its typed
+    /// lines taken: the answer to its heartbeat, and to each line it types.
+    fn answer(&mut self, to: SocketAddr, token: Token, out: &mut Outbox) {
+        let Some(stream) = self.members.get(to).and_then(|m| m.stream.as_ref()) else {
+            return;
+        };
+        let (latest, received) = (stream.latest(), stream.received());
+        let payload = out.payload(|buf| frame::write_answer(buf, token, latest, received));
+        out.push(to, payload, Wrap::Bare);
     }
 
     /// A session asks for the lines numbered `first..=last` again: it gets those the

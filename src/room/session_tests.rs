@@ -31,7 +31,7 @@ fn read(bytes: &[u8]) -> String {
             assert_eq!(token, TOKEN, "a session frame with another token");
             format!("[session] {}", String::from_utf8_lossy(body))
         }
-        Framed::Answer { token, latest } => {
+        Framed::Answer { token, latest, .. } => {
             assert_eq!(token, TOKEN, "a session frame with another token");
             format!("[answer] {latest}")
         }
@@ -548,4 +548,55 @@ fn a_session_asks_again_for_what_it_missed_and_is_told_what_is_gone() {
         .filter(|_| !feed(&mut room, &repair, 7, later).is_empty())
         .count();
     assert_eq!(answered as f64, REPAIR_BURST - 1.0, "the rest of the burst");
+}
+
+#[test]
+fn typed_lines_are_taken_once_in_the_order_typed_and_answered() {
+    let t = Instant::now();
+    let mut room = new_room(false, t);
+    feed(&mut room, b"@im@", 1, t);
+    open(&mut room, 7, t);
+    let typed = |seq: u64, body: &str| frame::typed(TOKEN, seq, body.as_bytes());
+    let relayed = |sent: &[(u16, Vec<u8>)]| -> Vec<String> {
+        sent.iter()
+            .filter(|(to, _)| *to == 1)
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+            .collect()
+    };
+    let answers = |sent: &[(u16, Vec<u8>)]| -> Vec<u64> {
+        sent.iter()
+            .filter_map(|(_, bytes)| match frame::read(bytes) {
+                Framed::Answer { received, .. } => Some(received),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = feed(&mut room, &typed(1, "one"), 7, t);
+    assert_eq!(relayed(&first), ["127.0.0.1:7 one"]);
+    assert_eq!(answers(&first), [1]);
+    // Sent again (its answer was lost): taken once, answered again.
+    let again = feed(&mut room, &typed(1, "one"), 7, t);
+    assert!(relayed(&again).is_empty());
+    assert_eq!(answers(&again), [1]);
+    // 3 before 2: it waits for 2, then both go, in the order typed.
+    let early = feed(&mut room, &typed(3, "three"), 7, t);
+    assert!(relayed(&early).is_empty());
+    assert_eq!(answers(&early), [1]);
+    let both = feed(&mut room, &typed(2, "two"), 7, t);
+    assert_eq!(relayed(&both), ["127.0.0.1:7 two", "127.0.0.1:7 three"]);
+    assert_eq!(answers(&both), [3]);
+    // A gap never filled is skipped after a second, at the session's next word.
+    feed(&mut room, &typed(5, "five"), 7, t);
+    let later = t + HOLD_TYPED_FOR;
+    let heartbeat = feed(&mut room, &session(TOKEN, b"@im@"), 7, later);
+    assert_eq!(relayed(&heartbeat), ["127.0.0.1:7 five"]);
+    assert_eq!(answers(&heartbeat), [5]);
+    // Without its token, a typed line does nothing.
+    assert!(feed(
+        &mut room,
+        &frame::typed(Token(*b"guessed!"), 6, b"x"),
+        7,
+        later
+    )
+    .is_empty());
 }

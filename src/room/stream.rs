@@ -2,8 +2,8 @@
 //! …, and the room keeps what it sent lately in one bounded ring, so a session that
 //! missed a line can ask for it again, or be told it is gone.
 
-use std::collections::VecDeque;
-use std::time::Instant;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::throttle::TokenBucket;
 
@@ -19,6 +19,14 @@ pub const REPAIR_RATE: f64 = 20.0;
 pub const REPAIR_BURST: f64 = 20.0;
 /// The most lines one repair request is answered with.
 pub const REPAIR_MAX: u64 = 64;
+/// How long a typed line after a gap waits for the missing one before the gap is
+/// skipped (checked when the session next speaks).
+pub const HOLD_TYPED_FOR: Duration = Duration::from_secs(2);
+/// The most typed lines held behind a gap; past it, later ones are dropped (their
+/// client sends them again). A paste arrives whole, so this is a paste's worth.
+pub const HELD_TYPED_MAX: usize = 256;
+/// The most bytes of typed lines held behind a gap.
+pub const HELD_TYPED_BYTES: usize = 64 * 1024;
 
 /// What the room sent lately, by a room-wide id, each line kept once however many
 /// sessions got it: at most [`SENT_LINES`] and [`SENT_BYTES`].
@@ -40,6 +48,13 @@ pub struct Stream {
     ids: VecDeque<u64>,
     /// Its repair requests' allowance.
     pub repairs: TokenBucket,
+    /// The highest number of its typed lines taken in order.
+    received: u64,
+    /// Typed lines that came after a gap, by number, and since when the gap is waited
+    /// for.
+    held: BTreeMap<u64, Box<[u8]>>,
+    held_bytes: usize,
+    gap_since: Option<Instant>,
 }
 
 /// The bit of an id in a stream's index that marks a history line (room ids never
@@ -84,6 +99,62 @@ impl Stream {
             next_seq: 1,
             ids: VecDeque::with_capacity(STREAM_INDEX),
             repairs: TokenBucket::full(REPAIR_BURST, now),
+            received: 0,
+            held: BTreeMap::new(),
+            held_bytes: 0,
+            gap_since: None,
+        }
+    }
+
+    /// The highest number of the session's typed lines taken in order.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// A typed line numbered `seq` came: returns the lines to act on now, in the order
+    /// typed. A duplicate gives none; a line after a gap waits for it (see
+    /// [`Stream::overdue`]).
+    pub fn typed(&mut self, seq: u64, body: &[u8], now: Instant) -> Vec<Box<[u8]>> {
+        let mut lines = Vec::new();
+        if seq <= self.received || self.held.contains_key(&seq) {
+            return lines;
+        }
+        if seq == self.received + 1 {
+            lines.push(body.into());
+            self.received = seq;
+            self.release(&mut lines);
+        } else if self.held.len() < HELD_TYPED_MAX
+            && self.held_bytes + body.len() <= HELD_TYPED_BYTES
+        {
+            self.held_bytes += body.len();
+            self.held.insert(seq, body.into());
+            self.gap_since.get_or_insert(now);
+        }
+        lines
+    }
+
+    /// The lines held behind a gap that waited [`HOLD_TYPED_FOR`]: the gap is skipped,
+    /// and they are acted on now.
+    pub fn overdue(&mut self, now: Instant) -> Vec<Box<[u8]>> {
+        let mut lines = Vec::new();
+        let waited = self
+            .gap_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= HOLD_TYPED_FOR);
+        if let (true, Some(&first)) = (waited, self.held.keys().next()) {
+            self.received = first - 1;
+            self.release(&mut lines);
+        }
+        lines
+    }
+
+    fn release(&mut self, lines: &mut Vec<Box<[u8]>>) {
+        while let Some(line) = self.held.remove(&(self.received + 1)) {
+            self.held_bytes -= line.len();
+            lines.push(line);
+            self.received += 1;
+        }
+        if self.held.is_empty() {
+            self.gap_since = None;
         }
     }
 
