@@ -366,7 +366,7 @@ impl Server {
              timed out {}, ignored from servers {}, drained while busy {}, queue drops {}, \
              queued at most {} bytes, in sessions {}, sessions opened {}, \
              ignored without session token {}, bad cookies/codes/tokens {}, \
-             from addresses not yet proven {}, joined by code {}",
+             from addresses not yet proven {}, joined by code {}, repairs {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
@@ -386,7 +386,8 @@ impl Server {
             s.forged,
             s.bad_credentials,
             s.unproven,
-            s.joined_by_code
+            s.joined_by_code,
+            s.repairs
         )
     }
 
