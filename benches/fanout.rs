@@ -35,13 +35,19 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use udpchat::client::inbound::Inbound;
 use udpchat::proto::frame::{self, Framed, Token};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_udpchat-server");
 const WINDOW: usize = 8;
 const SIZES: &str = "1,10,100,1000";
-/// A message not complete after this long is counted as lost where it is missing.
-const LOST_AFTER: Duration = Duration::from_millis(500);
+/// A message not complete after this long is counted as lost where it is missing:
+/// longer than a session gives a gap before it gives it up.
+const LOST_AFTER: Duration = Duration::from_secs(2);
+/// The share of numbered lines each session client drops on receipt in the lossy run.
+const LOSS: f64 = 0.05;
+/// How often the clients of the lossy run heartbeat.
+const LOSSY_HEARTBEAT: Duration = Duration::from_millis(250);
 const IDLE_CLIENTS: usize = 10_000;
 /// How often the clients of the sustained run heartbeat, all at once.
 const SUSTAIN_HEARTBEAT: Duration = Duration::from_secs(3);
@@ -233,6 +239,16 @@ struct Clients {
     target: SocketAddr,
     /// Each client's session token, when they joined in sessions.
     tokens: Option<Vec<Token>>,
+    /// Sessions that lose some of what they receive and repair it as our client does.
+    lossy: Option<Lossy>,
+}
+
+/// Loss on receipt, and each session's repair state.
+struct Lossy {
+    share: f64,
+    random: u64,
+    /// Each client's, from the first line it receives in the run.
+    inbound: Vec<Option<Inbound>>,
 }
 
 impl Clients {
@@ -242,6 +258,7 @@ impl Clients {
             sockets,
             target,
             tokens: None,
+            lossy: None,
         };
         // Join, then confirm with a message everyone must receive; retry the stragglers.
         for attempt in 0..10 {
@@ -307,6 +324,7 @@ impl Clients {
                     sockets,
                     target,
                     tokens: Some(tokens),
+                    lossy: None,
                 };
                 clients.drain(Duration::from_millis(200));
                 return clients;
@@ -345,8 +363,19 @@ impl Clients {
     /// Keeps WINDOW messages in flight for `duration` and measures; `cpu` is where the
     /// target's CPU time is read. With `heartbeat_every`, every client also sends `@im@`,
     /// all in one burst, that often.
+    /// These sessions lose `share` of the numbered lines they receive, at random, and
+    /// repair them as our client does.
+    fn losing(mut self, share: f64) -> Clients {
+        self.lossy = Some(Lossy {
+            share,
+            random: 0x1057_5eed,
+            inbound: (0..self.sockets.len()).map(|_| None).collect(),
+        });
+        self
+    }
+
     fn load(
-        &self,
+        &mut self,
         duration: Duration,
         cpu: &CpuSource,
         heartbeat_every: Option<Duration>,
@@ -393,16 +422,26 @@ impl Clients {
                 pending.insert(next_id, (Instant::now(), 0));
                 next_id += 1;
             }
-            for socket in &self.sockets {
+            let mut arrived: Vec<Vec<u8>> = Vec::new();
+            for (i, socket) in self.sockets.iter().enumerate() {
                 loop {
                     let len = match socket.recv_from(&mut buf) {
                         Ok((len, _)) => len,
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) => panic!("receive: {e}"),
                     };
-                    // Only copies of messages still awaited count: a straggler of one
-                    // already counted lost is not also a delivery.
-                    let Some(id) = message_id(&buf[..len]) else {
+                    match self.lossy.as_mut() {
+                        None => arrived.push(buf[..len].to_vec()),
+                        Some(lossy) => lossy.receive(i, &buf[..len], &mut arrived),
+                    }
+                }
+                if let (Some(lossy), Some(tokens)) = (self.lossy.as_mut(), &self.tokens) {
+                    lossy.repair(i, socket, tokens[i], self.target, &mut arrived);
+                }
+                // Only copies of messages still awaited count: a straggler of one
+                // already counted lost is not also a delivery.
+                for datagram in arrived.drain(..) {
+                    let Some(id) = message_id(&datagram) else {
                         continue;
                     };
                     if let Some((sent, got)) = pending.get_mut(&id) {
@@ -506,9 +545,48 @@ fn main() {
         sustained(n, Duration::from_secs_f64(sustain_secs));
     }
 
+    if std::env::var("FANOUT_LOSSY").as_deref() != Ok("0") {
+        lossy_sessions(duration);
+    }
+
     if std::env::var("FANOUT_IDLE").as_deref() != Ok("0") {
         idle_cost(false);
         idle_cost(true);
+    }
+}
+
+/// Sessions at N = 100 and 1 000, each dropping [`LOSS`] of the lines it receives and
+/// repairing them as our client does: the time until every member has a message, p50
+/// and p99, beside the same run without loss.
+fn lossy_sessions(duration: Duration) {
+    println!(
+        "\nsessions losing {:.0} % of what they receive, repairing as our client does \
+         (heartbeats every {:?}):",
+        LOSS * 100.0,
+        LOSSY_HEARTBEAT
+    );
+    println!("    N |   loss | complete p50/p99 µs | given up | cpu µs per dl");
+    for n in [100, 1000] {
+        for share in [0.0, LOSS] {
+            let server =
+                ServerProcess::start(&["--rate", "0", "--max-clients", "5000", "--timeout", "120"]);
+            // Heartbeats, whose answers name the latest number, find a lost last line:
+            // with 8 messages in flight and no more sent until one is complete, every
+            // message is the last for a while.
+            let f = Clients::open_sessions(server.addr, n).losing(share).load(
+                duration,
+                &server.cpu_source(),
+                Some(LOSSY_HEARTBEAT),
+            );
+            println!(
+                "{n:>5} | {:>5.1}% | {:>8.0}/{:<10.0} | {:>8} | {:>6.2}",
+                share * 100.0,
+                f.p50_us,
+                f.p99_us,
+                f.lost,
+                f.target_cpu_us
+            );
+        }
     }
 }
 
@@ -532,7 +610,7 @@ fn sustained(n: usize, duration: Duration) {
             "--timeout",
             SUSTAIN_TIMEOUT,
         ]);
-        let clients = Clients::join(server.addr, n);
+        let mut clients = Clients::join(server.addr, n);
         let before = server.console("stats").unwrap_or_default();
         let figures = clients.load(duration, &server.cpu_source(), Some(SUSTAIN_HEARTBEAT));
         let after = server.console("stats").unwrap_or_default();
@@ -790,6 +868,64 @@ fn idle_cost(sessions: bool) {
             );
         }
         _ => println!("idle: cannot read /proc for the server's CPU and memory on this system"),
+    }
+}
+
+impl Lossy {
+    /// A datagram for client `i`: a numbered line is dropped at random, or put in
+    /// order; the lines now in order go to `arrived`.
+    fn receive(&mut self, i: usize, datagram: &[u8], arrived: &mut Vec<Vec<u8>>) {
+        let now = Instant::now();
+        match frame::read(datagram) {
+            Framed::Line { seq, line, .. } => {
+                self.random ^= self.random << 13;
+                self.random ^= self.random >> 7;
+                self.random ^= self.random << 17;
+                if ((self.random >> 11) as f64 / (1u64 << 53) as f64) < self.share {
+                    return;
+                }
+                let inbound = self.inbound[i].get_or_insert_with(|| Inbound::starting_at(seq));
+                for (line, _) in inbound.line(seq, line, false, now) {
+                    arrived.push(line);
+                }
+            }
+            Framed::Answer { latest, .. } => {
+                if let Some(inbound) = self.inbound[i].as_mut() {
+                    inbound.latest(latest, now);
+                }
+            }
+            Framed::Lost { upto, .. } => {
+                if let Some(inbound) = self.inbound[i].as_mut() {
+                    arrived.extend(inbound.lost(upto, now).into_iter().map(|(line, _)| line));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks for what client `i` misses, and takes what it gave up on.
+    fn repair(
+        &mut self,
+        i: usize,
+        socket: &UdpSocket,
+        token: Token,
+        target: SocketAddr,
+        arrived: &mut Vec<Vec<u8>>,
+    ) {
+        let now = Instant::now();
+        let Some(inbound) = self.inbound[i].as_mut() else {
+            return;
+        };
+        if inbound.next_deadline().is_none_or(|due| now < due) {
+            return;
+        }
+        let due = inbound.due(now);
+        if let Some((from, to)) = due.ask {
+            let mut repair = Vec::new();
+            frame::write_repair(&mut repair, token, from, to);
+            let _ = socket.send_to(&repair, target);
+        }
+        arrived.extend(due.lines.into_iter().map(|(line, _)| line));
     }
 }
 

@@ -52,8 +52,14 @@ impl Default for Inbound {
 impl Inbound {
     /// Nothing received; the first line is numbered 1.
     pub fn new() -> Inbound {
+        Inbound::starting_at(1)
+    }
+
+    /// Nothing received, and nothing wanted before the line numbered `next`: for a
+    /// reader that joins a stream already running (the bench).
+    pub fn starting_at(next: u64) -> Inbound {
         Inbound {
-            next: 1,
+            next,
             held: BTreeMap::new(),
             known: 0,
             gap_since: None,

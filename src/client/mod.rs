@@ -8,7 +8,7 @@
 //! what it asks, prints what it shows and wakes for its heartbeats.
 
 pub mod editor;
-mod inbound;
+pub mod inbound;
 mod outgoing;
 pub mod screen;
 pub mod session;

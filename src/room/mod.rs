@@ -467,10 +467,14 @@ impl Room {
         let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
             return;
         };
-        if !stream.repairs.take(REPAIR_RATE, REPAIR_BURST, now) {
+        let repair = stream.repair(first, last, &self.sent);
+        let cost = repair.lines.len().max(1) as f64;
+        if !stream
+            .repairs
+            .take_many(cost, REPAIR_RATE, REPAIR_BURST, now)
+        {
             return;
         }
-        let repair = stream.repair(first, last, &self.sent);
         for (seq, line, earlier) in repair.lines {
             let payload = out.payload(|buf| buf.extend_from_slice(line));
             out.push(

@@ -544,7 +544,7 @@ fn a_session_asks_again_for_what_it_missed_and_is_told_what_is_gone() {
         feed(&mut room, &forged, 1, later).is_empty(),
         "a classic member"
     );
-    let answered = (0..100)
+    let answered = (0..2000)
         .filter(|_| !feed(&mut room, &repair, 7, later).is_empty())
         .count();
     assert_eq!(answered as f64, REPAIR_BURST - 1.0, "the rest of the burst");

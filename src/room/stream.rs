@@ -13,10 +13,11 @@ pub const SENT_LINES: usize = 1024;
 pub const SENT_BYTES: usize = 256 * 1024;
 /// How many of its last numbers a session may ask for again.
 pub const STREAM_INDEX: usize = 256;
-/// Repair requests a session may make a second, and at once.
-pub const REPAIR_RATE: f64 = 20.0;
+/// Lines a session may have sent again a second, and at once: a repair costs the lines
+/// it gets (one at least), so no session makes the room send more than this for it.
+pub const REPAIR_RATE: f64 = 1000.0;
 /// See [`REPAIR_RATE`].
-pub const REPAIR_BURST: f64 = 20.0;
+pub const REPAIR_BURST: f64 = 1000.0;
 /// The most lines one repair request is answered with.
 pub const REPAIR_MAX: u64 = 64;
 /// How long a typed line after a gap waits for the missing one before the gap is
