@@ -69,6 +69,9 @@ struct Figures {
     harness_cpu_pct: f64,
     /// Datagrams the clients sent the target: messages and heartbeats.
     sent: u64,
+    /// Milliseconds from a repair request to the line it asked for: p50, max.
+    repair_p50_ms: f64,
+    repair_max_ms: f64,
 }
 
 /// Where a target's CPU time is read: `/proc/<pid>/stat` or `/proc/self/task/<tid>/stat`.
@@ -245,6 +248,10 @@ struct Clients {
 
 /// Loss on receipt, and each session's repair state.
 struct Lossy {
+    /// When each missing number was first asked for, by client.
+    asked: HashMap<(usize, u64), Instant>,
+    /// Milliseconds from a number's first request to its arrival.
+    delays: Vec<f64>,
     share: f64,
     random: u64,
     /// Each client's, from the first line it receives in the run.
@@ -367,6 +374,8 @@ impl Clients {
     /// repair them as our client does.
     fn losing(mut self, share: f64) -> Clients {
         self.lossy = Some(Lossy {
+            asked: HashMap::new(),
+            delays: Vec::new(),
             share,
             random: 0x1057_5eed,
             inbound: (0..self.sockets.len()).map(|_| None).collect(),
@@ -462,6 +471,11 @@ impl Clients {
                 !stale
             });
         }
+        let mut repair_ms = Vec::new();
+        if let Some(lossy) = &mut self.lossy {
+            repair_ms = std::mem::take(&mut lossy.delays);
+            repair_ms.sort_by(f64::total_cmp);
+        }
         let (counted, target_after, harness_after) =
             at_close.expect("the window closed before the loop ended");
         let secs = duration.as_secs_f64();
@@ -480,6 +494,8 @@ impl Clients {
             target_cpu_us: ticks_to_us(target_before, target_after) / counted.max(1) as f64,
             harness_cpu_pct: ticks_to_us(harness_before, harness_after) / (secs * 1e6) * 100.0,
             sent: next_id + heartbeats,
+            repair_p50_ms: percentile(&repair_ms, 0.5),
+            repair_max_ms: repair_ms.last().copied().unwrap_or(f64::NAN),
         }
     }
 }
@@ -565,7 +581,9 @@ fn lossy_sessions(duration: Duration) {
         LOSS * 100.0,
         LOSSY_HEARTBEAT
     );
-    println!("    N |   loss | complete p50/p99 µs | given up | cpu µs per dl");
+    println!(
+        "    N |   loss | complete p50/p99 µs | given up | cpu µs per dl | repaired in p50/max ms"
+    );
     for n in [100, 1000] {
         for share in [0.0, LOSS] {
             let server =
@@ -579,12 +597,14 @@ fn lossy_sessions(duration: Duration) {
                 Some(LOSSY_HEARTBEAT),
             );
             println!(
-                "{n:>5} | {:>5.1}% | {:>8.0}/{:<10.0} | {:>8} | {:>6.2}",
+                "{n:>5} | {:>5.1}% | {:>8.0}/{:<10.0} | {:>8} | {:>13.2} | {:>6.2}/{:<6.2}",
                 share * 100.0,
                 f.p50_us,
                 f.p99_us,
                 f.lost,
-                f.target_cpu_us
+                f.target_cpu_us,
+                f.repair_p50_ms,
+                f.repair_max_ms
             );
         }
     }
@@ -878,6 +898,9 @@ impl Lossy {
         let now = Instant::now();
         match frame::read(datagram) {
             Framed::Line { seq, line, .. } => {
+                if let Some(at) = self.asked.remove(&(i, seq)) {
+                    self.delays.push(at.elapsed().as_secs_f64() * 1e3);
+                }
                 self.random ^= self.random << 13;
                 self.random ^= self.random >> 7;
                 self.random ^= self.random << 17;
@@ -921,6 +944,9 @@ impl Lossy {
         }
         let due = inbound.due(now);
         if let Some((from, to)) = due.ask {
+            for k in from..=to {
+                self.asked.entry((i, k)).or_insert(now);
+            }
             let mut repair = Vec::new();
             frame::write_repair(&mut repair, token, from, to);
             let _ = socket.send_to(&repair, target);
