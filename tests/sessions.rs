@@ -399,3 +399,27 @@ fn through_a_lossy_network_every_line_typed_arrives_once_in_order_or_is_told_los
     );
     drop((to_listener, to_talker));
 }
+
+#[test]
+fn a_lost_last_line_is_repaired_at_the_next_heartbeat() {
+    let server = TestServer::start(&[]);
+    let relay = common::LossyRelay::dropping_once(server.addr, b"last words");
+    let relay_addr = relay.addr.to_string();
+    let listener = Proc::spawn(CLIENT, &[&relay_addr, "--heartbeat", "0.5"]);
+    listener.wait_stdout("in the room", |l| l.contains("* you joined as "));
+    let talker = server.joined_peer();
+    talker.send(b"last words");
+    talker.expect_chat(&format!("{} last words", talker.addr()));
+    // Nothing comes after it: only the answer to a heartbeat tells the listener.
+    let line = listener.wait_stdout("the lost line, repaired", |l| l.ends_with(" last words"));
+    assert!(!line.contains("lost"), "{line}");
+    talker.send(b"and then");
+    listener.wait_stdout("the next", |l| l.ends_with(" and then"));
+    let copies = listener
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.ends_with(" last words"))
+        .count();
+    assert_eq!(copies, 1, "{}", listener.report());
+    drop(relay);
+}

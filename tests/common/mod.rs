@@ -602,6 +602,21 @@ pub struct LossyRelay {
 
 impl LossyRelay {
     pub fn start(server: SocketAddr, loss: f64, seed: u64) -> LossyRelay {
+        LossyRelay::start_dropping(server, loss, seed, None)
+    }
+
+    /// A relay that also drops, once, the first datagram from the server that contains
+    /// `needle` (and nothing else at random if `loss` is 0).
+    pub fn dropping_once(server: SocketAddr, needle: &[u8]) -> LossyRelay {
+        LossyRelay::start_dropping(server, 0.0, 1, Some(needle.to_vec()))
+    }
+
+    fn start_dropping(
+        server: SocketAddr,
+        loss: f64,
+        seed: u64,
+        mut needle: Option<Vec<u8>>,
+    ) -> LossyRelay {
         let front = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's front");
         let back = UdpSocket::bind("127.0.0.1:0").expect("bind the relay's back");
         back.connect(server)
@@ -644,7 +659,14 @@ impl LossyRelay {
                     };
                     if let Ok(len) = got {
                         idle = false;
-                        if next_unit() < loss {
+                        let wanted = needle.as_ref().is_some_and(|needle| {
+                            way == 1 && buf[..len].windows(needle.len()).any(|w| w == needle)
+                        });
+                        if wanted {
+                            needle = None;
+                            continue;
+                        }
+                        if loss > 0.0 && next_unit() < loss {
                             continue;
                         }
                         let datagram = buf[..len].to_vec();
