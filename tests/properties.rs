@@ -117,6 +117,7 @@ fn room_config(rate: f64) -> Config {
         local_addr: None,
         verify: false,
         history_lines: 20,
+        repair_lines: 1024,
     }
 }
 

@@ -44,6 +44,10 @@ struct Cli {
     /// 64 KiB of them); 0 for none. Private messages are never kept.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=1000))]
     history: u32,
+    /// How many of the last lines sent our clients the server keeps, to send again to
+    /// one that missed some (at most 256 KiB of them); 0 keeps none.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=65536))]
+    repair_lines: u32,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -88,6 +92,7 @@ fn serve(args: &Cli) -> ExitCode {
         local_addr: None,
         verify: args.verify,
         history_lines: args.history as usize,
+        repair_lines: args.repair_lines as usize,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,

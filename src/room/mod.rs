@@ -95,6 +95,9 @@ pub struct Config {
     /// How many of the last lines said to everyone a session is shown when it joins
     /// (at most [`HISTORY_BYTES`] of them); 0 for none.
     pub history_lines: usize,
+    /// How many of the last lines sent to sessions the room keeps to send again (at
+    /// most [`SENT_BYTES`] of them); 0 keeps none.
+    pub repair_lines: usize,
 }
 
 /// What the room's limits did, counted since it started.
@@ -187,6 +190,7 @@ impl Room {
     pub fn new(mut config: Config, now: Instant) -> Room {
         config.max_message_bytes = config.max_message_bytes.min(proto::MAX_MESSAGE_LIMIT);
         let history = History::new(config.history_lines);
+        let sent = Sent::new(config.repair_lines);
         Room {
             config,
             members: Members::default(),
@@ -199,7 +203,7 @@ impl Room {
             cookies: CookieJar::new(now),
             budgets: Budgets::new(),
             history,
-            sent: Sent::default(),
+            sent,
             stats: Stats::default(),
         }
     }

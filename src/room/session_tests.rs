@@ -600,3 +600,28 @@ fn typed_lines_are_taken_once_in_the_order_typed_and_answered() {
     )
     .is_empty());
 }
+
+#[test]
+fn a_room_that_keeps_nothing_to_send_again_says_so() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            repair_lines: 0,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    open(&mut room, 7, t);
+    feed(&mut room, b"gone at once", 1, t);
+    let mut repair = Vec::new();
+    frame::write_repair(&mut repair, TOKEN, 1, 3);
+    let sent = feed(&mut room, &repair, 7, t);
+    assert_eq!(
+        sent.iter().map(|(_, d)| frame::read(d)).collect::<Vec<_>>(),
+        [Framed::Lost {
+            token: TOKEN,
+            upto: 3
+        }]
+    );
+}

@@ -30,9 +30,10 @@ pub const HELD_TYPED_MAX: usize = 256;
 pub const HELD_TYPED_BYTES: usize = 64 * 1024;
 
 /// What the room sent lately, by a room-wide id, each line kept once however many
-/// sessions got it: at most [`SENT_LINES`] and [`SENT_BYTES`].
-#[derive(Debug, Default)]
+/// sessions got it: at most `max_lines` (by default [`SENT_LINES`]) and [`SENT_BYTES`].
+#[derive(Debug)]
 pub struct Sent {
+    max_lines: usize,
     lines: VecDeque<Box<[u8]>>,
     /// The id of the first line kept (ids are consecutive).
     first_id: u64,
@@ -71,13 +72,31 @@ pub struct Repair<'a> {
     pub lost_upto: Option<u64>,
 }
 
+impl Default for Sent {
+    fn default() -> Sent {
+        Sent::new(SENT_LINES)
+    }
+}
+
 impl Sent {
+    /// A ring of at most `max_lines` lines (0: none kept, so nothing can be repaired).
+    pub fn new(max_lines: usize) -> Sent {
+        Sent {
+            max_lines,
+            lines: VecDeque::new(),
+            first_id: 0,
+            bytes: 0,
+        }
+    }
+
     /// Keeps `line`; returns its id.
     pub fn record(&mut self, line: &[u8]) -> u64 {
         let id = self.first_id + self.lines.len() as u64;
         self.bytes += line.len();
         self.lines.push_back(line.into());
-        while self.lines.len() > SENT_LINES || (self.bytes > SENT_BYTES && self.lines.len() > 1) {
+        while self.lines.len() > self.max_lines
+            || (self.bytes > SENT_BYTES && !self.lines.is_empty())
+        {
             if let Some(oldest) = self.lines.pop_front() {
                 self.bytes -= oldest.len();
                 self.first_id += 1;

@@ -18,6 +18,7 @@ pub(super) fn config() -> Config {
         local_addr: None,
         verify: false,
         history_lines: 20,
+        repair_lines: 1024,
     }
 }
 
