@@ -18,7 +18,7 @@ pub const DEFAULT_LIMIT: RateLimit = RateLimit {
 pub const UNCONFIRMED_AFTER: Duration = Duration::from_secs(3);
 /// The same in a session, where a line lost on the way is sent again under its number
 /// for a while first (see `session::RESEND_TYPED_TIMES`).
-pub const UNCONFIRMED_IN_SESSION: Duration = Duration::from_secs(3);
+pub const UNCONFIRMED_IN_SESSION: Duration = Duration::from_secs(10);
 /// How many times a dropped line is sent again at most.
 const MAX_RESENDS: u32 = 3;
 /// How long the client waits for the room's welcome (which tells its limit) before it
@@ -178,18 +178,6 @@ impl Outgoing {
             Echo::None => false,
         };
         match self.awaited.iter().position(|a| matches(&a.echo)) {
-            Some(at) => {
-                self.awaited.remove(at);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The server took a message we sent in our session (it said so by number): it is
-    /// confirmed, whether or not its echo reaches us. Returns whether it was awaited.
-    pub fn confirm_taken(&mut self, text: &str) -> bool {
-        match self.awaited.iter().position(|a| a.piece.text == text) {
             Some(at) => {
                 self.awaited.remove(at);
                 true

@@ -695,9 +695,10 @@ impl Session {
                 received,
             } => {
                 self.heard_in_session(token, now);
-                for text in self.typed.taken(received) {
-                    self.outgoing.confirm_taken(&text);
-                }
+                // Taken stops its being sent again; only the room's echo confirms it
+                // was relayed (a line dropped for our rate was taken, and is sent
+                // again, under a new number, when a `slow down` says so).
+                self.typed.taken(received);
                 self.inbound.latest(latest, now);
                 self.settle_inbound(now, actions);
             }
@@ -863,19 +864,9 @@ impl Typed {
         frame
     }
 
-    /// The server took every number up to `received`: returns the bodies of the
-    /// frames it took that were awaiting it.
-    fn taken(&mut self, received: u64) -> Vec<String> {
-        let mut taken = Vec::new();
-        self.unacked.retain(|(seq, frame, ..)| {
-            if *seq > received {
-                return true;
-            }
-            let body = frame.get(frame::LINE_HEADER..).unwrap_or_default();
-            taken.push(String::from_utf8_lossy(body).into_owned());
-            false
-        });
-        taken
+    /// The server took every number up to `received`.
+    fn taken(&mut self, received: u64) {
+        self.unacked.retain(|&(seq, ..)| seq > received);
     }
 
     /// The frames due to be sent again at `now`.

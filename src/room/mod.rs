@@ -417,7 +417,9 @@ impl Room {
         let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
             return;
         };
-        let lines = stream.typed(seq, body, now);
+        // A gap waited for too long is skipped first, so what is taken goes in order.
+        let mut lines = stream.overdue(now);
+        lines.extend(stream.typed(seq, body, now));
         self.act_on_typed(from, token, lines, now, out);
         self.answer(from, token, out);
     }

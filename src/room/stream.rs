@@ -139,10 +139,10 @@ impl Stream {
         if seq <= self.received || self.held.contains_key(&seq) {
             return lines;
         }
-        if seq == self.received + 1 {
+        if Some(seq) == self.received.checked_add(1) {
             lines.push(body.into());
             self.received = seq;
-            self.release(&mut lines);
+            self.release(&mut lines, now);
         } else if self.held.len() < HELD_TYPED_MAX
             && self.held_bytes + body.len() <= HELD_TYPED_BYTES
         {
@@ -162,19 +162,26 @@ impl Stream {
             .is_some_and(|since| now.saturating_duration_since(since) >= HOLD_TYPED_FOR);
         if let (true, Some(&first)) = (waited, self.held.keys().next()) {
             self.received = first - 1;
-            self.release(&mut lines);
+            self.release(&mut lines, now);
         }
         lines
     }
 
-    fn release(&mut self, lines: &mut Vec<Box<[u8]>>) {
-        while let Some(line) = self.held.remove(&(self.received + 1)) {
+    /// Takes the held lines that follow on; a gap that remains gets its own wait.
+    fn release(&mut self, lines: &mut Vec<Box<[u8]>>, now: Instant) {
+        let before = self.received;
+        while let Some(next) = self.received.checked_add(1) {
+            let Some(line) = self.held.remove(&next) else {
+                break;
+            };
             self.held_bytes -= line.len();
             lines.push(line);
-            self.received += 1;
+            self.received = next;
         }
         if self.held.is_empty() {
             self.gap_since = None;
+        } else if self.received != before {
+            self.gap_since = Some(now);
         }
     }
 
@@ -275,5 +282,44 @@ mod tests {
             "past the index"
         );
         assert_eq!(stream.repair(5, 500, &sent).lines.len(), 0);
+    }
+
+    #[test]
+    fn typed_lines_are_taken_in_order_and_a_partly_filled_gap_waits_again() {
+        let t = Instant::now();
+        let mut stream = Stream::new(t);
+        let texts = |lines: Vec<Box<[u8]>>| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect()
+        };
+        assert_eq!(texts(stream.typed(1, b"a", t)), ["a"]);
+        assert!(stream.typed(3, b"c", t).is_empty());
+        assert!(stream.typed(5, b"e", t).is_empty());
+        // 2 comes late: a and c go, and the gap at 4 waits its own time from now.
+        let late = t + HOLD_TYPED_FOR - Duration::from_millis(100);
+        assert_eq!(texts(stream.typed(2, b"b", late)), ["b", "c"]);
+        assert!(
+            stream.overdue(t + HOLD_TYPED_FOR).is_empty(),
+            "4 has its own wait"
+        );
+        assert_eq!(texts(stream.overdue(late + HOLD_TYPED_FOR)), ["e"]);
+        assert_eq!(stream.received(), 5);
+        assert!(
+            stream.typed(4, b"d", late + HOLD_TYPED_FOR).is_empty(),
+            "skipped"
+        );
+    }
+
+    #[test]
+    fn the_largest_number_is_taken_without_overflow() {
+        let t = Instant::now();
+        let mut stream = Stream::new(t);
+        assert!(stream.typed(u64::MAX, b"x", t).is_empty());
+        let later = t + HOLD_TYPED_FOR;
+        assert_eq!(stream.overdue(later).len(), 1);
+        assert_eq!(stream.received(), u64::MAX);
+        assert!(stream.typed(u64::MAX, b"x", later).is_empty());
     }
 }
