@@ -386,19 +386,9 @@ impl Room {
             return;
         };
         for line in self.history.lines() {
-            let payload = out.payload(|buf| buf.extend_from_slice(line));
             let id = self.sent.record(line);
             let seq = stream.number(id, true);
-            let earlier = true;
-            out.push(
-                from,
-                payload,
-                Wrap::Numbered {
-                    token,
-                    seq,
-                    earlier,
-                },
-            );
+            push_numbered(from, token, seq, line, true, out);
         }
     }
 
@@ -482,16 +472,7 @@ impl Room {
             return;
         }
         for (seq, line, earlier) in repair.lines {
-            let payload = out.payload(|buf| buf.extend_from_slice(line));
-            out.push(
-                from,
-                payload,
-                Wrap::Numbered {
-                    token,
-                    seq,
-                    earlier,
-                },
-            );
+            push_numbered(from, token, seq, line, earlier, out);
         }
         if let Some(upto) = repair.lost_upto {
             let payload = out.payload(|buf| frame::write_lost(buf, token, upto));
@@ -955,6 +936,27 @@ fn push_line(
             id
         }
     }
+}
+
+/// Queues a copy of `line` for the session `to`, numbered `seq`.
+fn push_numbered(
+    to: SocketAddr,
+    token: Token,
+    seq: u64,
+    line: &[u8],
+    earlier: bool,
+    out: &mut Outbox,
+) {
+    let payload = out.payload(|buf| buf.extend_from_slice(line));
+    out.push(
+        to,
+        payload,
+        Wrap::Numbered {
+            token,
+            seq,
+            earlier,
+        },
+    );
 }
 
 /// Tells a member over its rate how many of its messages were dropped since it was
