@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::{
-    relays_a_probe, resident_kib, Peer, Proc, StalledServer, TestServer, CLIENT, DEADLINE,
+    relays_a_probe, resident_kib, stat, Peer, Proc, StalledServer, TestServer, CLIENT, DEADLINE,
 };
 
 /// Held by the tests that load the machine, so they do not run at the same time: on
@@ -317,20 +317,6 @@ fn a_flooding_server_cannot_grow_the_clients_memory() {
         "{} lines, none saying what was dropped",
         stdout.len()
     );
-}
-
-/// The number after `name ` in a `stats` line.
-fn stat(line: &str, name: &str) -> u64 {
-    line.split(", ")
-        .find_map(|part| {
-            part.strip_prefix(name)?
-                .trim()
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {name:?} in {line:?}"))
 }
 
 #[test]

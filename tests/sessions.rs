@@ -9,7 +9,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
-use common::{Peer, Proc, TestServer, CLIENT, DEADLINE, QUIET};
+use common::{stat, Peer, Proc, TestServer, CLIENT, DEADLINE, QUIET};
 use udpchat::proto::frame::{self, Framed, Token};
 
 const ALICE: Token = Token(*b"alice!!!");
@@ -23,14 +23,6 @@ fn stats(server: &mut TestServer) -> String {
         .wait_stdout("the stats line", |l| l.contains("sessions "));
     server.proc.clear_stdout();
     line
-}
-
-/// The number after `name ` in a stats line.
-fn stat(line: &str, name: &str) -> u64 {
-    line.split(", ")
-        .find_map(|part| part.strip_prefix(&format!("{name} ")))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name:?} in {line:?}"))
 }
 
 #[test]

@@ -529,6 +529,16 @@ fn listening_addr(line: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("cannot read the address in {line:?}"))
 }
 
+/// The number after `name ` in the server's `stats` line; fails the test if absent.
+pub fn stat(line: &str, name: &str) -> u64 {
+    line.split(", ")
+        .find_map(|part| {
+            let rest = part.strip_prefix(&format!("{name} "))?;
+            rest.split(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no {name:?} in {line:?}"))
+}
+
 /// A process's resident memory in KiB, where the system tells it.
 pub fn resident_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
