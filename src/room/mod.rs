@@ -37,7 +37,7 @@ use departed::{Departed, Recent};
 use history::History;
 pub use history::HISTORY_BYTES;
 use members::{Member, Members};
-use stream::Sent;
+use stream::{Sent, Stream};
 pub use stream::{
     HELD_TYPED_BYTES, HELD_TYPED_MAX, HOLD_TYPED_FOR, REPAIR_BURST, REPAIR_MAX, REPAIR_RATE,
     SENT_BYTES, SENT_LINES, STREAM_INDEX,
@@ -228,33 +228,36 @@ impl Room {
             Framed::Plain(datagram) => self.handle_plain(datagram, from, now, out),
             Framed::Hello => self.hello(from, now, out),
             Framed::Echo { cookie, token } => self.echo(cookie, token, from, now, out),
+            // What only a session sends speaks for it only with its token.
+            Framed::Session { token, .. }
+            | Framed::Typed { token, .. }
+            | Framed::Repair { token, .. }
+                if !self.members.get(from).is_some_and(|m| m.has_token(token)) =>
+            {
+                self.stats.bad_credentials += 1;
+            }
             Framed::Session { token, body } => {
-                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
-                    // Typed lines held behind a gap too long go first.
-                    self.act_on_typed(from, token, Vec::new(), now, out);
-                    self.handle_request(body, from, Wrap::Session(token), now, out);
-                } else {
-                    self.stats.bad_credentials += 1;
-                }
+                // Typed lines held behind a gap too long go first.
+                let overdue = self
+                    .stream_of(from)
+                    .map(|s| s.overdue(now))
+                    .unwrap_or_default();
+                self.act_on_typed(from, token, overdue, now, out);
+                self.handle_request(body, from, Wrap::Session(token), now, out);
             }
             Framed::Typed { token, seq, body } => {
-                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
-                    self.typed(from, token, seq, body, now, out);
-                } else {
-                    self.stats.bad_credentials += 1;
-                }
+                let lines = self
+                    .stream_of(from)
+                    .map(|s| s.typed(seq, body, now))
+                    .unwrap_or_default();
+                self.act_on_typed(from, token, lines, now, out);
+                self.answer(from, token, out);
             }
             Framed::Repair {
                 token,
                 from: first,
                 to: last,
-            } => {
-                if self.members.get(from).is_some_and(|m| m.has_token(token)) {
-                    self.repair(from, token, first, last, now, out);
-                } else {
-                    self.stats.bad_credentials += 1;
-                }
-            }
+            } => self.repair(from, token, first, last, now, out),
             Framed::Cookie(_)
             | Framed::Line { .. }
             | Framed::History { .. }
@@ -392,30 +395,8 @@ impl Room {
         }
     }
 
-    /// A line a session typed, numbered: acted on once, in the order typed (a line
-    /// after a gap waits for it, a second at most), and answered with the highest
-    /// number taken, so its client stops sending it.
-    fn typed(
-        &mut self,
-        from: SocketAddr,
-        token: Token,
-        seq: u64,
-        body: &[u8],
-        now: Instant,
-        out: &mut Outbox,
-    ) {
-        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
-            return;
-        };
-        // A gap waited for too long is skipped first, so what is taken goes in order.
-        let mut lines = stream.overdue(now);
-        lines.extend(stream.typed(seq, body, now));
-        self.act_on_typed(from, token, lines, now, out);
-        self.answer(from, token, out);
-    }
-
-    /// Acts on a session's typed lines in order: those held behind a gap that waited
-    /// too long, then `lines`.
+    /// Acts on a session's typed lines, taken in the order typed (see
+    /// [`stream::Stream::typed`]), each answered by the room as chat or a command.
     fn act_on_typed(
         &mut self,
         from: SocketAddr,
@@ -424,18 +405,18 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
-        let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
-            return;
-        };
-        let mut due = stream.overdue(now);
-        due.extend(lines);
-        for line in due {
+        for line in lines {
             // A line may end its sender's membership (a `quit`): the rest go with it.
             if !self.members.get(from).is_some_and(|m| m.has_token(token)) {
                 return;
             }
             self.handle_request(&line, from, Wrap::Session(token), now, out);
         }
+    }
+
+    /// The numbering of the session at `from`, if it is one.
+    fn stream_of(&mut self, from: SocketAddr) -> Option<&mut Stream> {
+        self.members.get_mut(from).and_then(|m| m.stream.as_mut())
     }
 
     /// Tells a session the latest number it was sent and the highest of its typed

@@ -132,10 +132,10 @@ impl Stream {
     }
 
     /// A typed line numbered `seq` came: returns the lines to act on now, in the order
-    /// typed. A duplicate gives none; a line after a gap waits for it (see
-    /// [`Stream::overdue`]).
+    /// typed. A gap waited for too long is skipped first (see [`Stream::overdue`]); a
+    /// duplicate gives nothing more; a line after a gap waits for it.
     pub fn typed(&mut self, seq: u64, body: &[u8], now: Instant) -> Vec<Box<[u8]>> {
-        let mut lines = Vec::new();
+        let mut lines = self.overdue(now);
         if seq <= self.received || self.held.contains_key(&seq) {
             return lines;
         }
