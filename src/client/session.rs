@@ -910,28 +910,13 @@ impl Gate {
     /// Whether the session wants `datagram`. Once it has had a session, nothing from
     /// the server goes without a frame of our token; before, anything does.
     pub fn judge(&self, datagram: &[u8]) -> Verdict {
-        match frame::read(datagram) {
-            Framed::Cookie(_) if self.secured => Verdict::Ignore,
-            Framed::Cookie(_) => Verdict::Pass,
-            Framed::Session { token, .. }
-            | Framed::Line { token, .. }
-            | Framed::History { token, .. }
-            | Framed::Answer { token, .. }
-            | Framed::Lost { token, .. }
-                if token == self.token =>
-            {
-                Verdict::Pass
-            }
-            Framed::Session { token, .. }
-            | Framed::Line { token, .. }
-            | Framed::History { token, .. }
-            | Framed::Answer { token, .. }
-            | Framed::Lost { token, .. }
-                if Some(token) == self.old_token =>
-            {
-                Verdict::Ignore
-            }
-            Framed::Plain(_) if !self.secured_once => Verdict::Pass,
+        let framed = frame::read(datagram);
+        match (framed, framed.from_server_in_session()) {
+            (Framed::Cookie(_), _) if self.secured => Verdict::Ignore,
+            (Framed::Cookie(_), _) => Verdict::Pass,
+            (_, Some(token)) if token == self.token => Verdict::Pass,
+            (_, Some(token)) if Some(token) == self.old_token => Verdict::Ignore,
+            (Framed::Plain(_), _) if !self.secured_once => Verdict::Pass,
             _ => Verdict::Forged,
         }
     }

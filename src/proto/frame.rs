@@ -130,6 +130,21 @@ impl fmt::Debug for Token {
     }
 }
 
+impl Framed<'_> {
+    /// The session token of a frame the server sends in a session (a session frame,
+    /// a line, history, an answer, a lost frame); `None` for anything else.
+    pub fn from_server_in_session(&self) -> Option<Token> {
+        match *self {
+            Framed::Session { token, .. }
+            | Framed::Line { token, .. }
+            | Framed::History { token, .. }
+            | Framed::Answer { token, .. }
+            | Framed::Lost { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+}
+
 /// Tells what a datagram is.
 pub fn read(datagram: &[u8]) -> Framed<'_> {
     if datagram == HELLO {
