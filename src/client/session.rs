@@ -694,7 +694,7 @@ impl Session {
                 latest,
                 received,
             } => {
-                self.heard_in_session(token, now);
+                self.heard_in_session(token);
                 // Taken stops its being sent again; only the room's echo confirms it
                 // was relayed (a line dropped for our rate was taken, and is sent
                 // again, under a new number, when a `slow down` says so).
@@ -724,7 +724,7 @@ impl Session {
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
-        self.heard_in_session(token, now);
+        self.heard_in_session(token);
         let in_order = self.inbound.line(seq, line, earlier, now);
         self.show_in_order(in_order, now, actions);
         self.settle_inbound(now, actions);
@@ -732,7 +732,7 @@ impl Session {
 
     /// The server spoke in our session: the first time, it is open (a numbered line
     /// goes only to a member); and it stands.
-    fn heard_in_session(&mut self, token: Token, _now: Instant) {
+    fn heard_in_session(&mut self, token: Token) {
         if let Link::Opening(opening) = self.link {
             if opening == token {
                 self.link = Link::Secured(token);
