@@ -1,5 +1,6 @@
 //! Datagrams taken off the socket while the room was busy sending, waiting their turn,
-//! each stamped with when it was taken off (no earlier than it arrived).
+//! each stamped with when it was taken off (no earlier than it arrived) and when the
+//! socket was last found empty before (no later than it arrived).
 //!
 //! The kernel holds only about 200 small datagrams for a socket (std cannot enlarge its
 //! buffer), and a fan-out to 1 000 members takes milliseconds: a burst of heartbeats
@@ -32,6 +33,9 @@ pub struct Backlog {
     dropped: u64,
     /// The most bytes that ever waited.
     high_water: usize,
+    /// When the socket was last found empty: whatever arrived before then has been
+    /// taken off it.
+    emptied_at: Instant,
 }
 
 /// A datagram waiting its turn, with when it was taken off the socket.
@@ -39,12 +43,16 @@ pub struct Backlog {
 pub struct Waiting {
     pub datagram: Vec<u8>,
     pub from: SocketAddr,
+    /// When it was taken off the socket: it arrived no later.
     pub at: Instant,
+    /// When the socket was last found empty before it was taken off: it arrived no
+    /// earlier.
+    pub arrived_after: Instant,
 }
 
 impl Backlog {
-    /// An empty queue holding at most `max_bytes`.
-    pub fn new(max_bytes: usize) -> Backlog {
+    /// An empty queue holding at most `max_bytes`; the socket was empty at `now`.
+    pub fn new(max_bytes: usize, now: Instant) -> Backlog {
         Backlog {
             waiting: VecDeque::new(),
             bytes: 0,
@@ -53,7 +61,13 @@ impl Backlog {
             queued: 0,
             dropped: 0,
             high_water: 0,
+            emptied_at: now,
         }
+    }
+
+    /// Records that a receive that began at `at` found the socket empty.
+    pub fn socket_emptied(&mut self, at: Instant) {
+        self.emptied_at = self.emptied_at.max(at);
     }
 
     /// Queues a copy of `datagram`; false (and counted) when it does not fit.
@@ -70,6 +84,7 @@ impl Backlog {
             datagram: buf,
             from,
             at,
+            arrived_after: self.emptied_at,
         });
         self.bytes += cost;
         self.queued += 1;
@@ -91,11 +106,16 @@ impl Backlog {
         }
     }
 
-    /// The latest instant the room may take as "now" for timeouts: when the oldest
-    /// waiting datagram was taken off the socket, or `clock` when none waits. Judging
-    /// anyone silent later than that could evict a member whose heartbeat waits here.
+    /// The latest instant the room may take as "now" for timeouts: the earliest the
+    /// oldest datagram still waiting, here or in the socket, can have arrived (when the
+    /// socket was last found empty before it was taken off; when it was last found
+    /// empty at all, if nothing waits here), and never later than `clock`. Judging
+    /// anyone silent later than that could evict a member whose heartbeat waits.
     pub fn horizon(&self, clock: Instant) -> Instant {
-        self.waiting.front().map_or(clock, |w| w.at.min(clock))
+        self.waiting
+            .front()
+            .map_or(self.emptied_at, |w| w.arrived_after)
+            .min(clock)
     }
 
     /// Whether nothing waits.
@@ -130,7 +150,7 @@ mod tests {
     #[test]
     fn datagrams_come_out_in_order_with_their_arrival_time() {
         let t = Instant::now();
-        let mut backlog = Backlog::new(10_000);
+        let mut backlog = Backlog::new(10_000, t);
         for port in 1..=3u16 {
             let at = t + std::time::Duration::from_millis(u64::from(port));
             assert!(backlog.push(format!("d{port}").as_bytes(), addr(port), at));
@@ -151,7 +171,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_and_frees_as_it_empties() {
         let t = Instant::now();
-        let mut backlog = Backlog::new(4 * (4 + ENTRY_COST));
+        let mut backlog = Backlog::new(4 * (4 + ENTRY_COST), t);
         let mut kept = 0;
         for _ in 0..10 {
             kept += usize::from(backlog.push(b"@im@", addr(1), t));
@@ -168,31 +188,46 @@ mod tests {
     }
 
     #[test]
-    fn the_horizon_is_the_oldest_waiting_datagram_or_the_clock() {
+    fn the_horizon_is_when_the_oldest_waiting_datagram_may_have_arrived() {
         let t = Instant::now();
-        let clock = t + std::time::Duration::from_secs(10);
-        let mut backlog = Backlog::new(10_000);
-        assert_eq!(backlog.horizon(clock), clock, "nothing waits");
-        backlog.push(b"@im@", addr(1), t + std::time::Duration::from_secs(3));
-        backlog.push(b"@im@", addr(2), t + std::time::Duration::from_secs(7));
+        let at = |secs| t + std::time::Duration::from_secs(secs);
+        let clock = at(10);
+        let mut backlog = Backlog::new(10_000, t);
         assert_eq!(
             backlog.horizon(clock),
-            t + std::time::Duration::from_secs(3)
+            t,
+            "the socket was last found empty at t"
+        );
+        backlog.socket_emptied(at(2));
+        assert_eq!(backlog.horizon(clock), at(2));
+        // Taken off at 3 s and 7 s: each arrived after the socket was last found empty.
+        backlog.push(b"@im@", addr(1), at(3));
+        backlog.socket_emptied(at(3));
+        backlog.push(b"@im@", addr(2), at(7));
+        assert_eq!(
+            backlog.horizon(clock),
+            at(2),
+            "the first may have come at 2 s"
         );
         let first = backlog.pop().unwrap();
+        assert_eq!((first.at, first.arrived_after), (at(3), at(2)));
         backlog.recycle(first.datagram);
+        assert_eq!(backlog.horizon(clock), at(3), "the second, at 3 s, not 7 s");
+        backlog.pop();
         assert_eq!(
             backlog.horizon(clock),
-            t + std::time::Duration::from_secs(7)
+            at(3),
+            "the socket may hold more since"
         );
-        backlog.pop();
-        assert_eq!(backlog.horizon(clock), clock);
+        backlog.socket_emptied(at(9));
+        assert_eq!(backlog.horizon(clock), at(9));
+        assert_eq!(backlog.horizon(at(8)), at(8), "never later than the clock");
     }
 
     #[test]
     fn buffers_are_reused_so_a_busy_queue_allocates_nothing() {
         let t = Instant::now();
-        let mut backlog = Backlog::new(1 << 20);
+        let mut backlog = Backlog::new(1 << 20, t);
         backlog.push(b"hello", addr(1), t);
         let waiting = backlog.pop().unwrap();
         let ptr = waiting.datagram.as_ptr();

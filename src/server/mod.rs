@@ -138,7 +138,7 @@ impl Server {
             commands,
             wake_token,
             armed: MAX_SLEEP,
-            backlog: Backlog::new(BACKLOG_BYTES),
+            backlog: Backlog::new(BACKLOG_BYTES, now),
             drain_buf: vec![0u8; RECV_BUFFER],
             frame: Vec::with_capacity(RECV_BUFFER),
             busy: 0,
@@ -202,21 +202,21 @@ impl Server {
                 info!("stopped");
                 return Ok(());
             }
-            // Time, as far as the room can know it, is when the oldest datagram still
-            // waiting was taken off the socket: a member whose heartbeat waits is not
-            // evicted before its heartbeat is read. When something is due, what the
-            // kernel holds is taken off first, for the same reason.
-            let mut clock = Instant::now();
+            // Time, as far as the room can know it, is the earliest the oldest datagram
+            // still waiting (in the backlog or the socket) can have arrived: a member
+            // whose heartbeat waits is not evicted before its heartbeat is read. When
+            // something is due, what the kernel holds is taken off first, for the same
+            // reason (the clock is read before, so the drain finds all that came by then).
+            let clock = Instant::now();
             if self.backlog.is_empty() && self.room.next_deadline().is_some_and(|d| d <= clock) {
                 self.drain();
-                clock = Instant::now();
             }
             let horizon = self.backlog.horizon(clock);
             self.room.handle_timeout(horizon, &mut out);
             self.send_all(&mut out);
-            let summary_due = self.log_drops(horizon);
+            let summary_due = self.log_drops(clock);
             if self.backlog.is_empty() {
-                self.arm(horizon, summary_due)?;
+                self.arm(clock, summary_due)?;
             }
         }
     }
@@ -255,7 +255,11 @@ impl Server {
                     self.backlog.push(&self.drain_buf[..len], from, now);
                 }
                 Err(e) if is_transient(&e) => {}
-                // Empty (would block), or a failure the next blocking receive reports.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.backlog.socket_emptied(now);
+                    break;
+                }
+                // A failure the next blocking receive reports.
                 Err(_) => break,
             }
         }
@@ -264,14 +268,24 @@ impl Server {
     /// Receives the next datagram, waiting (up to the armed timeout) only if none is
     /// there. A busy socket stays non-blocking, so draining it costs no mode switch;
     /// it turns blocking again only when there is nothing to read.
+    /// A receive that finds the socket empty (would block, or times out) tells the
+    /// backlog, whose horizon is the room's time.
     fn receive(&mut self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let before = Instant::now();
         if self.nonblocking {
             match self.socket.recv_from(buf) {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.set_nonblocking(false)?,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.backlog.socket_emptied(before);
+                    self.set_nonblocking(false)?;
+                }
                 received => return received,
             }
         }
-        self.socket.recv_from(buf)
+        let received = self.socket.recv_from(buf);
+        if matches!(&received, Err(e) if is_timeout(e)) {
+            self.backlog.socket_emptied(before);
+        }
+        received
     }
 
     /// Switches the socket's mode, if it is not in it already.
@@ -558,3 +572,6 @@ fn print_console(output: &mut impl Write, text: &str) {
     let _ = writeln!(output, "{text}");
     let _ = output.flush();
 }
+
+#[cfg(test)]
+mod tests;

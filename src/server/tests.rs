@@ -1,0 +1,213 @@
+//! The loop's rule about time, driven with invented times and a model of the socket: a
+//! burst of heartbeats that arrives while the room's thread is busy fanning out, even
+//! one descheduled in the middle of it, is read, and evicts no one.
+//!
+//! The model does what [`Server::run`] does with the room and the [`Backlog`], in the
+//! same order: a send costs time, the socket is drained every [`DRAIN_EVERY`] sends,
+//! the backlog is read before the socket, and timeouts are judged at the backlog's
+//! horizon. The kernel holds what arrived and was not yet taken off, up to what a real
+//! one holds for small datagrams.
+
+use std::collections::VecDeque;
+
+use super::*;
+
+/// About what Linux holds for a UDP socket of small datagrams.
+const KERNEL_HOLDS: usize = 256;
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The room's thread, its socket and its clock, in invented time.
+struct Model {
+    room: Room,
+    backlog: Backlog,
+    out: Outbox,
+    clock: Instant,
+    /// Heartbeats still to come, by arrival time.
+    arrivals: VecDeque<(Instant, SocketAddr)>,
+    /// What the kernel holds: arrived, not yet taken off the socket.
+    kernel: VecDeque<(Instant, SocketAddr)>,
+    /// Arrivals the kernel had no room for.
+    kernel_drops: usize,
+    /// Sends since the socket was last read.
+    busy: u32,
+    /// Sends so far, and after which one the thread is descheduled, for how long.
+    sends: usize,
+    stall: (usize, Duration),
+    /// What one send costs.
+    send_cost: Duration,
+    /// Heartbeats the room was handed.
+    read: usize,
+}
+
+impl Model {
+    /// Moves into the kernel whatever has arrived by now.
+    fn arrive(&mut self) {
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|(at, _)| *at <= self.clock)
+        {
+            let arrival = self.arrivals.pop_front().expect("an arrival");
+            if self.kernel.len() < KERNEL_HOLDS {
+                self.kernel.push_back(arrival);
+            } else {
+                self.kernel_drops += 1;
+            }
+        }
+    }
+
+    /// As `Server::drain`: everything the kernel holds, into the backlog.
+    fn drain(&mut self) {
+        self.busy = 0;
+        self.arrive();
+        let now = self.clock;
+        while let Some((_, from)) = self.kernel.pop_front() {
+            assert!(self.backlog.push(HEARTBEAT_BYTES, from, now));
+        }
+        self.backlog.socket_emptied(now);
+    }
+
+    /// As `Server::send_all`: each send takes time, and drains when due.
+    fn send_all(&mut self) {
+        let n = self.out.iter().count();
+        self.out.clear();
+        for _ in 0..n {
+            self.busy += 1;
+            if self.busy >= DRAIN_EVERY {
+                self.drain();
+            }
+            self.clock += self.send_cost;
+            self.sends += 1;
+            if self.sends == self.stall.0 {
+                self.clock += self.stall.1;
+            }
+        }
+    }
+
+    fn handle(&mut self, datagram: &[u8], from: SocketAddr, at: Instant) {
+        self.room.handle_datagram(datagram, from, at, &mut self.out);
+    }
+
+    /// One turn of `Server::run`; false when there is nothing left to do.
+    fn turn(&mut self) -> bool {
+        if let Some(waiting) = self.backlog.pop() {
+            self.handle(&waiting.datagram, waiting.from, waiting.at);
+            self.read += 1;
+            self.busy += 1;
+            if self.busy >= DRAIN_EVERY {
+                self.drain();
+            }
+        } else {
+            self.busy = 0;
+            self.arrive();
+            match self.kernel.pop_front() {
+                Some((_, from)) => {
+                    let now = self.clock;
+                    self.handle(HEARTBEAT_BYTES, from, now);
+                    self.read += 1;
+                }
+                None => {
+                    // A receive that finds nothing: it waits for the next arrival.
+                    self.backlog.socket_emptied(self.clock);
+                    match self.arrivals.front() {
+                        Some(&(at, _)) => self.clock = at,
+                        None => return false,
+                    }
+                }
+            }
+        }
+        self.send_all();
+        let clock = self.clock;
+        if self.backlog.is_empty() && self.room.next_deadline().is_some_and(|d| d <= clock) {
+            self.drain();
+        }
+        let horizon = self.backlog.horizon(clock);
+        self.room.handle_timeout(horizon, &mut self.out);
+        self.send_all();
+        true
+    }
+}
+
+const HEARTBEAT_BYTES: &[u8] = b"@im@";
+
+fn member(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[test]
+fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
+    const MEMBERS: u16 = 1000;
+    let t0 = Instant::now();
+    let ms = |n: u64| Duration::from_micros(n * 1000);
+    let config = Config {
+        timeout: TIMEOUT,
+        max_message_bytes: 1024,
+        max_clients: 2000,
+        rate_per_sec: 0.0,
+        burst: 10,
+        local_addr: None,
+        verify: false,
+        history_lines: 0,
+        repair_lines: 0,
+    };
+    let mut model = Model {
+        room: Room::new(config, t0),
+        backlog: Backlog::new(BACKLOG_BYTES, t0),
+        out: Outbox::new(),
+        clock: t0,
+        arrivals: VecDeque::new(),
+        kernel: VecDeque::new(),
+        kernel_drops: 0,
+        busy: 0,
+        sends: 0,
+        // Descheduled for 30 ms after the 750th send, across the members' timeout.
+        stall: (750, ms(30)),
+        // A loaded machine: a fan-out to a thousand takes 100 ms.
+        send_cost: Duration::from_micros(100),
+        read: 0,
+    };
+    let chatter = member(5000);
+    for port in 1..=MEMBERS {
+        model.handle(HEARTBEAT_BYTES, member(port), t0);
+    }
+    model.handle(HEARTBEAT_BYTES, chatter, t0);
+    model.out.clear();
+    assert_eq!(model.room.len(), usize::from(MEMBERS) + 1);
+
+    // Every member heartbeats once more, one every 100 µs from 1.89 s, all before their
+    // timeout at 2 s; the chatter's line comes at 1.9 s, so the fan-out (from 1.9 s to
+    // past 2 s, with the stall from 1.975 s to 2.005 s) is under way through the burst.
+    let burst_start = t0 + ms(1890);
+    model.arrivals = (1..=MEMBERS)
+        .map(|port| {
+            let at = burst_start + Duration::from_micros(100 * u64::from(port));
+            (at, member(port))
+        })
+        .collect();
+    model.clock = t0 + ms(1900);
+    model.arrive();
+    model.handle(b"keeping the room busy", chatter, t0 + ms(1900));
+    model.send_all();
+    assert!(
+        model.clock > t0 + TIMEOUT,
+        "the fan-out lasts past the timeout"
+    );
+    while model.turn() {}
+
+    assert_eq!(model.kernel_drops, 0, "the model's kernel never overflowed");
+    assert_eq!(model.read, usize::from(MEMBERS), "every heartbeat was read");
+    let stats = model.room.stats();
+    assert_eq!(
+        stats.timed_out, 0,
+        "no member with a heartbeat in time is evicted"
+    );
+    assert_eq!(model.room.len(), usize::from(MEMBERS) + 1);
+
+    // And the rule still evicts: once everyone is silent for longer than the timeout,
+    // a receive that finds the socket empty lets the room judge them.
+    model.clock = t0 + ms(4100);
+    assert!(!model.turn(), "nothing more arrives");
+    let horizon = model.backlog.horizon(model.clock);
+    model.room.handle_timeout(horizon, &mut model.out);
+    assert_eq!(model.room.stats().timed_out, u64::from(MEMBERS) + 1);
+}
