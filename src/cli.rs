@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::limits::{MAX_SECS, MIN_SECS};
 use crate::proto::{Name, NameError, MAX_NAME};
 
 /// How many log records may wait for the logging thread; past it, records are dropped
@@ -35,15 +36,41 @@ enum LogMessage {
     Flush(mpsc::Sender<()>),
 }
 
+/// A number of seconds on the command line: parsed by [`parse_secs`], shown in
+/// `--help` as a plain number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Secs(pub Duration);
+
+impl Secs {
+    /// A whole number of seconds (the options' defaults).
+    pub const fn whole(secs: u32) -> Secs {
+        Secs(Duration::from_secs(secs as u64))
+    }
+}
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+impl std::str::FromStr for Secs {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Secs, String> {
+        parse_secs(text).map(Secs)
+    }
+}
+
 /// Parses a positive number of seconds, fractions allowed (`5`, `0.5`).
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !secs.is_finite() || !(0.001..=86_400.0).contains(&secs) {
+    if !secs.is_finite() || !(MIN_SECS..=f64::from(MAX_SECS)).contains(&secs) {
         return Err(format!(
-            "`{text}` is out of range: give seconds from 0.001 to 86400"
+            "`{text}` is out of range: give seconds from {MIN_SECS} to {MAX_SECS}"
         ));
     }
     Ok(Duration::from_secs_f64(secs))

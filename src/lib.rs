@@ -7,6 +7,7 @@
 //! - [`server`]: the thin socket loop around a [`room::Room`], and its console.
 //! - [`client`]: the client as a state machine (`client::session`) and the threads
 //!   around it.
+//! - [`limits`]: the default and range of every command-line number, quoted by the docs.
 //! - [`cli`]: what both binaries share: argument parsing, and the logger that never
 //!   makes a thread wait (`cli::logger`).
 //!
@@ -15,6 +16,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod limits;
 pub mod outbox;
 pub mod proto;
 pub mod room;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use udpchat::client::{self, Outcome};
-use udpchat::{cli, proto};
+use udpchat::{cli, limits, proto};
 
 /// Chat in a UDP chat room. Type a line to send it; `quit` or end of input leaves.
 #[derive(Debug, Parser)]
@@ -17,8 +17,8 @@ struct Cli {
     #[arg(default_value = "127.0.0.1:9999")]
     server: String,
     /// Seconds between heartbeats (fractions allowed).
-    #[arg(long, default_value = "5", value_parser = cli::parse_secs, allow_negative_numbers = true)]
-    heartbeat: Duration,
+    #[arg(long, default_value_t = cli::Secs::whole(limits::DEFAULT_HEARTBEAT_SECS), allow_negative_numbers = true)]
+    heartbeat: cli::Secs,
     /// Take this name in the room (1-16 ASCII letters, digits, _ or -, starting with a
     /// letter), and take it again whenever the server forgets it.
     #[arg(long, value_parser = cli::parse_name)]
@@ -44,7 +44,7 @@ fn chat(args: Cli) -> ExitCode {
     let config = client::Config {
         server: cli::server_address(&args.server),
         session: client::SessionConfig {
-            heartbeat: args.heartbeat,
+            heartbeat: args.heartbeat.0,
             max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
             name: args.name,
             bell: args.bell,

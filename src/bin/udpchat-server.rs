@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use udpchat::{cli, proto, room, server};
+use udpchat::{cli, limits, room, server};
 
 /// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT, stats
 /// and quit.
@@ -18,22 +18,25 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:9999")]
     bind: String,
     /// Seconds of silence after which a client is evicted (fractions allowed).
-    #[arg(long, default_value = "10", value_parser = cli::parse_secs, allow_negative_numbers = true)]
-    timeout: Duration,
+    #[arg(long, default_value_t = cli::Secs::whole(limits::DEFAULT_TIMEOUT_SECS), allow_negative_numbers = true)]
+    timeout: cli::Secs,
     /// Longest chat message, in bytes, from 64 to what always fits one datagram with its
     /// sender's label; longer ones get a notice instead.
-    #[arg(long, default_value_t = proto::DEFAULT_MAX_MESSAGE as u32,
-          value_parser = clap::value_parser!(u32).range(64..=proto::MAX_MESSAGE_LIMIT as i64))]
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_MESSAGE,
+          value_parser = clap::value_parser!(u32)
+              .range(i64::from(limits::MIN_MAX_MESSAGE)..=i64::from(limits::MAX_MAX_MESSAGE)))]
     max_message: u32,
     /// Most clients in the room at once; newcomers past it are refused.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_CLIENTS,
+          value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_MAX_CLIENTS)..))]
     max_clients: u32,
     /// Chat messages and commands per second per client (heartbeats are free); 0 turns
     /// the limit off.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_rate, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = limits::DEFAULT_RATE, value_parser = parse_rate, allow_negative_numbers = true)]
     rate: f64,
     /// Messages a client may send at once before --rate applies.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = limits::DEFAULT_BURST,
+          value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_BURST)..))]
     burst: u32,
     /// Let an address in only once it proves it receives there: our client does so by
     /// itself; others are told a line to type (`/join CODE`). Until then, it is sent at
@@ -42,11 +45,13 @@ struct Cli {
     verify: bool,
     /// How many of the room's last chat lines our client is shown when it joins (at most
     /// 64 KiB of them); 0 for none. Private messages are never kept.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    #[arg(long, default_value_t = limits::DEFAULT_HISTORY,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_HISTORY)))]
     history: u32,
     /// How many of the last lines sent our clients the server keeps, to send again to
     /// one that missed some (at most 256 KiB of them); 0 keeps none.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=65536))]
+    #[arg(long, default_value_t = limits::DEFAULT_REPAIR_LINES,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_REPAIR_LINES)))]
     repair_lines: u32,
 }
 
@@ -84,7 +89,7 @@ fn serve(args: &Cli) -> ExitCode {
         }
     };
     let config = room::Config {
-        timeout: args.timeout,
+        timeout: args.timeout.0,
         max_message_bytes: args.max_message as usize,
         max_clients: args.max_clients as usize,
         rate_per_sec: args.rate,
