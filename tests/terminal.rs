@@ -1,143 +1,260 @@
-//! The interactive client under a real terminal: tmux runs it, the test types with
-//! `send-keys` and reads the screen with `capture-pane`. `.ci/run` installs tmux; a
-//! machine without it fails here rather than skipping.
+//! The interactive client under a real terminal, with nothing outside Rust: each test
+//! opens a pseudo-terminal (80x24, `TERM=xterm`, colors allowed), starts the client
+//! with it as its controlling terminal, and types into it as a person would. A reader
+//! thread feeds everything the client draws to a terminal emulator (the `vt100`
+//! crate), and the tests assert the screen as a person sees it: rows, where the cursor
+//! is, and attributes such as a dim notice or a colored name, never raw bytes. Every
+//! wait is "until the screen shows this, or fail after the shared [`DEADLINE`]" (a
+//! guard against a hang, not a measure of speed), and a failure prints the screen.
+
+// A pseudo-terminal, and the client's raw mode (`/dev/tty` and `stty`), exist on Unix
+// only.
+#![cfg(unix)]
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, ExitStatus};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, CLIENT};
+use pty_process::blocking::{Command, Pty};
+use rustix::termios::{LocalModes, Termios};
+use vt100::{Color, Parser, Screen};
 
-/// The tmux server the tests use: their own, not a developer's.
-const SOCKET: &str = "udpchat-test";
+use common::{Peer, TestServer, CLIENT, DEADLINE};
+use udpchat::client::screen::color_of;
+use udpchat::client::session::{AWAY_NOTICE, BACK_NOTICE};
 
-/// A tmux session running one command, killed on drop.
-struct Tmux {
-    name: String,
+/// The terminal's size.
+const ROWS: u16 = 24;
+const COLUMNS: u16 = 80;
+/// How often a wait looks at the screen again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Keys as xterm sends them.
+const ENTER: &str = "\r";
+const LEFT: &str = "\x1b[D";
+const END: &str = "\x1b[F";
+const UP: &str = "\x1b[A";
+const CTRL_C: &str = "\x03";
+
+/// The client running in a pseudo-terminal, and the screen it drew. Dropping it kills
+/// and reaps the client, closes the terminal and joins the reader.
+struct Terminal {
+    child: Child,
+    /// The side the test types into and the reader reads from.
+    pty: Arc<Pty>,
+    /// The client's side, held open here as well, so its modes can be read after the
+    /// client exits; the reader sees the end of output once this is closed too.
+    pts: Option<OwnedFd>,
+    /// The terminal's settings before the client started.
+    modes_at_start: Termios,
+    parser: Arc<Mutex<Parser>>,
+    reader: Option<JoinHandle<()>>,
 }
 
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
-
-impl Tmux {
-    /// Runs `command` (a shell command line) in a new 80x24 terminal.
-    fn start(command: &str) -> Tmux {
-        let name = format!(
-            "udpchat-test-{}-{}",
-            std::process::id(),
-            SESSIONS.fetch_add(1, Ordering::Relaxed)
-        );
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                SOCKET,
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "80",
-                "-y",
-                "24",
-            ])
-            .arg(command)
-            .env_remove("NO_COLOR")
+impl Terminal {
+    /// Starts `program` with `args` in a new 80x24 terminal.
+    fn start(program: &str, args: &[&str]) -> Terminal {
+        let (pty, pts) = pty_process::blocking::open().expect("open a pseudo-terminal");
+        pty.resize(pty_process::Size::new(ROWS, COLUMNS))
+            .expect("set the terminal's size");
+        let held_pts = pts
+            .as_fd()
+            .try_clone_to_owned()
+            .expect("hold the terminal's client side");
+        let modes_at_start =
+            rustix::termios::tcgetattr(&held_pts).expect("read the terminal's settings");
+        // The child gets a session of its own with this terminal as its controlling
+        // terminal, so its `/dev/tty` is this one.
+        let child = Command::new(program)
+            .args(args)
             .env("TERM", "xterm")
-            .stdin(Stdio::null())
-            .status()
-            .expect("tmux is installed (apt-get install tmux)");
-        assert!(status.success(), "tmux could not start {command}");
-        Tmux { name }
-    }
-
-    /// Types `keys` (tmux key names, or literal text with `literal`).
-    fn keys(&self, keys: &[&str], literal: bool) {
-        let mut command = Command::new("tmux");
-        command.args(["-L", SOCKET, "send-keys", "-t", &self.name]);
-        if literal {
-            command.arg("-l");
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .spawn(pts)
+            .unwrap_or_else(|e| panic!("cannot start {program} in a terminal: {e}"));
+        let pty = Arc::new(pty);
+        let parser = Arc::new(Mutex::new(Parser::new(ROWS, COLUMNS, 0)));
+        let reader = {
+            let (pty, parser) = (Arc::clone(&pty), Arc::clone(&parser));
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match (&*pty).read(&mut buf) {
+                        // The end (or EIO, on Linux): no process holds the terminal.
+                        Ok(0) => return,
+                        Ok(n) => parser
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .process(&buf[..n]),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        };
+        Terminal {
+            child,
+            pty,
+            pts: Some(held_pts),
+            modes_at_start,
+            parser,
+            reader: Some(reader),
         }
-        let status = command.args(keys).status().expect("tmux send-keys");
-        assert!(status.success());
     }
 
-    fn type_text(&self, text: &str) {
-        self.keys(&[text], true);
+    /// Types `keys`: text, or the bytes of a key such as [`ENTER`].
+    fn keys(&self, keys: &str) {
+        (&*self.pty)
+            .write_all(keys.as_bytes())
+            .expect("type into the terminal");
     }
 
-    /// The screen as text.
-    fn screen(&self) -> String {
-        let output = Command::new("tmux")
-            .args(["-L", SOCKET, "capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+    /// The screen as drawn so far.
+    fn screen(&self) -> Screen {
+        self.parser
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .screen()
+            .clone()
     }
 
-    /// Waits until the screen satisfies `pred`, within `deadline`; returns it.
-    fn wait(&self, what: &str, deadline: Duration, pred: impl Fn(&str) -> bool) -> String {
+    /// Waits until the screen satisfies `done`, and returns it; fails after
+    /// [`DEADLINE`], showing the screen.
+    #[track_caller]
+    fn wait(&self, what: &str, done: impl Fn(&Screen) -> bool) -> Screen {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if pred(&screen) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
-                start.elapsed() < deadline,
-                "the screen never showed {what} within {deadline:?}:\n{screen}"
+                start.elapsed() < DEADLINE,
+                "the screen never showed {what} within {DEADLINE:?}\n{}",
+                shown(&screen)
             );
-            thread::sleep(Duration::from_millis(50));
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the input row, where the cursor is, reads `want` (trailing blanks
+    /// aside) with the cursor right after it.
+    #[track_caller]
+    fn wait_input(&self, want: &str) -> Screen {
+        self.wait(&format!("the input row {want:?}"), |s| {
+            input_row(s) == want.trim_end() && cursor_column(s) == width(want)
+        })
+    }
+
+    /// Waits for the client to exit; fails after [`DEADLINE`], showing the screen.
+    #[track_caller]
+    fn wait_exit(&mut self) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the client") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the client did not exit within {DEADLINE:?}\n{}",
+                shown(&self.screen())
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    /// The terminal's settings now.
+    fn modes(&self) -> Termios {
+        let pts = self.pts.as_ref().expect("the terminal is open");
+        rustix::termios::tcgetattr(pts).expect("read the terminal's settings")
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // With the client gone and our hold on its side closed, the reader's next read
+        // ends.
+        self.pts = None;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", SOCKET, "kill-session", "-t", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
+/// The client for `server` in a terminal, once it has taken `name`.
+#[track_caller]
+fn client(server: &TestServer, name: &str) -> Terminal {
+    let addr = server.addr.to_string();
+    let terminal = Terminal::start(CLIENT, &[&addr, "--name", name]);
+    let taken = format!("* you are now {name}");
+    terminal.wait("the name taken", |s| find(s, &taken).is_some());
+    terminal
 }
 
-const WAIT: Duration = Duration::from_secs(5);
-
-/// The client for `server` in a terminal; when it exits the shell prints its status
-/// and the terminal's settings, then waits to be read.
-fn client(server: &TestServer, name: &str) -> Tmux {
-    let command = format!(
-        "{CLIENT} {} --name {name}; echo EXIT=$?; \
-         echo MODES=$(stty -a | grep -o -w -e '-\\?icanon' -e '-\\?isig' -e '-\\?echo' | tr '\\n' ,); \
-         sleep 30",
-        server.addr
-    );
-    let tmux = Tmux::start(&command);
-    tmux.wait("the name taken", WAIT, |s| {
-        s.contains(&format!("* you are now {name}"))
-    });
-    tmux
-}
-
-/// Receives until `want` arrives, skipping other lines.
-fn expect_line(peer: &common::Peer, want: &str) {
+/// Receives until `want` arrives, skipping other lines; fails after [`DEADLINE`].
+#[track_caller]
+fn expect_line(peer: &Peer, want: &str) {
     let start = Instant::now();
-    while start.elapsed() < WAIT {
+    while start.elapsed() < DEADLINE {
         if peer.recv_text() == want {
             return;
         }
     }
-    panic!("{want:?} never arrived");
+    panic!("{want:?} never arrived within {DEADLINE:?}");
 }
 
-/// The last row that is not blank: where the input line is.
-fn input_row(screen: &str) -> &str {
+/// The rows of the screen, trailing blanks trimmed.
+fn rows(screen: &Screen) -> Vec<String> {
     screen
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
+        .rows(0, COLUMNS)
+        .map(|row| row.trim_end().to_string())
+        .collect()
+}
+
+/// The row the cursor is on: the input line.
+fn input_row(screen: &Screen) -> String {
+    let (row, _) = screen.cursor_position();
+    rows(screen).swap_remove(usize::from(row))
+}
+
+fn cursor_column(screen: &Screen) -> usize {
+    usize::from(screen.cursor_position().1)
+}
+
+/// Where `text` first shows on the screen, as (row, column); for text of characters
+/// one column wide.
+fn find(screen: &Screen, text: &str) -> Option<(u16, u16)> {
+    rows(screen).iter().enumerate().find_map(|(row, line)| {
+        let at = line.find(text)?;
+        Some((row as u16, width(&line[..at]) as u16))
+    })
+}
+
+/// How many rows show `text`.
+fn count(screen: &Screen, text: &str) -> usize {
+    rows(screen).iter().filter(|row| row.contains(text)).count()
+}
+
+/// Columns taken by `text` of characters one column wide.
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The screen for a failure message: numbered rows, and the cursor.
+fn shown(screen: &Screen) -> String {
+    let (row, column) = screen.cursor_position();
+    let mut text = format!("--- the screen (cursor at row {row}, column {column}):\n");
+    for (i, line) in rows(screen).iter().enumerate() {
+        text.push_str(&format!("{i:2}|{line}\n"));
+    }
+    text
 }
 
 #[test]
@@ -145,27 +262,35 @@ fn a_half_typed_line_survives_an_incoming_message() {
     let server = TestServer::start(&[]);
     let alice = client(&server, "alice");
     let raw = server.joined_peer();
-    alice.type_text("half-typed by ali");
-    alice.wait("the half-typed line", WAIT, |s| {
-        input_row(s) == "alice> half-typed by ali"
-    });
+    alice.keys("half-typed by ali");
+    alice.wait_input("alice> half-typed by ali");
     raw.send(b"interrupting you!");
-    let screen = alice.wait("the message", WAIT, |s| s.contains(" interrupting you!"));
-    assert_eq!(input_row(&screen), "alice> half-typed by ali", "{screen}");
-    let message_row = screen
-        .lines()
-        .find(|l| l.contains("interrupting you!"))
-        .unwrap_or_default();
-    assert!(!message_row.contains("half-typed"), "{screen}");
+    let screen = alice.wait("the message", |s| find(s, " interrupting you!").is_some());
+    let view = shown(&screen);
+    // The message went above the input line, which is drawn again as it was.
+    let typed = "alice> half-typed by ali";
+    assert_eq!(input_row(&screen), typed, "{view}");
+    assert_eq!(cursor_column(&screen), width(typed), "{view}");
+    let who = raw.addr().to_string();
+    let (row, column) = find(&screen, &format!("{who} interrupting you!")).unwrap();
+    assert!(row < screen.cursor_position().0, "{view}");
+    assert_eq!(count(&screen, "half-typed"), 1, "{view}");
+    // The sender's name in its color, the text after it plain.
+    let name_color = screen.cell(row, column).unwrap().fgcolor();
+    assert_eq!(name_color, Color::Idx(color_of(&who) - 30), "{view}");
+    let text_column = column + width(&who) as u16 + 1;
+    let text_color = screen.cell(row, text_column).unwrap().fgcolor();
+    assert_eq!(text_color, Color::Default, "{view}");
     // Finish and send it: it leaves the input line and appears once, relayed.
-    alice.type_text("ce");
-    alice.keys(&["Enter"], false);
+    alice.keys("ce");
+    alice.keys(ENTER);
     expect_line(&raw, "alice half-typed by alice");
-    let screen = alice.wait("its echo", WAIT, |s| {
-        s.contains("alice half-typed by alice")
+    let screen = alice.wait("its echo", |s| {
+        find(s, "alice half-typed by alice").is_some()
     });
-    assert_eq!(screen.matches("half-typed by alice").count(), 1, "{screen}");
-    assert_eq!(input_row(&screen), "alice>", "{screen}");
+    let view = shown(&screen);
+    assert_eq!(count(&screen, "half-typed by alice"), 1, "{view}");
+    alice.wait_input("alice> ");
 }
 
 #[test]
@@ -174,7 +299,7 @@ fn a_thirty_line_paste_arrives_whole_and_in_order_under_the_default_limit() {
     let alice = client(&server, "alice");
     let raw = server.joined_peer();
     let paste: String = (0..30).map(|i| format!("pasted line {i}\r")).collect();
-    alice.type_text(&paste);
+    alice.keys(&paste);
     let mut got = Vec::new();
     while got.len() < 30 {
         let line = raw.recv_text();
@@ -184,30 +309,53 @@ fn a_thirty_line_paste_arrives_whole_and_in_order_under_the_default_limit() {
     }
     assert_eq!(got, (0..30).collect::<Vec<_>>());
     raw.expect_nothing();
+    // On the screen too: the echoes scrolled past in order, the input line is empty.
+    let screen = alice.wait("the last line's echo", |s| {
+        find(s, "alice pasted line 29").is_some()
+    });
+    let shown_numbers: Vec<u32> = rows(&screen)
+        .iter()
+        .filter_map(|row| row.split("alice pasted line ").nth(1)?.parse().ok())
+        .collect();
+    let first = 30 - shown_numbers.len() as u32;
+    assert_eq!(
+        shown_numbers,
+        (first..30).collect::<Vec<_>>(),
+        "{}",
+        shown(&screen)
+    );
+    alice.wait_input("alice> ");
 }
 
 #[test]
 fn ctrl_c_leaves_at_once_and_restores_the_terminal() {
     let server = TestServer::start(&[]);
-    let alice = client(&server, "alice");
+    let mut alice = client(&server, "alice");
     let raw = server.joined_peer();
-    alice.type_text("never sent");
-    alice.keys(&["C-c"], false);
+    alice.keys("never sent");
+    alice.wait_input("alice> never sent");
+    alice.keys(CTRL_C);
     raw.expect("* alice left");
-    let screen = alice.wait("the exit status", WAIT, |s| s.contains("EXIT="));
-    assert!(screen.contains("EXIT=0"), "{screen}");
-    let screen = alice.wait("the modes", WAIT, |s| s.contains("MODES="));
-    let modes = screen
-        .lines()
-        .find_map(|l| l.strip_prefix("MODES="))
-        .unwrap_or_default();
-    let modes: Vec<&str> = modes.split(',').collect();
-    for restored in ["icanon", "echo", "isig"] {
+    let status = alice.wait_exit();
+    assert!(status.success(), "{status}\n{}", shown(&alice.screen()));
+    let screen = alice.screen();
+    assert_eq!(count(&screen, "never sent"), 0, "{}", shown(&screen));
+    let after = alice.modes();
+    for (flag, name) in [
+        (LocalModes::ICANON, "icanon"),
+        (LocalModes::ECHO, "echo"),
+        (LocalModes::ISIG, "isig"),
+    ] {
         assert!(
-            modes.contains(&restored),
-            "{restored:?} not restored: {modes:?}"
+            after.local_modes.contains(flag),
+            "{name} not restored: {:?}",
+            after.local_modes
         );
     }
+    // Not only those: the terminal is as it was before the client started.
+    let before = &alice.modes_at_start;
+    assert_eq!(after.local_modes, before.local_modes);
+    assert_eq!(after.input_modes, before.input_modes);
 }
 
 #[test]
@@ -215,17 +363,22 @@ fn arrows_edit_and_up_brings_back_the_last_line() {
     let server = TestServer::start(&[]);
     let alice = client(&server, "alice");
     let raw = server.joined_peer();
-    alice.type_text("helo");
-    alice.keys(&["Left", "Left"], false);
-    alice.type_text("l");
-    alice.keys(&["End"], false);
-    alice.type_text(" wörld");
-    alice.keys(&["Enter"], false);
-    expect_line(&raw, "alice hello wörld");
-    alice.keys(&["Up"], false);
-    alice.wait("the last line again", WAIT, |s| {
-        input_row(s) == "alice> hello wörld"
+    alice.keys("helo");
+    alice.keys(LEFT);
+    alice.keys(LEFT);
+    alice.keys("l");
+    // The cursor stays where the letter went in, before the last "lo".
+    alice.wait("the letter inserted", |s| {
+        input_row(s) == "alice> hello" && cursor_column(s) == width("alice> hel")
     });
+    alice.keys(END);
+    alice.keys(" wörld");
+    alice.wait_input("alice> hello wörld");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice hello wörld");
+    alice.wait_input("alice> ");
+    alice.keys(UP);
+    alice.wait_input("alice> hello wörld");
 }
 
 #[test]
@@ -235,21 +388,22 @@ fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name
     let alice = client(&server, "alice");
     server.proc.type_line("quit");
     assert_eq!(server.proc.wait_exit().code(), Some(0));
-    alice.wait("the server gone", WAIT, |s| {
-        s.contains("* server went away; trying again — Ctrl-D to leave")
-    });
-    alice.type_text("typed while away");
-    alice.keys(&["Enter"], false);
-    alice.wait("the line waiting", WAIT, |s| {
-        input_row(s).contains("(1 queued)")
-    });
+    let screen = alice.wait("the server gone", |s| find(s, AWAY_NOTICE).is_some());
+    // A notice is dim, from its first character to its last.
+    let (row, column) = find(&screen, AWAY_NOTICE).unwrap();
+    let last = column + width(AWAY_NOTICE) as u16 - 1;
+    for at in [column, last] {
+        assert!(screen.cell(row, at).unwrap().dim(), "{}", shown(&screen));
+    }
+    alice.keys("typed while away");
+    alice.keys(ENTER);
+    alice.wait("the line waiting", |s| input_row(s).contains("(1 queued)"));
     let server = TestServer::start_on(&bind, &[]);
     let raw = server.joined_peer();
-    alice.wait("back in the room", WAIT, |s| {
-        s.contains("* back in the room")
-    });
+    alice.wait("back in the room", |s| find(s, BACK_NOTICE).is_some());
     expect_line(&raw, "alice typed while away");
-    alice.type_text("and after");
-    alice.keys(&["Enter"], false);
+    alice.wait_input("alice> ");
+    alice.keys("and after");
+    alice.keys(ENTER);
     expect_line(&raw, "alice and after");
 }
