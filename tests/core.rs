@@ -298,12 +298,12 @@ fn a_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name()
     server.proc.type_line("quit");
     assert_eq!(server.proc.wait_exit().code(), Some(0));
     client.wait_stdout("saying the server went away", |l| {
-        l.ends_with("* server went away; trying again — Ctrl-D to leave")
+        l.ends_with("-!- server went away; trying again — Ctrl-D to leave")
     });
     client.type_line("typed while it was away");
     let server = TestServer::start_on(&bind, &[]);
     let raw = server.joined_peer();
-    client.wait_stdout("back in the room", |l| l.ends_with("* back in the room"));
+    client.wait_stdout("back in the room", |l| l.ends_with("-!- back in the room"));
     raw.expect_chat("phoenix typed while it was away");
     client.type_line("and after");
     raw.expect_chat("phoenix and after");

@@ -141,7 +141,7 @@ fn our_client_ignores_a_forged_goodbye_removal_or_line() {
     fake.send_to(&frame::session(Token(*b"guessed!"), b""), client_addr)
         .unwrap();
     client.wait_stdout("the forgery told", |l| {
-        l.contains(" datagram") && l.contains("* ignored ") && l.contains("claiming")
+        l.contains(" datagram") && l.contains("-!- ignored ") && l.contains("claiming")
     });
     fake.send_to(
         &frame::line(token, 2, b"bob the real line", false),
@@ -164,7 +164,7 @@ fn our_client_ignores_a_forged_goodbye_removal_or_line() {
         .stdout_lines()
         .iter()
         .filter_map(|l| {
-            l.split("* ignored ")
+            l.split("-!- ignored ")
                 .nth(1)?
                 .split(' ')
                 .next()?
@@ -271,7 +271,7 @@ fn a_session_is_renewed_when_the_server_restarts() {
     // The server dies without a goodbye, and another starts on its port.
     drop(server);
     let again = TestServer::start_on(&addr, &[]);
-    client.wait_stdout("back", |l| l.ends_with("* back in the room"));
+    client.wait_stdout("back", |l| l.ends_with("-!- back in the room"));
     client.wait_stdout("the name again", |l| l.ends_with("* you are now rita"));
     let observer = again.joined_peer();
     client.type_line("made it");
@@ -355,7 +355,7 @@ fn through_a_lossy_network_every_line_typed_arrives_once_in_order_or_is_told_los
         let unsent = talker
             .stdout_lines()
             .iter()
-            .filter(|l| l.contains("* not relayed by the room: line "))
+            .filter(|l| l.contains("-!- not relayed by the room: line "))
             .count() as u64;
         if shown.len() as u64 + lost + unsent >= 150 || start.elapsed() > DEADLINE * 4 {
             break (shown, lost, unsent);

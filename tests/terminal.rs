@@ -26,7 +26,7 @@ use vt100::{Color, Parser, Screen};
 
 use common::{Peer, TestServer, CLIENT, DEADLINE};
 use udpchat::client::screen::color_of;
-use udpchat::client::session::{AWAY_NOTICE, BACK_NOTICE};
+use udpchat::client::session::ClientNotice;
 
 /// The terminal's size.
 const ROWS: u16 = 24;
@@ -388,10 +388,11 @@ fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name
     let alice = client(&server, "alice");
     server.proc.type_line("quit");
     assert_eq!(server.proc.wait_exit().code(), Some(0));
-    let screen = alice.wait("the server gone", |s| find(s, AWAY_NOTICE).is_some());
+    let away = ClientNotice::ServerAway.to_string();
+    let screen = alice.wait("the server gone", |s| find(s, &away).is_some());
     // A notice is dim, from its first character to its last.
-    let (row, column) = find(&screen, AWAY_NOTICE).unwrap();
-    let last = column + width(AWAY_NOTICE) as u16 - 1;
+    let (row, column) = find(&screen, &away).unwrap();
+    let last = column + width(&away) as u16 - 1;
     for at in [column, last] {
         assert!(screen.cell(row, at).unwrap().dim(), "{}", shown(&screen));
     }
@@ -400,7 +401,8 @@ fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name
     alice.wait("the line waiting", |s| input_row(s).contains("(1 queued)"));
     let server = TestServer::start_on(&bind, &[]);
     let raw = server.joined_peer();
-    alice.wait("back in the room", |s| find(s, BACK_NOTICE).is_some());
+    let back = ClientNotice::Back.to_string();
+    alice.wait("back in the room", |s| find(s, &back).is_some());
     expect_line(&raw, "alice typed while away");
     alice.wait_input("alice> ");
     alice.keys("and after");

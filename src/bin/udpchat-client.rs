@@ -41,9 +41,11 @@ fn main() -> ExitCode {
 }
 
 fn chat(args: Cli) -> ExitCode {
+    let server = cli::server_address(&args.server);
     let config = client::Config {
-        server: cli::server_address(&args.server),
+        server: server.clone(),
         session: client::SessionConfig {
+            server,
             heartbeat: args.heartbeat.0,
             max_message_bytes: proto::DEFAULT_MAX_MESSAGE,
             name: args.name,
@@ -54,16 +56,26 @@ fn chat(args: Cli) -> ExitCode {
     // A terminal gets the interactive client: raw input, restored on every way out
     // (this guard's drop, a panic's unwinding included). Anything else reads lines.
     let raw = client::terminal::RawMode::enter();
-    let screen = raw.as_ref().map(|_| client::Screen {
-        columns: client::terminal::size().map_or(80, |(_, columns)| columns),
-        colors: client::terminal::colors_wanted(),
+    let terminal = raw.as_ref().map(|raw| client::Terminal {
+        screen: client::Screen {
+            columns: client::terminal::size().map_or(80, |(_, columns)| columns),
+            colors: client::terminal::colors_wanted(),
+        },
+        raw,
     });
-    let outcome = client::run(&config, io::stdin(), &mut io::stdout().lock(), screen);
+    let outcome = client::run(&config, io::stdin(), &mut io::stdout().lock(), terminal);
     drop(raw);
     match outcome {
         Ok(Outcome::Quit) => ExitCode::SUCCESS,
         Ok(Outcome::ServerDown) => {
             eprintln!("udpchat-client: server {} is down", config.server);
+            ExitCode::FAILURE
+        }
+        Ok(Outcome::NoAnswer) => {
+            eprintln!(
+                "udpchat-client: no answer from {}: nothing there speaks udpchat",
+                config.server
+            );
             ExitCode::FAILURE
         }
         Ok(Outcome::Removed) => {

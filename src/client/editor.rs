@@ -27,6 +27,8 @@ pub enum Key {
     Interrupt,
     /// Ctrl-D.
     EndOfInput,
+    /// Ctrl-Z.
+    Suspend,
 }
 
 /// What a key did, for the caller.
@@ -42,6 +44,8 @@ pub enum Edit {
     Leave,
     /// Ctrl-L.
     Redraw,
+    /// Ctrl-Z: stop the client as a shell's job.
+    Suspend,
 }
 
 /// Turns a terminal's bytes into keys, across reads: a key's bytes may arrive split.
@@ -109,6 +113,7 @@ fn decode_one(bytes: &[u8]) -> Decoded {
         0x0c => key(Key::Redraw, 1),
         0x03 => key(Key::Interrupt, 1),
         0x04 => key(Key::EndOfInput, 1),
+        0x1a => key(Key::Suspend, 1),
         0x1b => decode_escape(bytes),
         b if b < 0x20 => Decoded::Key(None, 1),
         _ => {
@@ -239,6 +244,7 @@ impl Editor {
             Key::Interrupt => return Edit::Leave,
             Key::EndOfInput if self.line.is_empty() => return Edit::Leave,
             Key::EndOfInput => return Edit::Nothing,
+            Key::Suspend => return Edit::Suspend,
             _ => return Edit::Nothing,
         }
         Edit::Changed

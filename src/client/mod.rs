@@ -9,7 +9,6 @@
 
 pub mod editor;
 pub mod inbound;
-mod outgoing;
 pub mod screen;
 pub mod session;
 pub mod split;
@@ -48,6 +47,11 @@ pub const QUEUE_EVENTS: usize = 256;
 pub const QUEUE_BYTES: usize = 1 << 20;
 /// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
 const RECV_BUFFER: usize = 65_536;
+/// The longest the main loop waits without looking at its clock.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+/// How much later than it asked to be woken the main loop may wake before it takes
+/// the process for having been stopped (Ctrl-Z, a suspended machine).
+const CLOCK_JUMP: Duration = Duration::from_secs(2);
 /// How often the interactive client reads the terminal's size again (std has no
 /// signal for a resize); Ctrl-L reads it at once.
 const SIZE_READ_EVERY: Duration = Duration::from_secs(2);
@@ -99,11 +103,20 @@ struct Backlog {
     forged: AtomicU64,
 }
 
+/// The interactive terminal the client draws on: how it draws, and the raw mode it
+/// holds (to leave and take again around a stop).
+#[derive(Debug)]
+pub struct Terminal<'a> {
+    pub screen: Screen,
+    pub raw: &'a terminal::RawMode,
+}
+
 /// How the user types and reads: lines on a pipe, or an input line on a terminal.
 #[derive(Debug)]
-enum Front {
+enum Front<'a> {
     Lines,
     Terminal {
+        raw: &'a terminal::RawMode,
         screen: Screen,
         editor: Editor,
         decoder: KeyDecoder,
@@ -157,7 +170,7 @@ pub fn run(
     config: &Config,
     input: impl Read + std::marker::Send + 'static,
     output: &mut impl Write,
-    screen: Option<Screen>,
+    terminal: Option<Terminal<'_>>,
 ) -> Result<Outcome, Error> {
     let Some(Connected { socket, first }) = connect(&config.server)? else {
         return Ok(Outcome::ServerDown);
@@ -183,10 +196,11 @@ pub fn run(
         let (events, stop, backlog) = (events.clone(), Arc::clone(&stop), Arc::clone(&backlog));
         thread::spawn(move || receive(&recv_socket, &events, &stop, &backlog))
     };
-    let mut front = match screen {
-        Some(screen) => {
+    let mut front = match terminal {
+        Some(Terminal { screen, raw }) => {
             thread::spawn(move || read_keys(input, &events));
             Front::Terminal {
+                raw,
                 screen,
                 editor: Editor::new(),
                 decoder: KeyDecoder::default(),
@@ -272,20 +286,31 @@ fn main_loop(
         if let Ok(mut gate) = backlog.gate.lock() {
             *gate = session.gate();
         }
-        let received = match session.next_deadline() {
-            Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
-            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
+        let deadline = session.next_deadline();
+        // At most a second's wait, so a stop is noticed however far the deadline.
+        let wake = deadline.map_or(Instant::now() + MAX_WAIT, |due| {
+            due.min(Instant::now() + MAX_WAIT)
+        });
+        let received = inbox.recv_timeout(wake.saturating_duration_since(Instant::now()));
+        // Woken long after what it waited for: the process was stopped (Ctrl-Z, a
+        // suspended machine). The terminal may have been put back in cooked mode.
+        let now = Instant::now();
+        let late = now.saturating_duration_since(wake);
+        if late >= CLOCK_JUMP {
+            front.resumed(&session, output).map_err(Error::Output)?;
+            session.handle(Input::Resumed(late), now, &mut actions);
+        }
         let event = match received {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
-                session.handle_timeout(Instant::now(), &mut actions);
+                if deadline.is_some_and(|due| now >= due) {
+                    session.handle_timeout(now, &mut actions);
+                }
                 continue;
             }
             // Every sender is gone, which only happens if the threads died.
             Err(RecvTimeoutError::Disconnected) => Event::InputClosed,
         };
-        let now = Instant::now();
         match event {
             Event::Line(line) => session.handle(Input::Typed(&line), now, &mut actions),
             Event::Keys(bytes) => {
@@ -297,6 +322,15 @@ fn main_loop(
                 }
                 if keyed.interrupted {
                     session.handle(Input::Interrupt, now, &mut actions);
+                }
+                if keyed.suspended {
+                    let stopped = Instant::now();
+                    front.stop(&session, output).map_err(Error::Output)?;
+                    session.handle(
+                        Input::Resumed(stopped.elapsed()),
+                        Instant::now(),
+                        &mut actions,
+                    );
                 }
             }
             Event::InputClosed => session.handle(Input::InputClosed, now, &mut actions),
@@ -320,7 +354,7 @@ fn main_loop(
     }
 }
 
-impl Front {
+impl Front<'_> {
     /// Shows a line from the session, after the time, or after `mark` instead.
     fn show(
         &mut self,
@@ -361,6 +395,28 @@ impl Front {
         Ok(())
     }
 
+    /// Ctrl-Z: the terminal as it was, the process stopped until `fg`, then raw input
+    /// and the input line again.
+    fn stop(&mut self, session: &Session, output: &mut impl Write) -> io::Result<()> {
+        if let Front::Terminal { raw, screen, .. } = self {
+            output.write_all(&screen.clear_input_line())?;
+            output.flush()?;
+            raw.suspend();
+            terminal::stop_self();
+            raw.resume();
+        }
+        self.redraw(session, output)
+    }
+
+    /// The process ran again after a stop it did not ask for (SIGSTOP, a suspended
+    /// machine): the shell may have put the terminal back in cooked mode meanwhile.
+    fn resumed(&mut self, session: &Session, output: &mut impl Write) -> io::Result<()> {
+        if let Front::Terminal { raw, .. } = self {
+            raw.resume();
+        }
+        self.redraw(session, output)
+    }
+
     /// Draws the input line.
     fn redraw(&mut self, session: &Session, output: &mut impl Write) -> io::Result<()> {
         if let Front::Terminal {
@@ -399,6 +455,7 @@ impl Front {
         let mut typed = Vec::new();
         let mut redraw = false;
         let mut interrupted = false;
+        let mut suspended = false;
         for key in decoder.feed(bytes) {
             match editor.key(key) {
                 Edit::Submit(line) => {
@@ -406,6 +463,7 @@ impl Front {
                     redraw = true;
                 }
                 Edit::Leave => interrupted = true,
+                Edit::Suspend => suspended = true,
                 Edit::Changed => redraw = true,
                 Edit::Redraw => {
                     if let Some((_, columns)) = terminal::size() {
@@ -420,7 +478,11 @@ impl Front {
         if redraw {
             self.redraw(session, output)?;
         }
-        Ok(Keyed { typed, interrupted })
+        Ok(Keyed {
+            typed,
+            interrupted,
+            suspended,
+        })
     }
 }
 
@@ -439,14 +501,16 @@ fn refresh_size(screen: &mut Screen, size_read: &mut Instant) {
 struct Keyed {
     typed: Vec<String>,
     interrupted: bool,
+    /// Ctrl-Z: stop as a shell's job would.
+    suspended: bool,
 }
 
 /// The prompt for where the session is.
 fn prompt_of(session: &Session) -> Prompt {
     Prompt {
         name: session.name().map(str::to_string),
-        queued: session.waiting(),
-        away: session.is_away(),
+        queued: session.waiting(Instant::now()),
+        standing: session.standing(),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::hash::{Hash, Hasher};
 
 use super::editor::Editor;
+use super::session::{Standing, CLIENT_MARKER};
 use super::width::{char_width, text_width};
 
 /// The width of `HH:MM:SS `: continuation rows start under the text, so no row of a
@@ -25,12 +26,12 @@ pub struct Screen {
     pub colors: bool,
 }
 
-/// What the prompt shows: our name, lines waiting to go, whether the server is away.
+/// What the prompt shows: our name, lines not in the room yet, where we stand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prompt {
     pub name: Option<String>,
     pub queued: usize,
-    pub away: bool,
+    pub standing: Standing,
 }
 
 impl Screen {
@@ -52,8 +53,8 @@ impl Screen {
         // A tab would jump to a column the wrap cannot know: one space instead.
         let text = text.replace('\t', " ");
         let text = text.as_str();
-        // Notices, and lines said before we joined, are dim.
-        let notice = text.starts_with("* ") || time == EARLIER;
+        // Notices (the server's and our own), and lines said before we joined, are dim.
+        let notice = text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || time == EARLIER;
         let who_len = if notice {
             0
         } else {
@@ -113,11 +114,19 @@ impl Screen {
 }
 
 impl Prompt {
-    /// `alice (3 queued)> `, `(away) > `.
+    /// `alice (3 queued)> `, `(away)> `, `(connecting)> `.
     pub fn text(&self) -> String {
         let mut text = self.name.clone().unwrap_or_default();
-        if self.away {
-            text.push_str(if text.is_empty() { "(away)" } else { " (away)" });
+        let standing = match self.standing {
+            Standing::Connecting => Some("(connecting)"),
+            Standing::Away => Some("(away)"),
+            Standing::Joined => None,
+        };
+        if let Some(standing) = standing {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(standing);
         }
         if self.queued > 0 {
             let queued = format!("({} queued)", self.queued);
@@ -239,7 +248,7 @@ mod tests {
         let prompt = Prompt {
             name: Some("alice".into()),
             queued: 2,
-            away: false,
+            standing: Standing::Joined,
         };
         let bytes =
             plain(80).print_above("12:00:01", "bob interrupting you", false, &prompt, &editor);
@@ -248,6 +257,28 @@ mod tests {
             text,
             "\r\x1b[0K12:00:01 bob interrupting you\r\n\ralice (2 queued)> half-typed\x1b[0K\r\x1b[27C"
         );
+    }
+
+    #[test]
+    fn the_prompt_says_where_the_client_stands() {
+        let prompt = |name: Option<&str>, queued, standing| Prompt {
+            name: name.map(str::to_string),
+            queued,
+            standing,
+        };
+        assert_eq!(
+            prompt(None, 0, Standing::Connecting).text(),
+            "(connecting)> "
+        );
+        assert_eq!(
+            prompt(Some("alice"), 1, Standing::Connecting).text(),
+            "alice (connecting) (1 queued)> "
+        );
+        assert_eq!(
+            prompt(Some("alice"), 0, Standing::Away).text(),
+            "alice (away)> "
+        );
+        assert_eq!(prompt(Some("alice"), 0, Standing::Joined).text(), "alice> ");
     }
 
     #[test]
@@ -264,6 +295,11 @@ mod tests {
         );
         let notice = shown(&colored, "* bob left");
         assert!(notice.contains("\x1b[2m* bob left\x1b[0m"), "{notice:?}");
+        let ours = shown(&colored, "-!- back in the room");
+        assert!(
+            ours.contains("\x1b[2m-!- back in the room\x1b[0m"),
+            "{ours:?}"
+        );
         let plain = shown(&plain(80), "bob hi");
         assert!(
             !plain.contains("\x1b[3") && !plain.contains("\x1b[2m"),

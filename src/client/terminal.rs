@@ -1,15 +1,34 @@
 //! The terminal in raw mode, with std alone: `stty` run with the terminal as its input
 //! saves the settings, switches to character-at-a-time input without echo or signals,
 //! and a guard whose `Drop` restores them on every way out (a panic included).
+//!
+//! A signal that kills the process (SIGTERM, SIGHUP) runs no `Drop`, and std has no
+//! signal handlers. So a small watcher, `sh` reading a pipe from us, is started with
+//! raw mode: when the client's process ends its end of the pipe closes, whoever ended
+//! it, and the watcher restores the saved settings unless we said, on the way out, that
+//! we had done so ourselves.
 
 use std::fs::File;
-use std::io::IsTerminal;
-use std::process::{Command, Stdio};
+use std::io::{IsTerminal, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// What `stty` is given for raw input: no line editing, echo, signals or flow control.
+const RAW: [&str; 9] = [
+    "-icanon", "-echo", "-isig", "-ixon", "-iexten", "min", "1", "time", "0",
+];
+
+/// The watcher's script: restores the terminal when its input ends, unless the line
+/// it read says the client did it (`$1` is the saved settings). It ignores the signals
+/// a terminal sends its whole process group, so it outlives the client.
+const WATCHER: &str = "trap '' HUP INT QUIT TSTP; read done; \
+                       [ \"$done\" = restored ] || stty \"$1\" < /dev/tty 2>/dev/null";
 
 /// The terminal switched to raw input; dropping it restores the saved settings.
 #[derive(Debug)]
 pub struct RawMode {
     saved: String,
+    /// The watcher, and the pipe to it: restores the terminal if we die first.
+    watcher: Option<(Child, ChildStdin)>,
 }
 
 impl RawMode {
@@ -24,17 +43,44 @@ impl RawMode {
         }
         let saved = stty(&["-g"])?;
         let saved = saved.trim().to_string();
-        stty(&[
-            "-icanon", "-echo", "-isig", "-ixon", "-iexten", "min", "1", "time", "0",
-        ])?;
-        Some(RawMode { saved })
+        stty(&RAW)?;
+        let watcher = start_watcher(&saved);
+        Some(RawMode { saved, watcher })
+    }
+
+    /// Puts the terminal back as it was, for a while (before the client stops itself
+    /// on Ctrl-Z).
+    pub fn suspend(&self) {
+        let _ = stty(&[self.saved.as_str()]);
+    }
+
+    /// Raw input again: after a stop, the shell may have put the terminal back in
+    /// cooked mode. True if `stty` did it.
+    pub fn resume(&self) -> bool {
+        stty(&RAW).is_some()
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
         let _ = stty(&[self.saved.as_str()]);
+        if let Some((mut child, mut pipe)) = self.watcher.take() {
+            let _ = writeln!(pipe, "restored");
+            drop(pipe);
+            let _ = child.wait();
+        }
     }
+}
+
+/// Stops this process as Ctrl-Z would (SIGTSTP, by `kill`): the shell takes the
+/// terminal until `fg`. Returns once the process runs again.
+pub fn stop_self() {
+    let _ = Command::new("kill")
+        .args(["-TSTP", &std::process::id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// The terminal's size as (rows, columns), from `stty size`.
@@ -52,6 +98,20 @@ pub fn colors_wanted() -> bool {
     std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && !std::env::var("TERM").is_ok_and(|term| term == "dumb")
+}
+
+/// Starts the watcher that restores `saved` if this process dies without saying it
+/// did; `None` (and nothing worse) if `sh` cannot be started.
+fn start_watcher(saved: &str) -> Option<(Child, ChildStdin)> {
+    let mut child = Command::new("sh")
+        .args(["-c", WATCHER, "udpchat-client-watcher", saved])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pipe = child.stdin.take()?;
+    Some((child, pipe))
 }
 
 /// Runs `stty ARGS` on the controlling terminal; its output, if it succeeded.

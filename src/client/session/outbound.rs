@@ -2,11 +2,18 @@
 //! faster than the room's rate limit (its welcome says what it is), so a paste of thirty
 //! lines reaches the room whole. Lines sent are remembered until the room relays them
 //! back, so the ones it dropped can be sent again and the ones never relayed are named.
+//!
+//! In a session, what was sent is also numbered ([`Typed`]) and sent again until the
+//! server says it took that number. One rule confirms a line, in a session or not: the
+//! room relaying it back ([`Outgoing::confirm`]); being taken only stops the resending.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::proto::frame::{self, Token};
 use crate::proto::{self, Chat, Command, RateLimit};
+
+use super::{RESEND_TYPED_AFTER, RESEND_TYPED_TIMES};
 
 /// The limit assumed until the room's welcome tells its own: our server's default.
 pub const DEFAULT_LIMIT: RateLimit = RateLimit {
@@ -28,6 +35,20 @@ pub const WELCOME_WAIT: Duration = Duration::from_secs(1);
 const RATE_MARGIN: f64 = 0.9;
 /// The most lines remembered as sent and not yet relayed back.
 const MAX_AWAITED: usize = 256;
+
+/// The most typed lines awaiting the server's answer.
+const TYPED_UNACKED_MAX: usize = 256;
+
+/// The lines we typed in our session: each numbered, and sent again every
+/// [`RESEND_TYPED_AFTER`] (at most [`RESEND_TYPED_TIMES`] times) until an answer from
+/// the server says it took that number. The server takes each number once, in order.
+#[derive(Debug, Default)]
+pub(super) struct Typed {
+    /// The last number given.
+    last: u64,
+    /// Frames sent and not yet taken: number, bytes, when last sent, times sent again.
+    unacked: VecDeque<(u64, Vec<u8>, Instant, u32)>,
+}
 
 /// Lines waiting to be sent, and lines sent awaiting the room's echo.
 #[derive(Debug)]
@@ -211,6 +232,19 @@ impl Outgoing {
         given_up
     }
 
+    /// How many messages sent await the room's echo.
+    pub fn unconfirmed(&self) -> usize {
+        self.awaited.len()
+    }
+
+    /// Empties the queue, for the end: the messages never sent, and those sent and
+    /// not relayed back.
+    pub fn drain(&mut self) -> (Vec<String>, Vec<String>) {
+        let waiting = self.waiting.drain(..).map(|p| p.text).collect();
+        let awaited = self.awaited.drain(..).map(|a| a.piece.text).collect();
+        (waiting, awaited)
+    }
+
     /// Whether every message sent has been relayed back (or given up on).
     pub fn all_confirmed(&self) -> bool {
         self.awaited.is_empty()
@@ -248,6 +282,50 @@ impl Outgoing {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * limit.per_sec * RATE_MARGIN).min(capacity(limit));
         self.updated = self.updated.max(now);
+    }
+}
+
+impl Typed {
+    /// Numbers `body` and returns its frame, kept until taken.
+    pub(super) fn send(&mut self, token: Token, body: &[u8], now: Instant) -> Vec<u8> {
+        self.last += 1;
+        let frame = frame::typed(token, self.last, body);
+        if self.unacked.len() == TYPED_UNACKED_MAX {
+            self.unacked.pop_front();
+        }
+        self.unacked.push_back((self.last, frame.clone(), now, 0));
+        frame
+    }
+
+    /// The server took every number up to `received`.
+    pub(super) fn taken(&mut self, received: u64) {
+        self.unacked.retain(|&(seq, ..)| seq > received);
+    }
+
+    /// The frames due to be sent again at `now`.
+    pub(super) fn due(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        let mut again = Vec::new();
+        self.unacked.retain_mut(|(_, frame, sent_at, times)| {
+            if now < *sent_at + RESEND_TYPED_AFTER {
+                return true;
+            }
+            if *times >= RESEND_TYPED_TIMES {
+                return false;
+            }
+            *times += 1;
+            *sent_at = now;
+            again.push(frame.clone());
+            true
+        });
+        again
+    }
+
+    /// When the next frame is due to be sent again, if any waits.
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.unacked
+            .iter()
+            .map(|&(_, _, sent_at, _)| sent_at + RESEND_TYPED_AFTER)
+            .min()
     }
 }
 
