@@ -2,7 +2,7 @@
 //! terminal in raw mode), edits out. UTF-8 aware: the cursor moves by character; history
 //! of this session's lines on Up and Down.
 
-use super::width::{char_width, text_width};
+use super::width::{char_width_after, chars_width, text_width};
 
 /// A key the editor knows, decoded from the terminal's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,16 +259,17 @@ impl Editor {
     /// the line scrolls sideways only as far as needed to keep the cursor in view.
     pub fn view(&self, columns: usize) -> (String, usize) {
         let columns = columns.max(2);
-        let width = |chars: &[char]| chars.iter().map(|&c| char_width(c)).sum::<usize>();
         let mut start = self.scroll.get().min(self.cursor);
-        while start < self.cursor && width(&self.line[start..self.cursor]) >= columns {
+        while start < self.cursor && chars_width(&self.line[start..self.cursor]) >= columns {
             start += 1;
         }
         self.scroll.set(start);
         let mut shown = String::new();
         let mut used = 0;
+        let mut prev = None;
         for &c in &self.line[start..] {
-            let w = char_width(c);
+            let w = char_width_after(prev, c);
+            prev = Some(c);
             if used + w > columns {
                 break;
             }
@@ -276,7 +277,7 @@ impl Editor {
             used += w;
         }
         debug_assert!(text_width(&shown) <= columns);
-        (shown, width(&self.line[start..self.cursor]))
+        (shown, chars_width(&self.line[start..self.cursor]))
     }
 }
 

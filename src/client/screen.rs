@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use super::editor::Editor;
 use super::session::{Standing, CLIENT_MARKER};
-use super::width::{char_width, text_width};
+use super::width::{char_width_after, text_width};
 
 /// The width of `HH:MM:SS `: continuation rows start under the text, so no row of a
 /// wrapped message can pass for a message of its own.
@@ -146,8 +146,10 @@ pub fn wrap(text: &str, columns: usize) -> Vec<String> {
     let mut rows = Vec::new();
     let mut row = String::new();
     let mut width = 0;
+    let mut prev = None;
     for c in text.chars() {
-        let w = char_width(c);
+        let w = char_width_after(prev, c);
+        prev = Some(c);
         if width + w > columns && c == ' ' {
             // A space at the edge: the row ends there.
             rows.push(std::mem::take(&mut row));

@@ -14,10 +14,43 @@ pub fn char_width(c: char) -> usize {
     }
 }
 
+/// The columns `c` takes after `prev`: a wide character joined to the one before by
+/// a zero-width joiner (👩‍💻, 👨‍👩‍👧) is drawn in that one's columns.
+pub fn char_width_after(prev: Option<char>, c: char) -> usize {
+    if prev == Some(ZERO_WIDTH_JOINER) && is_wide(c as u32) {
+        0
+    } else {
+        char_width(c)
+    }
+}
+
+/// The columns `chars` take.
+pub fn chars_width(chars: &[char]) -> usize {
+    let mut prev = None;
+    chars
+        .iter()
+        .map(|&c| {
+            let w = char_width_after(prev, c);
+            prev = Some(c);
+            w
+        })
+        .sum()
+}
+
 /// The columns `text` takes.
 pub fn text_width(text: &str) -> usize {
-    text.chars().map(char_width).sum()
+    let mut prev = None;
+    text.chars()
+        .map(|c| {
+            let w = char_width_after(prev, c);
+            prev = Some(c);
+            w
+        })
+        .sum()
 }
+
+/// U+200D, which joins emoji into one: kept between two visible characters.
+const ZERO_WIDTH_JOINER: char = '\u{200d}';
 
 fn is_zero_width(c: u32) -> bool {
     matches!(
@@ -107,6 +140,14 @@ fn is_wide(c: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_emoji_sequence_joined_by_zwj_takes_the_columns_of_one() {
+        assert_eq!(text_width("👩\u{200d}💻"), 2);
+        assert_eq!(text_width("👨\u{200d}👩\u{200d}👧"), 2);
+        assert_eq!(text_width("👩💻"), 4, "not joined: two");
+        assert_eq!(chars_width(&['a', '\u{200d}', 'b']), 2);
+    }
+
     use super::*;
 
     #[test]

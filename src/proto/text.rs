@@ -44,11 +44,31 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
                 _ => {}
             },
             '\u{9b}' => skip_csi(&mut chars),
+            // The joiner of emoji sequences (👩‍💻), between two visible characters only.
+            ZERO_WIDTH_JOINER
+                if clean
+                    .chars()
+                    .rev()
+                    .find(|&c| !is_invisible(c))
+                    .is_some_and(joins)
+                    && chars.peek().is_some_and(|&next| joins(next)) =>
+            {
+                clean.push(c)
+            }
             c if is_unsafe(c) => {}
             c => clean.push(c),
         }
     }
     Cow::Owned(clean)
+}
+
+/// U+200D ZERO WIDTH JOINER: it makes one emoji of several (👩‍💻 is 👩, the joiner,
+/// 💻), so it is kept between two visible characters and removed elsewhere.
+const ZERO_WIDTH_JOINER: char = '\u{200d}';
+
+/// Whether `c` may stand on either side of a kept joiner: something visible.
+fn joins(c: char) -> bool {
+    !c.is_whitespace() && !is_unsafe(c) && !is_invisible(c) && !is_blank(c)
 }
 
 /// Whether [`terminal_safe`] removes or replaces `c`: a control but tab, a line
@@ -93,7 +113,7 @@ pub fn reader_fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     let mut space = false;
     for c in text.chars() {
-        if is_invisible(c) {
+        if is_invisible(c) || c == ZERO_WIDTH_JOINER {
             continue;
         }
         if c.is_whitespace() || is_blank(c) {
@@ -238,7 +258,6 @@ mod tests {
         for c in [
             '\u{200b}',
             '\u{200c}',
-            '\u{200d}',
             '\u{2060}',
             '\u{feff}',
             '\u{200e}',
@@ -263,6 +282,29 @@ mod tests {
             );
             assert!(is_unsafe(c));
         }
+    }
+
+    #[test]
+    fn the_emoji_joiner_stays_between_two_visible_characters_only() {
+        for kept in [
+            "👩\u{200d}💻",
+            "👨\u{200d}👩\u{200d}👧",
+            "a 🏳\u{fe0f}\u{200d}🌈 b",
+        ] {
+            assert_eq!(terminal_safe(kept), kept, "{kept:?}");
+        }
+        for (text, safe) in [
+            ("\u{200d}👩", "👩"),
+            ("👩\u{200d}", "👩"),
+            ("👩 \u{200d}💻", "👩 💻"),
+            ("👩\u{200d}\u{200d}💻", "👩\u{200d}💻"),
+            ("👩\u{200d}\u{200b}💻", "👩💻"),
+            ("👩\u{200d}\x1b[31m💻", "👩💻"),
+        ] {
+            assert_eq!(terminal_safe(text), safe, "{text:?}");
+        }
+        // A reader sees through it, so `/me jo\u{200d}ined` reads as `joined`.
+        assert_eq!(reader_fold("jo\u{200d}ined"), reader_fold("joined"));
     }
 
     #[test]

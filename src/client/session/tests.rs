@@ -1082,3 +1082,238 @@ fn a_typed_line_is_sent_again_under_its_number_until_the_server_takes_it() {
     }
     assert_eq!(count as u32, RESEND_TYPED_TIMES - 2, "two were sent before");
 }
+
+/// Runs every deadline up to `until`; returns all the actions.
+fn run_until(s: &mut Session, now: &mut Instant, until: Instant) -> Vec<Action> {
+    let mut all = Vec::new();
+    while let Some(due) = s.next_deadline().filter(|&due| due <= until) {
+        *now = due.max(*now);
+        s.handle_timeout(*now, &mut all);
+    }
+    *now = until;
+    all
+}
+
+// Issue 16, item 1: a server that never answers gives a sign, and piped input that
+// ends exits 1, naming what it typed.
+#[test]
+fn a_server_that_never_answers_is_told_and_ended_input_exits_with_no_answer() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    let mut now = t;
+    assert_eq!(s.standing(), Standing::Connecting);
+    step(&mut s, Input::Typed("anyone?"), t);
+    assert_eq!(s.waiting(t), 1, "the line shows as waiting");
+    let told = run_until(&mut s, &mut now, t + NO_ANSWER_AFTER);
+    let no_answer = ClientNotice::NoAnswerYet {
+        server: "127.0.0.1:9999",
+    };
+    assert!(
+        shown_texts(&told).contains(&no_answer.to_string()),
+        "{told:?}"
+    );
+    assert!(
+        sends(&told).contains(&"anyone?".to_string()),
+        "sent, as a classic server needs"
+    );
+    assert_eq!(s.waiting(now), 1, "and still shown as waiting: {told:?}");
+    assert_eq!(s.standing(), Standing::Connecting);
+    let mut end = step(&mut s, Input::InputClosed, now);
+    let until = now + Duration::from_secs(1);
+    end.extend(run_until(&mut s, &mut now, until));
+    assert_eq!(end.last(), Some(&Action::End(Outcome::NoAnswer)), "{end:?}");
+    let named = ClientNotice::NotRelayed("anyone?").to_string();
+    assert!(shown_texts(&end).contains(&named), "{end:?}");
+}
+
+// Issue 16, item 2: after a quick restart (the server forgot our session, said
+// nothing), a line typed shows as waiting, the loss is noticed within seconds, and the
+// line goes again in the new session.
+#[test]
+fn a_line_typed_after_a_quick_restart_waits_visibly_and_goes_in_the_new_session() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, true);
+    let mut now = t + Duration::from_secs(1);
+    let typed = step(&mut s, Input::Typed("after the restart"), now);
+    assert_eq!(sends(&typed).len(), 1, "{typed:?}");
+    assert_eq!(
+        s.waiting(now),
+        0,
+        "an answer normally comes within a round trip"
+    );
+    // No answer: the restarted server ignores our old session's frames.
+    let later = now + SHOWN_WAITING_AFTER;
+    run_until(&mut s, &mut now, later);
+    assert_eq!(s.waiting(now), 1, "the prompt counts it");
+    let lost_at = now + SESSION_LOST_AFTER;
+    let actions = run_until(&mut s, &mut now, lost_at);
+    let lost = ClientNotice::SessionUnanswered {
+        secs: SESSION_LOST_AFTER.as_secs(),
+    };
+    assert!(
+        shown_texts(&actions).contains(&lost.to_string()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        sends(&actions).last().map(String::as_str),
+        Some("@IM@"),
+        "a hello at once"
+    );
+    assert_eq!(s.waiting(now), 1);
+    // The new server answers: a session with a new token, and the line goes in it.
+    let renewed = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), now));
+    assert_ne!(renewed, token);
+    let back = step(
+        &mut s,
+        Input::Datagram(&frame::line(renewed, 1, PACED_WELCOME, false)),
+        now,
+    );
+    assert!(
+        shown_texts(&back).contains(&ClientNotice::Back.to_string()),
+        "{back:?}"
+    );
+    let again: Vec<Vec<u8>> = back
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(bytes) => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        again
+            .iter()
+            .any(|d| matches!(frame::read(d), Framed::Typed { token, body, .. } if token == renewed && body == b"after the restart")),
+        "{back:?}"
+    );
+}
+
+// Issue 16, item 3: a stop is not a server failure. The session is probed at once;
+// if the server forgot us, it is joined again with its own notice, and history we
+// have seen is not shown again.
+#[test]
+fn a_stopped_client_rejoins_without_calling_it_a_failure_or_repeating_history() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, true);
+    let seen = frame::line(token, 2, b"bob said this before", false);
+    assert_eq!(
+        shown_texts(&step(&mut s, Input::Datagram(&seen), t)),
+        ["bob said this before"]
+    );
+    let mut now = t + Duration::from_secs(16);
+    let probe = step(&mut s, Input::Resumed(Duration::from_secs(15)), now);
+    assert_eq!(probe, [Action::Send(frame::session(token, b"@im@"))]);
+    let until = now + SESSION_LOST_AFTER;
+    let actions = run_until(&mut s, &mut now, until);
+    let texts = shown_texts(&actions);
+    assert!(
+        texts.contains(&ClientNotice::Resumed { secs: 15 }.to_string()),
+        "{texts:?}"
+    );
+    assert!(
+        !texts.contains(&ClientNotice::ServerAway.to_string()),
+        "{texts:?}"
+    );
+    let renewed = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), now));
+    let mut shown = Vec::new();
+    for (seq, line) in [
+        (1, &b"bob said this before"[..]),
+        (2, b"carol said this meanwhile"),
+    ] {
+        let history = frame::line(renewed, seq, line, true);
+        shown.extend(step(&mut s, Input::Datagram(&history), now));
+    }
+    assert_eq!(shown[0], show(&ClientNotice::Back.to_string(), false));
+    assert_eq!(
+        shown[1..],
+        [Action::ShowEarlier("carol said this meanwhile".into())],
+        "history we saw is not shown twice"
+    );
+}
+
+// Issue 16, item 4: `echo quit | udpchat-client` leaves nothing behind: a quit typed
+// while the session is being opened goes in it once it opens.
+#[test]
+fn a_quit_piped_during_the_handshake_goes_in_the_session_it_opens() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
+    assert!(
+        step(&mut s, Input::Typed("quit"), t).is_empty(),
+        "it waits for the session"
+    );
+    assert!(step(&mut s, Input::InputClosed, t).is_empty());
+    let welcome = frame::line(token, 1, PACED_WELCOME, false);
+    let actions = step(&mut s, Input::Datagram(&welcome), t);
+    assert_eq!(
+        actions[1..],
+        [
+            Action::Send(frame::session(token, b"quit")),
+            Action::End(Outcome::Quit)
+        ],
+        "{actions:?}"
+    );
+    // And Ctrl-C during a handshake: a quit in its frame, and one bare for a classic
+    // server that took our hello as a heartbeat.
+    let (mut s, _) = start(None, t);
+    let token = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), t));
+    assert_eq!(
+        step(&mut s, Input::Interrupt, t),
+        [
+            Action::Send(frame::session(token, b"quit")),
+            send(b"quit"),
+            Action::End(Outcome::Quit)
+        ]
+    );
+}
+
+// Issue 16, item 6: an ICMP error, which anyone who knows our address can forge, does
+// not drop a session that still answers.
+#[test]
+fn a_forged_port_unreachable_does_not_drop_a_session_that_answers() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, true);
+    let mut now = t;
+    for round in 0..20u32 {
+        now = t + Duration::from_millis(500) * round;
+        let probe = step(&mut s, Input::Refused, now);
+        assert!(probe.is_empty(), "{probe:?}");
+        let mut actions = Vec::new();
+        s.handle_timeout(now, &mut actions);
+        if !actions.is_empty() {
+            assert_eq!(actions, [Action::Send(frame::session(token, b"@im@"))]);
+        }
+        // The server answers the probe.
+        let mut answer = Vec::new();
+        frame::write_answer(&mut answer, token, 1, 0);
+        assert!(step(&mut s, Input::Datagram(&answer), now).is_empty());
+        assert_eq!(s.standing(), Standing::Joined);
+    }
+    let until = now + Duration::from_secs(4);
+    let quiet = run_until(&mut s, &mut now, until);
+    assert!(
+        shown_texts(&quiet).is_empty(),
+        "no notice while the server answers: {quiet:?}"
+    );
+}
+
+// Issue 16, item 9: `/me` that mentions us rings the bell as a chat line does.
+#[test]
+fn an_action_that_mentions_us_rings_the_bell() {
+    let t = Instant::now();
+    let (mut s, _) = start(Some("alice"), t);
+    step(&mut s, Input::Datagram(WELCOME), t);
+    step(&mut s, Input::Datagram(b"* you are now alice"), t);
+    let rung = |s: &mut Session, line: &[u8]| {
+        step(s, Input::Datagram(line), t)
+            .iter()
+            .any(|a| matches!(a, Action::Show { bell: true, .. }))
+    };
+    assert!(rung(&mut s, b"* bob pokes alice"));
+    assert!(rung(&mut s, b"bob hi alice"));
+    assert!(!rung(&mut s, b"* alice waves"), "our own action");
+    assert!(!rung(&mut s, b"* bob waves"));
+    assert!(
+        !rung(&mut s, b"* alice left"),
+        "a notice about us is no mention"
+    );
+}
