@@ -343,7 +343,7 @@ fn through_a_lossy_network_every_line_typed_arrives_once_in_order_or_is_told_los
         let lost: u64 = lines
             .iter()
             .filter_map(|l| {
-                l.split("* ")
+                l.split("-!- ")
                     .nth(1)?
                     .strip_suffix(" lost")?
                     .split(' ')

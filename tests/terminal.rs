@@ -40,6 +40,8 @@ const LEFT: &str = "\x1b[D";
 const END: &str = "\x1b[F";
 const UP: &str = "\x1b[A";
 const CTRL_C: &str = "\x03";
+const CTRL_D: &str = "\x04";
+const CTRL_Z: &str = "\x1a";
 
 /// The client running in a pseudo-terminal, and the screen it drew. Dropping it kills
 /// and reaps the client, closes the terminal and joins the reader.
@@ -408,4 +410,162 @@ fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name
     alice.keys("and after");
     alice.keys(ENTER);
     expect_line(&raw, "alice and after");
+}
+
+/// Sends `signal` to the client.
+fn signal(terminal: &Terminal, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(terminal.child.id() as i32).expect("a pid");
+    rustix::process::kill_process(pid, signal).expect("signal the client");
+}
+
+/// Waits until the terminal's local modes satisfy `done`.
+#[track_caller]
+fn wait_modes(terminal: &Terminal, what: &str, done: impl Fn(LocalModes) -> bool) {
+    let start = Instant::now();
+    while !done(terminal.modes().local_modes) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the terminal never became {what}: {:?}",
+            terminal.modes().local_modes
+        );
+        thread::sleep(POLL);
+    }
+}
+
+// Issue 16, item 5: a client killed without a chance to clean up (SIGKILL, and so
+// SIGTERM or SIGHUP too) still leaves the terminal as it was.
+#[test]
+fn a_killed_client_leaves_the_terminal_restored() {
+    let server = TestServer::start(&[]);
+    let mut alice = client(&server, "alice");
+    assert!(
+        !alice.modes().local_modes.contains(LocalModes::ICANON),
+        "raw while it runs"
+    );
+    alice.child.kill().expect("kill the client");
+    alice.wait_exit();
+    let before = alice.modes_at_start.local_modes;
+    wait_modes(&alice, "restored", |modes| modes == before);
+    assert_eq!(alice.modes().input_modes, alice.modes_at_start.input_modes);
+}
+
+// Issue 16, item 1: a server that never answers: the prompt says connecting, the
+// person is told within a few seconds, a typed line shows as waiting, and leaving is
+// no success (exit status 1).
+#[test]
+fn a_silent_server_shows_connecting_and_the_typed_line_waits_visibly() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a silent server");
+    let addr = silent.local_addr().expect("its address").to_string();
+    let mut alice = Terminal::start(CLIENT, &[&addr, "--name", "alice"]);
+    alice.wait_input("(connecting)> ");
+    let told = format!("-!- no answer from {addr} yet; still trying — Ctrl-D to leave");
+    alice.wait("the silence told", |s| find(s, &told).is_some());
+    alice.keys("hello?");
+    alice.keys(ENTER);
+    alice.wait_input("(connecting) (1 queued)> ");
+    alice.keys(CTRL_D);
+    let status = alice.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", shown(&alice.screen()));
+    let named = ClientNotice::NotRelayed("hello?").to_string();
+    alice.wait("the line named", |s| find(s, &named).is_some());
+}
+
+// Issue 16, item 2: the server restarts without a goodbye (killed, started again at
+// once); a line typed then shows as waiting and arrives in the new session.
+#[test]
+fn a_line_typed_after_a_quick_restart_shows_as_waiting_and_arrives() {
+    let server = TestServer::start(&[]);
+    let bind = server.addr.to_string();
+    let alice = client(&server, "alice");
+    drop(server);
+    let server = TestServer::start_on(&bind, &[]);
+    let raw = server.joined_peer();
+    alice.keys("typed after the restart");
+    alice.keys(ENTER);
+    alice.wait("the line waiting", |s| input_row(s).contains("(1 queued)"));
+    expect_line(&raw, "alice typed after the restart");
+    alice.wait_input("alice> ");
+    let screen = alice.screen();
+    let away = ClientNotice::ServerAway.to_string();
+    assert!(find(&screen, &away).is_none(), "{}", shown(&screen));
+}
+
+// Issue 16, item 3: the client is stopped (as by a suspended laptop, or a shell's
+// job control) long enough to be evicted, and the shell puts the terminal back in
+// cooked mode meanwhile. Resumed, it takes raw input again, rejoins without calling
+// it a server failure, and chats.
+#[test]
+fn a_stopped_client_comes_back_raw_and_rejoins() {
+    let server = TestServer::start(&["--timeout", "2"]);
+    let addr = server.addr.to_string();
+    let alice = Terminal::start(CLIENT, &[&addr, "--name", "alice", "--heartbeat", "0.5"]);
+    alice.wait("the name taken", |s| {
+        find(s, "* you are now alice").is_some()
+    });
+    let stopped = Instant::now();
+    signal(&alice, rustix::process::Signal::STOP);
+    // What a shell does when its job stops.
+    let pts = alice.pts.as_ref().expect("the terminal is open");
+    rustix::termios::tcsetattr(
+        pts,
+        rustix::termios::OptionalActions::Now,
+        &alice.modes_at_start,
+    )
+    .expect("cooked mode");
+    server.wait_log("alice timed out");
+    // Stopped well past what the client would have slept, so it sees its clock jump.
+    while stopped.elapsed() < Duration::from_secs(3) {
+        thread::sleep(POLL);
+    }
+    signal(&alice, rustix::process::Signal::CONT);
+    wait_modes(&alice, "raw again", |modes| {
+        !modes.contains(LocalModes::ICANON)
+    });
+    let back = ClientNotice::Back.to_string();
+    let screen = alice.wait("back in the room", |s| find(s, &back).is_some());
+    let away = ClientNotice::ServerAway.to_string();
+    assert!(find(&screen, &away).is_none(), "{}", shown(&screen));
+    alice.wait_input("alice> ");
+    let raw = server.joined_peer();
+    alice.keys("still here");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice still here");
+}
+
+/// Whether the process is stopped, where the system tells it.
+fn is_stopped(pid: u32) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit(") ").next()?.chars().next()?;
+    Some(state == 'T')
+}
+
+// Issue 16, item 3: Ctrl-Z stops the client as a shell's job, with the terminal as it
+// was; `fg` brings it back raw, its input line drawn again. A real shell runs it: the
+// kernel stops a process on Ctrl-Z only under one (it ignores SIGTSTP for a process
+// group no shell watches, and so does the client's own request to stop).
+#[test]
+fn ctrl_z_stops_under_a_shell_and_fg_comes_back_whole() {
+    if is_stopped(std::process::id()).is_none() {
+        return; // No /proc here to see a stop in.
+    }
+    let server = TestServer::start(&[]);
+    let shell = Terminal::start("sh", &["-i"]);
+    shell.keys(&format!("{CLIENT} {} --name alice\r", server.addr));
+    shell.wait("the name taken", |s| {
+        find(s, "* you are now alice").is_some()
+    });
+    shell.keys("half");
+    shell.wait_input("alice> half");
+    shell.keys(CTRL_Z);
+    // The shell has the terminal back, as it was: it reads a line.
+    wait_modes(&shell, "cooked", |modes| modes.contains(LocalModes::ICANON));
+    shell.keys("fg\r");
+    wait_modes(&shell, "raw again", |modes| {
+        !modes.contains(LocalModes::ICANON)
+    });
+    shell.wait_input("alice> half");
+    let raw = server.joined_peer();
+    shell.keys(" and back");
+    shell.keys(ENTER);
+    expect_line(&raw, "alice half and back");
 }

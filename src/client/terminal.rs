@@ -8,7 +8,7 @@
 //! it, and the watcher restores the saved settings unless we said, on the way out, that
 //! we had done so ourselves.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
@@ -20,8 +20,10 @@ const RAW: [&str; 9] = [
 /// The watcher's script: restores the terminal when its input ends, unless the line
 /// it read says the client did it (`$1` is the saved settings). It ignores the signals
 /// a terminal sends its whole process group, so it outlives the client.
+/// Its standard output is the terminal itself, opened by us while we had it: when the
+/// client led its session, the session's `/dev/tty` is gone once it dies.
 const WATCHER: &str = "trap '' HUP INT QUIT TSTP; read done; \
-                       [ \"$done\" = restored ] || stty \"$1\" < /dev/tty 2>/dev/null";
+                       [ \"$done\" = restored ] || stty \"$1\" <&1 2>/dev/null";
 
 /// The terminal switched to raw input; dropping it restores the saved settings.
 #[derive(Debug)]
@@ -103,10 +105,15 @@ pub fn colors_wanted() -> bool {
 /// Starts the watcher that restores `saved` if this process dies without saying it
 /// did; `None` (and nothing worse) if `sh` cannot be started.
 fn start_watcher(saved: &str) -> Option<(Child, ChildStdin)> {
+    let tty = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
     let mut child = Command::new("sh")
         .args(["-c", WATCHER, "udpchat-client-watcher", saved])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(tty))
         .stderr(Stdio::null())
         .spawn()
         .ok()?;

@@ -75,6 +75,9 @@ pub const NO_ANSWER_AFTER: Duration = Duration::from_secs(3);
 /// The longest a secured session may go unanswered (probed every [`PROBE_EVERY`])
 /// before it is given up and joined again; two heartbeat intervals, if shorter.
 pub const SESSION_LOST_AFTER: Duration = Duration::from_secs(6);
+/// How long a secured session may go unanswered after the client was stopped before
+/// it is joined again (the server has most likely evicted it).
+pub const RESUMED_LOST_AFTER: Duration = Duration::from_secs(2);
 /// How long a typed frame may go unanswered before the prompt counts its line as
 /// waiting (an answer normally comes within a round trip).
 pub const SHOWN_WAITING_AFTER: Duration = Duration::from_millis(300);
@@ -638,7 +641,13 @@ impl Session {
         else {
             return false;
         };
-        if now.saturating_duration_since(unanswered.since) < self.session_lost_after() {
+        // After a stop, a probe unanswered for a few round trips says enough: the
+        // server most likely evicted us meanwhile.
+        let lost_after = match unanswered.cause {
+            Silence::Resumed(_) => self.session_lost_after().min(RESUMED_LOST_AFTER),
+            Silence::Unanswered | Silence::Refused => self.session_lost_after(),
+        };
+        if now.saturating_duration_since(unanswered.since) < lost_after {
             return false;
         }
         self.session_lost(unanswered.cause, now, actions);
@@ -796,7 +805,12 @@ impl Session {
                 None => actions.push(Action::Send(proto::QUIT.to_vec())),
             },
         }
-        self.end(Outcome::Quit, now, actions);
+        // Leaving before the server ever answered is no success.
+        let outcome = match self.link {
+            Link::Connecting { .. } => Outcome::NoAnswer,
+            _ => Outcome::Quit,
+        };
+        self.end(outcome, now, actions);
     }
 
     fn end(&mut self, outcome: Outcome, now: Instant, actions: &mut Vec<Action>) {
