@@ -123,7 +123,7 @@ impl Harness {
                     }
                     self.sent.push(datagram.clone());
                 }
-                Action::Show { text, .. } | Action::ShowEarlier(text) => {
+                Action::Show { text, .. } | Action::ShowEarlier { text, .. } => {
                     self.shown.push(text.clone())
                 }
                 Action::End(_) => self.ended = true,

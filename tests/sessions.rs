@@ -291,10 +291,14 @@ fn our_client_is_shown_the_last_lines_said_before_it_came() {
     talker.send(b"and now");
     client.wait_stdout("the new line", |l| l.ends_with(" and now"));
     let lines = client.stdout_lines();
-    let earlier: Vec<&str> = lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("earlier: "))
-        .collect();
+    // Each marked with when it was said, `(HH:MM)`, in place of the time.
+    fn said_at(l: &str) -> Option<&str> {
+        let rest = l.strip_prefix('(')?;
+        let (hh_mm, line) = rest.split_once(") ")?;
+        let ok = hh_mm.len() == 5 && hh_mm.as_bytes()[2] == b':';
+        ok.then(|| line.trim_start())
+    }
+    let earlier: Vec<&str> = lines.iter().filter_map(|l| said_at(l)).collect();
     let who = talker.addr();
     assert_eq!(
         earlier,
@@ -307,7 +311,7 @@ fn our_client_is_shown_the_last_lines_said_before_it_came() {
         client.report()
     );
     let first_new = lines.iter().position(|l| l.ends_with(" and now"));
-    let last_earlier = lines.iter().rposition(|l| l.starts_with("earlier: "));
+    let last_earlier = lines.iter().rposition(|l| said_at(l).is_some());
     assert!(last_earlier < first_new, "before anything new");
 }
 

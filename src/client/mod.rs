@@ -266,9 +266,13 @@ fn main_loop(
                         return Err(Error::Output(e));
                     }
                 }
-                Action::ShowEarlier(text) => {
-                    let earlier = Some(screen::EARLIER);
-                    if let Err(e) = front.show(&session, output, earlier, &text, false) {
+                Action::ShowEarlier { text, age } => {
+                    let said_at = age.and_then(|age| {
+                        let age = chrono::Duration::from_std(age).ok()?;
+                        Some((chrono::Local::now() - age).format("%H:%M").to_string())
+                    });
+                    let mark = screen::earlier_mark(said_at.as_deref());
+                    if let Err(e) = front.show(&session, output, Some(&mark), &text, false) {
                         let _ = send(socket, proto::QUIT);
                         return Err(Error::Output(e));
                     }
@@ -379,7 +383,9 @@ impl Front<'_> {
             } => {
                 refresh_size(screen, size_read);
                 *prompt = prompt_of(session);
-                output.write_all(&screen.print_above(&time, text, bell, prompt, editor))?;
+                let earlier = mark.is_some();
+                output
+                    .write_all(&screen.print_above(&time, earlier, text, bell, prompt, editor))?;
                 output.flush()
             }
         }

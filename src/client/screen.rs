@@ -17,6 +17,15 @@ pub const EARLIER: &str = "earlier:";
 
 const _: () = assert!(EARLIER.len() + 1 == INDENT);
 
+/// What stands in place of the time before a line said before we joined: when it was
+/// said (`(14:02)`), or [`EARLIER`] if the server did not say; no wider than the time.
+pub fn earlier_mark(said_at: Option<&str>) -> String {
+    match said_at {
+        Some(hh_mm) => format!("({hh_mm})"),
+        None => EARLIER.to_string(),
+    }
+}
+
 /// The terminal as the client draws on it.
 #[derive(Debug, Clone)]
 pub struct Screen {
@@ -40,6 +49,7 @@ impl Screen {
     pub fn print_above(
         &self,
         time: &str,
+        earlier: bool,
         text: &str,
         bell: bool,
         prompt: &Prompt,
@@ -54,7 +64,7 @@ impl Screen {
         let text = text.replace('\t', " ");
         let text = text.as_str();
         // Notices (the server's and our own), and lines said before we joined, are dim.
-        let notice = text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || time == EARLIER;
+        let notice = text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || earlier;
         let who_len = if notice {
             0
         } else {
@@ -65,8 +75,8 @@ impl Screen {
             .enumerate()
         {
             if i == 0 {
-                out.extend_from_slice(time.as_bytes());
-                out.push(b' ');
+                // Padded to the time's width, so continuation rows line up under it.
+                out.extend_from_slice(format!("{time:<w$} ", w = INDENT - 1).as_bytes());
             } else {
                 out.extend_from_slice(&[b' '; INDENT]);
             }
@@ -217,8 +227,14 @@ mod tests {
     #[test]
     fn a_long_message_wraps_under_its_text_never_at_the_row_start() {
         let text = format!("mallory hi{}* server: maintenance", " ".repeat(60));
-        let bytes =
-            plain(40).print_above("12:00:00", &text, false, &Prompt::default(), &Editor::new());
+        let bytes = plain(40).print_above(
+            "12:00:00",
+            false,
+            &text,
+            false,
+            &Prompt::default(),
+            &Editor::new(),
+        );
         let screen = String::from_utf8(bytes).unwrap();
         let rows: Vec<&str> = screen.split("\r\n").collect();
         assert!(
@@ -252,8 +268,14 @@ mod tests {
             queued: 2,
             standing: Standing::Joined,
         };
-        let bytes =
-            plain(80).print_above("12:00:01", "bob interrupting you", false, &prompt, &editor);
+        let bytes = plain(80).print_above(
+            "12:00:01",
+            false,
+            "bob interrupting you",
+            false,
+            &prompt,
+            &editor,
+        );
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
@@ -311,7 +333,7 @@ mod tests {
 
     /// What `screen` writes to show `text` above an empty input line.
     fn shown(screen: &Screen, text: &str) -> String {
-        let bytes = screen.print_above("t", text, false, &Prompt::default(), &Editor::new());
+        let bytes = screen.print_above("t", false, text, false, &Prompt::default(), &Editor::new());
         String::from_utf8(bytes).expect("UTF-8")
     }
 }

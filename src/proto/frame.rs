@@ -58,6 +58,8 @@ const ECHO_KIND: u8 = b'J';
 const SESSION_KIND: u8 = b'S';
 const LINE_KIND: u8 = b'M';
 const HISTORY_KIND: u8 = b'H';
+/// The bytes of a history line's age, before the line.
+pub const AGE_LEN: usize = 4;
 const ANSWER_KIND: u8 = b'A';
 const LOST_KIND: u8 = b'L';
 const REPAIR_KIND: u8 = b'N';
@@ -90,11 +92,12 @@ pub enum Framed<'a> {
         seq: u64,
         line: &'a [u8],
     },
-    /// A numbered line said in the room before the session joined it.
+    /// A numbered line said in the room before the session joined it: its body is
+    /// the line's age and the line (see [`history_parts`]).
     History {
         token: Token,
         seq: u64,
-        line: &'a [u8],
+        body: &'a [u8],
     },
     /// The answer to a heartbeat or a typed line: the latest number sent to the
     /// session, and the highest number of the session's typed lines taken in order.
@@ -202,7 +205,7 @@ fn read_numbered(kind: u8, rest: &[u8]) -> Option<Framed<'_>> {
         HISTORY_KIND => Framed::History {
             token,
             seq: number(0)?,
-            line: &rest[8..],
+            body: &rest[8..],
         },
         ANSWER_KIND => {
             exactly(16)?;
@@ -268,6 +271,28 @@ pub fn line(token: Token, seq: u64, line: &[u8], earlier: bool) -> Vec<u8> {
     let mut frame = line_header(token, seq, earlier).to_vec();
     frame.extend_from_slice(line);
     frame
+}
+
+/// Appends the body of a history frame: how long ago the line was said (whole seconds,
+/// 4 bytes little-endian, at most about 136 years), then the line.
+pub fn write_history_body(out: &mut Vec<u8>, age: std::time::Duration, line: &[u8]) {
+    let secs = u32::try_from(age.as_secs()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&secs.to_le_bytes());
+    out.extend_from_slice(line);
+}
+
+/// A history frame's body as its line's age and the line; a body too short to hold an
+/// age is all line, of unknown age.
+pub fn history_parts(body: &[u8]) -> (Option<std::time::Duration>, &[u8]) {
+    match body.split_first_chunk::<AGE_LEN>() {
+        Some((age, line)) => (
+            Some(std::time::Duration::from_secs(u64::from(
+                u32::from_le_bytes(*age),
+            ))),
+            line,
+        ),
+        None => (None, body),
+    }
 }
 
 /// Appends an answer: the latest number sent to the session, and the highest number
@@ -367,8 +392,26 @@ mod tests {
             Framed::History {
                 token: TOKEN,
                 seq: u64::MAX,
-                line: b""
+                body: b""
             }
+        );
+        let mut body = Vec::new();
+        write_history_body(&mut body, std::time::Duration::from_secs(61), b"bob hi");
+        assert_eq!(body[..AGE_LEN], 61u32.to_le_bytes());
+        assert_eq!(
+            history_parts(&body),
+            (Some(std::time::Duration::from_secs(61)), &b"bob hi"[..])
+        );
+        assert_eq!(
+            history_parts(b"hi"),
+            (None, &b"hi"[..]),
+            "too short for an age"
+        );
+        let mut old = Vec::new();
+        write_history_body(&mut old, std::time::Duration::MAX, b"");
+        assert_eq!(
+            history_parts(&old).0,
+            Some(std::time::Duration::from_secs(u32::MAX.into()))
         );
         let mut numbers = Vec::new();
         write_answer(&mut numbers, TOKEN, 9, 4);

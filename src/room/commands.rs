@@ -2,6 +2,7 @@
 //! `/join`, which only an address not yet a member needs).
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use log::debug;
 
@@ -20,6 +21,7 @@ impl Room {
         &mut self,
         command: Command<'_>,
         from: SocketAddr,
+        now: Instant,
         out: &mut Outbox,
     ) {
         let listing;
@@ -47,7 +49,7 @@ impl Room {
                 };
                 debug!("{notice}");
                 let payload = out.notice(notice);
-                self.broadcast(payload, out);
+                self.broadcast(payload, now, out);
                 return;
             }
             Command::Msg { to: "", .. } | Command::Msg { text: "", .. } => Notice::MsgUsage,

@@ -388,10 +388,14 @@ impl Room {
         let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) else {
             return;
         };
-        for line in self.history.lines() {
-            let id = self.sent.record(line);
+        let mut body = Vec::new();
+        for (said, line) in self.history.lines() {
+            // Its age goes with it, so our client shows when it was said.
+            body.clear();
+            frame::write_history_body(&mut body, now.saturating_duration_since(said), line);
+            let id = self.sent.record(&body);
             let seq = stream.number(id, true);
-            push_numbered(from, token, seq, line, true, out);
+            push_numbered(from, token, seq, &body, true, out);
         }
     }
 
@@ -841,9 +845,9 @@ impl Room {
                 let label = member.label();
                 debug!("{label} {text}");
                 let payload = out.payload(|buf| proto::wire::write_chat_line(buf, label, text));
-                self.broadcast(payload, out);
+                self.broadcast(payload, now, out);
             }
-            Chat::Command(command) => self.handle_command(command, from, out),
+            Chat::Command(command) => self.handle_command(command, from, now, out),
         }
     }
 
@@ -868,9 +872,9 @@ impl Room {
     }
 
     /// Says a line to everyone (chat, `/me`), and keeps it in the history.
-    fn broadcast(&mut self, payload: Payload, out: &mut Outbox) {
+    fn broadcast(&mut self, payload: Payload, now: Instant, out: &mut Outbox) {
         self.deliver_to_all(payload, None, out);
-        self.history.record(out.payload_bytes(payload));
+        self.history.record(out.payload_bytes(payload), now);
         self.stats.broadcasts += 1;
     }
 

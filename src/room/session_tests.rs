@@ -443,7 +443,8 @@ fn a_session_that_joins_is_shown_what_was_said_before_it() {
     feed(&mut room, b"one", 1, t);
     feed(&mut room, b"/msg 127.0.0.1:2 a secret", 1, t);
     feed(&mut room, b"two", 1, t);
-    feed(&mut room, b"/me waves", 2, t);
+    feed(&mut room, b"/me waves", 2, t + Duration::from_secs(2));
+    let t = t + Duration::from_secs(5);
     // Classic newcomers get none of it.
     let classic = feed(&mut room, b"@im@", 3, t);
     let to_classic: Vec<_> = classic.iter().filter(|(to, _)| *to == 3).collect();
@@ -458,18 +459,23 @@ fn a_session_that_joins_is_shown_what_was_said_before_it() {
         .collect();
     assert_eq!(to_newcomer.len(), 3, "the welcome, then the last two lines");
     assert!(matches!(to_newcomer[0], Framed::Line { seq: 1, .. }));
+    // Each with how long ago it was said: the last two were said 3 s and 5 s ago.
+    let mut two = Vec::new();
+    frame::write_history_body(&mut two, Duration::from_secs(5), b"127.0.0.1:1 two");
+    let mut waves = Vec::new();
+    frame::write_history_body(&mut waves, Duration::from_secs(3), b"* 127.0.0.1:2 waves");
     assert_eq!(
         to_newcomer[1..],
         [
             Framed::History {
                 token: TOKEN,
                 seq: 2,
-                line: b"127.0.0.1:1 two"
+                body: &two
             },
             Framed::History {
                 token: TOKEN,
                 seq: 3,
-                line: b"* 127.0.0.1:2 waves"
+                body: &waves
             },
         ]
     );

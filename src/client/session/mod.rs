@@ -161,8 +161,9 @@ pub enum Action {
     Send(Vec<u8>),
     /// Show this line (already terminal-safe), after a bell if `bell`.
     Show { text: String, bell: bool },
-    /// Show this line (already terminal-safe), said in the room before we joined it.
-    ShowEarlier(String),
+    /// Show this line (already terminal-safe), said in the room before we joined it,
+    /// `age` ago (if the server said).
+    ShowEarlier { text: String, age: Option<Duration> },
     /// The session is over; nothing after this is done.
     End(Outcome),
 }
@@ -854,8 +855,8 @@ impl Session {
             Framed::Line { token, seq, line } => {
                 self.numbered(token, seq, line, false, now, actions);
             }
-            Framed::History { token, seq, line } => {
-                self.numbered(token, seq, line, true, now, actions);
+            Framed::History { token, seq, body } => {
+                self.numbered(token, seq, body, true, now, actions);
             }
             Framed::Answer {
                 token,
@@ -939,10 +940,14 @@ impl Session {
                 return;
             }
             if earlier {
-                let decoded = proto::decode(proto::trim_line_end(&line));
+                let (age, line) = frame::history_parts(&line);
+                let decoded = proto::decode(proto::trim_line_end(line));
                 let text = proto::terminal_safe(&decoded);
                 if !self.seen.contains(&text) {
-                    actions.push(Action::ShowEarlier(text.into_owned()));
+                    actions.push(Action::ShowEarlier {
+                        text: text.into_owned(),
+                        age,
+                    });
                 }
             } else {
                 self.read_line(&line, now, actions);

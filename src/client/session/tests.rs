@@ -944,15 +944,30 @@ fn the_gate_passes_what_the_session_wants_and_names_forgeries() {
 fn lines_from_before_we_joined_are_shown_as_earlier() {
     let t = Instant::now();
     let (mut s, token) = secured(t, false);
-    let history = frame::line(token, 2, b"bob hi \x1b[2Jthere", true);
+    let mut body = Vec::new();
+    frame::write_history_body(&mut body, Duration::from_secs(90), b"bob hi \x1b[2Jthere");
+    let history = frame::line(token, 2, &body, true);
     assert_eq!(
         step(&mut s, Input::Datagram(&history), t),
-        vec![Action::ShowEarlier("bob hi there".to_string())]
+        vec![Action::ShowEarlier {
+            text: "bob hi there".to_string(),
+            age: Some(Duration::from_secs(90))
+        }],
+        "shown safe, with when it was said"
+    );
+    // A body too short to carry an age is all line.
+    let short = frame::line(token, 3, b"hi", true);
+    assert_eq!(
+        step(&mut s, Input::Datagram(&short), t),
+        vec![Action::ShowEarlier {
+            text: "hi".to_string(),
+            age: None
+        }]
     );
     let forged = frame::line(Token(*b"guessed!"), 3, b"mallory lies", true);
     assert!(step(&mut s, Input::Datagram(&forged), t)
         .iter()
-        .all(|a| !matches!(a, Action::ShowEarlier(_))));
+        .all(|a| !matches!(a, Action::ShowEarlier { .. })));
 }
 
 fn numbered(token: Token, seq: u64, line: &str) -> Vec<u8> {
@@ -1219,13 +1234,18 @@ fn a_stopped_client_rejoins_without_calling_it_a_failure_or_repeating_history() 
         (1, &b"bob said this before"[..]),
         (2, b"carol said this meanwhile"),
     ] {
-        let history = frame::line(renewed, seq, line, true);
+        let mut body = Vec::new();
+        frame::write_history_body(&mut body, Duration::from_secs(30), line);
+        let history = frame::line(renewed, seq, &body, true);
         shown.extend(step(&mut s, Input::Datagram(&history), now));
     }
     assert_eq!(shown[0], show(&ClientNotice::Back.to_string(), false));
     assert_eq!(
         shown[1..],
-        [Action::ShowEarlier("carol said this meanwhile".into())],
+        [Action::ShowEarlier {
+            text: "carol said this meanwhile".into(),
+            age: Some(Duration::from_secs(30))
+        }],
         "history we saw is not shown twice"
     );
 }
