@@ -539,6 +539,48 @@ fn is_stopped(pid: u32) -> Option<bool> {
     Some(state == 'T')
 }
 
+/// The pid of a child of `parent` named `name`, where the system tells it.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let ppid: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+        (ppid == parent && comm.starts_with(&name[..name.len().min(15)])).then_some(pid)
+    })
+}
+
+/// The client started by `shell` (`sh -i` in a terminal), once it has taken `name`.
+#[track_caller]
+fn client_under_shell(shell: &Terminal, server: &TestServer, name: &str) -> u32 {
+    shell.keys(&format!("{CLIENT} {} --name {name}\r", server.addr));
+    let taken = format!("* you are now {name}");
+    shell.wait("the name taken", |s| find(s, &taken).is_some());
+    child_named(shell.child.id(), "udpchat-client").expect("the client's pid")
+}
+
+// Issue 16, item 5, as a person meets it: the client runs under a job-control shell
+// and is killed (SIGTERM); the terminal is as it was, whoever wins the race between
+// the shell taking the terminal back and the watcher.
+#[test]
+fn a_client_killed_under_a_shell_leaves_the_terminal_restored() {
+    if is_stopped(std::process::id()).is_none() {
+        return; // No /proc here to find the client in.
+    }
+    let server = TestServer::start(&[]);
+    let shell = Terminal::start("sh", &["-i"]);
+    let pid = client_under_shell(&shell, &server, "alice");
+    assert!(!shell.modes().local_modes.contains(LocalModes::ICANON));
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
+    wait_modes(&shell, "cooked again", |modes| {
+        modes.contains(LocalModes::ICANON) && modes.contains(LocalModes::ECHO)
+    });
+    // And the shell still reads what is typed.
+    shell.keys("echo typed-after\r");
+    shell.wait("the shell answering", |s| count(s, "typed-after") >= 2);
+}
+
 // Issue 16, item 3: Ctrl-Z stops the client as a shell's job, with the terminal as it
 // was; `fg` brings it back raw, its input line drawn again. A real shell runs it: the
 // kernel stops a process on Ctrl-Z only under one (it ignores SIGTSTP for a process
@@ -550,13 +592,15 @@ fn ctrl_z_stops_under_a_shell_and_fg_comes_back_whole() {
     }
     let server = TestServer::start(&[]);
     let shell = Terminal::start("sh", &["-i"]);
-    shell.keys(&format!("{CLIENT} {} --name alice\r", server.addr));
-    shell.wait("the name taken", |s| {
-        find(s, "* you are now alice").is_some()
-    });
+    let pid = client_under_shell(&shell, &server, "alice");
     shell.keys("half");
     shell.wait_input("alice> half");
     shell.keys(CTRL_Z);
+    let start = Instant::now();
+    while is_stopped(pid) != Some(true) {
+        assert!(start.elapsed() < DEADLINE, "Ctrl-Z did not stop the client");
+        thread::sleep(POLL);
+    }
     // The shell has the terminal back, as it was: it reads a line.
     wait_modes(&shell, "cooked", |modes| modes.contains(LocalModes::ICANON));
     shell.keys("fg\r");

@@ -252,6 +252,12 @@ fn main_loop(
     );
     front.redraw(&session, output).map_err(Error::Output)?;
     loop {
+        // The receiving thread judges by the gate of the session as it is now, before
+        // what it does next is sent: a hello sent as a session is given up must find
+        // its cookie let through.
+        if let Ok(mut gate) = backlog.gate.lock() {
+            *gate = session.gate();
+        }
         let mut refused = false;
         for action in actions.drain(..) {
             match action {
@@ -330,11 +336,10 @@ fn main_loop(
                 if keyed.suspended {
                     let stopped = Instant::now();
                     front.stop(&session, output).map_err(Error::Output)?;
-                    session.handle(
-                        Input::Resumed(stopped.elapsed()),
-                        Instant::now(),
-                        &mut actions,
-                    );
+                    let now = Instant::now();
+                    session.handle(Input::Resumed(now - stopped), now, &mut actions);
+                    // Time has moved on: the rest waits for the next turn.
+                    continue;
                 }
             }
             Event::InputClosed => session.handle(Input::InputClosed, now, &mut actions),

@@ -18,12 +18,17 @@ const RAW: [&str; 9] = [
 ];
 
 /// The watcher's script: restores the terminal when its input ends, unless the line
-/// it read says the client did it (`$1` is the saved settings). It ignores the signals
-/// a terminal sends its whole process group, so it outlives the client.
-/// Its standard output is the terminal itself, opened by us while we had it: when the
-/// client led its session, the session's `/dev/tty` is gone once it dies.
-const WATCHER: &str = "trap '' HUP INT QUIT TSTP; read done; \
-                       [ \"$done\" = restored ] || stty \"$1\" <&1 2>/dev/null";
+/// it read says the client did it. `$1` is the saved settings, `$2` the raw ones: it
+/// restores only while the terminal is still as the client left it, so it never
+/// undoes what a shell (or the next program) set meanwhile. It ignores the signals a
+/// terminal or a `kill` of the whole group sends, so it outlives the client, and
+/// SIGTTOU, which would stop it for touching the terminal from the background once a
+/// shell has taken it back. Its standard output is the terminal itself, opened by us
+/// while we had it (when the client led its session, `/dev/tty` is gone once it dies),
+/// kept as fd 3 so a command substitution's own standard output does not hide it.
+const WATCHER: &str = "exec 3<&1; trap '' HUP INT QUIT TERM TSTP TTOU; read done; \
+                       [ \"$done\" = restored ] && exit; \
+                       [ \"$(stty -g <&3 2>/dev/null)\" = \"$2\" ] && stty \"$1\" <&3 2>/dev/null";
 
 /// The terminal switched to raw input; dropping it restores the saved settings.
 #[derive(Debug)]
@@ -46,7 +51,8 @@ impl RawMode {
         let saved = stty(&["-g"])?;
         let saved = saved.trim().to_string();
         stty(&RAW)?;
-        let watcher = start_watcher(&saved);
+        let raw = stty(&["-g"]).unwrap_or_default();
+        let watcher = start_watcher(&saved, raw.trim());
         Some(RawMode { saved, watcher })
     }
 
@@ -103,15 +109,16 @@ pub fn colors_wanted() -> bool {
 }
 
 /// Starts the watcher that restores `saved` if this process dies without saying it
-/// did; `None` (and nothing worse) if `sh` cannot be started.
-fn start_watcher(saved: &str) -> Option<(Child, ChildStdin)> {
+/// did, while the terminal is still `raw`; `None` (and nothing worse) if `sh` cannot be
+/// started.
+fn start_watcher(saved: &str, raw: &str) -> Option<(Child, ChildStdin)> {
     let tty = OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
         .ok()?;
     let mut child = Command::new("sh")
-        .args(["-c", WATCHER, "udpchat-client-watcher", saved])
+        .args(["-c", WATCHER, "udpchat-client-watcher", saved, raw])
         .stdin(Stdio::piped())
         .stdout(Stdio::from(tty))
         .stderr(Stdio::null())

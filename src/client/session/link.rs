@@ -22,14 +22,16 @@ use crate::proto::frame::{self, Framed, Token, TOKEN_LEN};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Link {
     /// Nothing heard from the server yet: hellos go out (a classic server takes them
-    /// as heartbeats, ours answers with a cookie). `since`: when we started.
-    Connecting { token: Token, since: Instant },
+    /// as heartbeats, ours answers with a cookie).
+    Connecting { token: Token },
     /// A cookie came and was echoed with `token`; our lines wait for the session
-    /// until `until`. `failures`: handshakes that came to nothing before this one.
+    /// until `until`. `failures`: handshakes that came to nothing before this one;
+    /// `heard`: whether the server had sent a line before (a cookie anyone can forge).
     Handshaking {
         token: Token,
         until: Instant,
         failures: u32,
+        heard: bool,
     },
     /// The server opened our session: every datagram carries the token.
     Secured {
@@ -38,11 +40,13 @@ pub(super) enum Link {
     },
     /// The server talks without a session: a classic server, or handshakes came to
     /// nothing `failures` times (forged cookies?). Datagrams go bare; hellos still go
-    /// as heartbeats, and cookies are answered again from `retry_at`.
+    /// as heartbeats, and cookies are answered again from `retry_at`. `heard`: whether
+    /// the server has sent a line (not only cookies): until then we are not in a room.
     Classic {
         token: Token,
         failures: u32,
         retry_at: Option<Instant>,
+        heard: bool,
     },
     /// The server went away: tried again at `next_try`, then after `backoff`.
     Away {
@@ -125,6 +129,23 @@ impl Link {
         !self.is_secured()
     }
 
+    /// Whether the server has not sent us a line yet (in a session or not): cookies,
+    /// which anyone can forge, do not count.
+    pub fn is_unheard(&self) -> bool {
+        match *self {
+            Link::Connecting { .. } => true,
+            Link::Handshaking { heard, .. } | Link::Classic { heard, .. } => !heard,
+            Link::Secured { .. } | Link::Away { .. } => false,
+        }
+    }
+
+    /// Whether cookies came that led nowhere: the server speaks sessions, or someone
+    /// forges cookies from its address. Then an unframed datagram (or an ICMP error)
+    /// could be anyone's, and moves nothing.
+    pub fn cookies_failed(&self) -> bool {
+        matches!(*self, Link::Classic { failures, .. } if failures > 0)
+    }
+
     /// Whether a cookie now gets an echo: not in a session, not while waiting to try
     /// again after failed handshakes.
     pub fn answers_cookies(&self, now: Instant) -> bool {
@@ -138,15 +159,18 @@ impl Link {
     /// Transition: a cookie was echoed with our token; lines wait for the session
     /// until `until`.
     pub fn handshake(&mut self, until: Instant) {
-        let failures = match *self {
-            Link::Classic { failures, .. } => failures,
+        let (failures, heard) = match *self {
+            Link::Classic {
+                failures, heard, ..
+            } => (failures, heard),
             Link::Handshaking { .. } => return,
-            _ => 0,
+            _ => (0, false),
         };
         *self = Link::Handshaking {
             token: self.token(),
             until,
             failures,
+            heard,
         };
     }
 
@@ -164,15 +188,20 @@ impl Link {
     }
 
     /// Transition: the server sent a plain line and we never had a session: it talks
-    /// without one. True if that is news.
+    /// without one. True if that is news (we were not in its room).
     pub fn heard_plain(&mut self) -> bool {
-        match *self {
-            Link::Connecting { token, .. } | Link::Away { token, .. } => {
+        match self {
+            Link::Connecting { token } | Link::Away { token, .. } => {
                 *self = Link::Classic {
-                    token,
+                    token: *token,
                     failures: 0,
                     retry_at: None,
+                    heard: true,
                 };
+                true
+            }
+            Link::Handshaking { heard, .. } | Link::Classic { heard, .. } if !*heard => {
+                *heard = true;
                 true
             }
             _ => false,
@@ -189,7 +218,10 @@ impl Link {
         backoff: impl Fn(u32) -> Duration,
     ) -> Option<Duration> {
         let Link::Handshaking {
-            token, failures, ..
+            token,
+            failures,
+            heard,
+            ..
         } = *self
         else {
             return None;
@@ -200,6 +232,7 @@ impl Link {
             token,
             failures,
             retry_at: wait.map(|wait| now + wait),
+            heard,
         };
         wait
     }
@@ -221,12 +254,15 @@ impl Link {
     }
 
     /// Transition: a secured session is to be probed for `cause`, from `now` (kept
-    /// from the first cause while it stays unanswered; a stop outweighs the rest, as
-    /// it says why the session will be lost).
+    /// from the first cause while it stays unanswered; a stop starts over from `now`,
+    /// as the time stopped is no silence of the server's, and says why the session
+    /// will be lost).
     pub fn unanswered(&mut self, now: Instant, cause: Silence) {
         if let Link::Secured { unanswered, .. } = self {
             match unanswered {
-                Some(probe) if matches!(cause, Silence::Resumed(_)) => probe.cause = cause,
+                Some(_) if matches!(cause, Silence::Resumed(_)) => {
+                    *unanswered = Some(Unanswered { since: now, cause })
+                }
                 Some(_) => {}
                 None => *unanswered = Some(Unanswered { since: now, cause }),
             }

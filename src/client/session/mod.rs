@@ -81,6 +81,8 @@ pub const RESUMED_LOST_AFTER: Duration = Duration::from_secs(2);
 /// How long a typed frame may go unanswered before the prompt counts its line as
 /// waiting (an answer normally comes within a round trip).
 pub const SHOWN_WAITING_AFTER: Duration = Duration::from_millis(300);
+/// What goes before a line from a server that starts with our own notices' mark.
+const FROM_SERVER: &str = "[server] ";
 /// How many lines shown are remembered, so history sent again on a rejoin is not
 /// shown twice.
 const SEEN_LINES: usize = 256;
@@ -221,6 +223,8 @@ pub struct Session {
     n_forged_untold: u64,
     /// The lines shown lately, so history sent again when we rejoin is not repeated.
     seen: SeenLines,
+    /// When the session started: a server silent for [`NO_ANSWER_AFTER`] since is told.
+    started: Instant,
     /// Lines sent before the server answered at all (a classic server answers only
     /// chat, so they must go): shown as waiting until it answers, and named as not
     /// relayed if it never does.
@@ -250,7 +254,6 @@ impl Session {
         let mut random = random;
         let link = Link::Connecting {
             token: random.token(),
-            since: now,
         };
         let mut session = Session {
             config,
@@ -269,6 +272,7 @@ impl Session {
             n_dropped_untold: 0,
             n_forged_untold: 0,
             seen: SeenLines::new(),
+            started: now,
             unheard: VecDeque::new(),
         };
         session.after_heartbeat(now);
@@ -342,12 +346,10 @@ impl Session {
         if self.check_session(now, actions) {
             return self.pump(now, actions);
         }
-        if let Link::Connecting { .. } = self.link {
-            if self.timers.is_due(Due::NoAnswer, now) {
-                self.timers.set(Due::NoAnswer, None);
-                let server = self.config.server.clone();
-                self.show(ClientNotice::NoAnswerYet { server: &server }, actions);
-            }
+        if self.link.is_unheard() && self.timers.is_due(Due::NoAnswer, now) {
+            self.timers.set(Due::NoAnswer, None);
+            let server = self.config.server.clone();
+            self.show(ClientNotice::NoAnswerYet { server: &server }, actions);
         }
         if self.timers.is_due(Due::Heartbeat, now) || self.timers.is_due(Due::Probe, now) {
             actions.push(self.heartbeat());
@@ -387,7 +389,7 @@ impl Session {
                 .min();
         }
         dues.extend([Due::Heartbeat, Due::Probe]);
-        if let Link::Connecting { .. } = self.link {
+        if self.link.is_unheard() {
             dues.push(Due::NoAnswer);
         }
         // Lines wait for our session, not for a time, while one is being opened: no
@@ -403,10 +405,8 @@ impl Session {
             } => unanswered.since.checked_add(self.session_lost_after()),
             _ => None,
         };
-        let closing = match (self.phase, self.link) {
-            (Phase::Closing, Link::Connecting { since, .. }) => Some(since + NO_ANSWER_AFTER),
-            _ => None,
-        };
+        let closing = (self.phase == Phase::Closing && self.link.is_unheard())
+            .then_some(self.started + NO_ANSWER_AFTER);
         [
             self.timers.next_of(&dues),
             sending,
@@ -430,7 +430,8 @@ impl Session {
                 unanswered: Some(unanswered),
                 ..
             } => now.saturating_duration_since(unanswered.since) >= SHOWN_WAITING_AFTER,
-            Link::Secured { .. } | Link::Classic { .. } => false,
+            Link::Secured { .. } => false,
+            Link::Classic { .. } => self.link.is_unheard(),
             Link::Connecting { .. } | Link::Handshaking { .. } | Link::Away { .. } => true,
         };
         let unconfirmed = if unsure {
@@ -445,6 +446,8 @@ impl Session {
     pub fn standing(&self) -> Standing {
         match self.link {
             Link::Connecting { .. } | Link::Handshaking { .. } => Standing::Connecting,
+            // Cookies alone (anyone can forge them) put us in no room.
+            Link::Classic { .. } if self.link.is_unheard() => Standing::Connecting,
             Link::Secured { .. } | Link::Classic { .. } => Standing::Joined,
             Link::Away { .. } => Standing::Away,
         }
@@ -467,7 +470,9 @@ impl Session {
             return;
         }
         if !self.waiting_for_session() {
-            let echoed = self.label.is_some();
+            // A line is awaited once we know how the room shows us, and always in a
+            // session (our server welcomes every session; its welcome may be late).
+            let echoed = self.label.is_some() || self.link.is_secured();
             while let Some(text) = self.outgoing.take_due(now, echoed) {
                 let action = self.send_typed(text.as_bytes(), now);
                 actions.push(action);
@@ -478,14 +483,12 @@ impl Session {
         }
         match self.link {
             // A server that never answered: leave once it had its chance.
-            Link::Connecting { since, .. } if now >= since + NO_ANSWER_AFTER => {
-                for text in std::mem::take(&mut self.unheard) {
-                    self.show(ClientNotice::NotRelayed(&text), actions);
-                }
-                self.end(Outcome::NoAnswer, now, actions)
+            _ if self.link.is_unheard() && now >= self.started + NO_ANSWER_AFTER => {
+                self.leave(now, actions)
             }
             // Our `quit` goes in the session being opened, once it is.
-            Link::Connecting { .. } | Link::Handshaking { .. } => {}
+            Link::Handshaking { .. } => {}
+            _ if self.link.is_unheard() => {}
             // Piped input ends once everything typed was sent and relayed back (or
             // named as not relayed), so its echoes are shown before the client leaves.
             _ if self.outgoing.waiting() == 0 && self.outgoing.all_confirmed() => {
@@ -513,7 +516,7 @@ impl Session {
 
     /// Transition: our secured session went unanswered too long: join again at once.
     fn session_lost(&mut self, cause: Silence, now: Instant, actions: &mut Vec<Action>) {
-        if !self.config.reconnect {
+        if !self.config.reconnect || self.phase == Phase::Closing {
             return self.end(Outcome::ServerDown, now, actions);
         }
         let notice = match cause {
@@ -562,9 +565,12 @@ impl Session {
             }
             // A handshake has its own deadline; away, we are trying already.
             Link::Handshaking { .. } | Link::Away { .. } => {}
-            // A classic server has nothing to probe with; after a session, hellos are
-            // going out already, waiting for the next.
-            Link::Classic { .. } if self.trust == Trust::Any => self.lost_server(now, actions),
+            // A classic server has nothing to probe with. After a session, or cookies
+            // that led nowhere, the error could be anyone's: hellos are going out
+            // already.
+            Link::Classic { .. } if self.trust == Trust::Any && !self.link.cookies_failed() => {
+                self.lost_server(now, actions)
+            }
             Link::Classic { .. } => {}
         }
     }
@@ -611,7 +617,7 @@ impl Session {
         let interval = Duration::try_from_secs_f64(self.config.heartbeat.as_secs_f64() * factor);
         let mut due = interval.ok().and_then(|interval| now.checked_add(interval));
         let eager = match self.link {
-            Link::Connecting { since, .. } => now < since + NO_ANSWER_AFTER,
+            Link::Connecting { .. } => now < self.started + NO_ANSWER_AFTER,
             _ => self.waiting_for_session(),
         };
         if eager {
@@ -682,9 +688,12 @@ impl Session {
                 .min(HANDSHAKE_BACKOFF_MAX)
         };
         if let Some(wait) = self.link.handshake_failed(now, FREE_HANDSHAKES, backoff) {
+            // After a session, lines wait for the next; before, they go bare.
+            let lines_wait = matches!(self.trust, Trust::FramedOnly { .. });
             self.show(
                 ClientNotice::NoSession {
                     retry_secs: notices::whole_secs(wait),
+                    lines_wait,
                 },
                 actions,
             );
@@ -703,7 +712,7 @@ impl Session {
                 }
                 Action::Send(datagram)
             }
-            Link::Connecting { .. } => {
+            _ if self.link.is_unheard() => {
                 if self.unheard.len() == SEEN_LINES {
                     self.unheard.pop_front();
                 }
@@ -768,8 +777,6 @@ impl Session {
             return;
         }
         self.echoes_left -= 1;
-        // Someone answers: lines sent meanwhile are the session's (or the room's) now.
-        self.unheard.clear();
         if !matches!(self.link, Link::Handshaking { .. }) {
             self.link.handshake(now + HANDSHAKE_WAIT);
             // Hellos go again soon if this echo is lost.
@@ -806,10 +813,11 @@ impl Session {
                 None => actions.push(Action::Send(proto::QUIT.to_vec())),
             },
         }
-        // Leaving before the server ever answered is no success.
-        let outcome = match self.link {
-            Link::Connecting { .. } => Outcome::NoAnswer,
-            _ => Outcome::Quit,
+        // Leaving before the server ever sent a line is no success.
+        let outcome = if self.link.is_unheard() {
+            Outcome::NoAnswer
+        } else {
+            Outcome::Quit
         };
         self.end(outcome, now, actions);
     }
@@ -849,6 +857,11 @@ impl Session {
                 if let Link::Handshaking { .. } = self.link {
                     self.link
                         .handshake_failed(now, u32::MAX, |_| Duration::ZERO);
+                }
+                // In our token's frame: the server itself speaks.
+                if self.link.heard_plain() {
+                    self.timers.set(Due::NoAnswer, None);
+                    self.unheard.clear();
                 }
                 self.read_line(body, now, actions);
             }
@@ -978,15 +991,25 @@ impl Session {
 
     /// A line from the server (or its goodbye), as a classic datagram would carry it.
     fn read_line(&mut self, datagram: &[u8], now: Instant, actions: &mut Vec<Action>) {
+        // After cookies that led nowhere, an unframed goodbye or removal could be
+        // anyone's: it moves nothing (the removal is shown, as text).
+        let forgeable = self.link.cookies_failed();
         let line = match proto::parse_reply(datagram) {
+            Reply::ServerGone if forgeable => return,
             Reply::ServerGone => return self.lost_server(now, actions),
             Reply::Line(line) => line,
         };
         let decoded = proto::decode(line);
-        let text = proto::terminal_safe(&decoded);
+        let mut text = proto::terminal_safe(&decoded);
+        // Our own notices' mark, from a server: shown as the server's words, not ours.
+        if text.starts_with(CLIENT_MARKER) {
+            text = format!("{FROM_SERVER}{text}").into();
+        }
         let notice = Notice::parse(&text);
         match notice {
-            Some(Notice::YouWereRemoved) => return self.end(Outcome::Removed, now, actions),
+            Some(Notice::YouWereRemoved) if !forgeable => {
+                return self.end(Outcome::Removed, now, actions)
+            }
             Some(Notice::Welcome { who, limit, .. }) => {
                 self.label = Some(who.to_string());
                 self.outgoing.set_limit(limit, now);

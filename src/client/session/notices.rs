@@ -22,9 +22,9 @@ pub enum ClientNotice<'a> {
     Resumed { secs: u64 },
     /// The server answers again.
     Back,
-    /// Handshakes keep coming to nothing (forged cookies?): chatting without a session
-    /// for now, trying again later.
-    NoSession { retry_secs: u64 },
+    /// Handshakes keep coming to nothing (forged cookies?): trying again later; lines
+    /// wait meanwhile if we had a session, else they go without one.
+    NoSession { retry_secs: u64, lines_wait: bool },
     /// A line we sent that the room never relayed back.
     NotRelayed(&'a str),
     /// A line typed that was never sent: the session ended first.
@@ -58,10 +58,21 @@ impl fmt::Display for ClientNotice<'_> {
                 "this client was stopped for {secs} s; joining the room again"
             ),
             ClientNotice::Back => f.write_str("back in the room"),
-            ClientNotice::NoSession { retry_secs } => write!(
+            ClientNotice::NoSession {
+                retry_secs,
+                lines_wait: false,
+            } => write!(
                 f,
                 "could not open a session with the server (forged cookies?); chatting \
                  without one, trying again in {retry_secs} s"
+            ),
+            ClientNotice::NoSession {
+                retry_secs,
+                lines_wait: true,
+            } => write!(
+                f,
+                "could not open a session with the server again (forged cookies?); your \
+                 lines wait, trying again in {retry_secs} s"
             ),
             ClientNotice::NotRelayed(text) => write!(f, "not relayed by the room: {text}"),
             ClientNotice::NotSent(text) => write!(f, "not sent: {text}"),
@@ -93,7 +104,10 @@ impl ClientNotice<'_> {
             ClientNotice::SessionUnanswered { secs: 6 },
             ClientNotice::Resumed { secs: 15 },
             ClientNotice::Back,
-            ClientNotice::NoSession { retry_secs: 30 },
+            ClientNotice::NoSession {
+                retry_secs: 30,
+                lines_wait: false,
+            },
             ClientNotice::NotRelayed("hello"),
             ClientNotice::NotSent("hello"),
             ClientNotice::DroppedHere(2),

@@ -754,8 +754,17 @@ fn forged_cookies_cannot_hold_our_lines_from_a_classic_server_for_ever() {
     }
     let no_session = ClientNotice::NoSession {
         retry_secs: HANDSHAKE_BACKOFF_FIRST.as_secs(),
+        lines_wait: false,
     };
-    assert_eq!(told, [no_session.to_string()], "said once what it does");
+    let no_answer = ClientNotice::NoAnswerYet {
+        server: "127.0.0.1:9999",
+    };
+    // Cookies alone are no answer: the person is told that too.
+    assert_eq!(
+        told,
+        [no_answer.to_string(), no_session.to_string()],
+        "said once what it does"
+    );
     // Three waits of three seconds, then cookies wait the back-off (10 s) and are
     // answered again: the session is never given up for good.
     assert_eq!(
@@ -1281,8 +1290,9 @@ fn a_quit_piped_during_the_handshake_goes_in_the_session_it_opens() {
         [
             Action::Send(frame::session(token, b"quit")),
             send(b"quit"),
-            Action::End(Outcome::Quit)
-        ]
+            Action::End(Outcome::NoAnswer)
+        ],
+        "cookies alone, which anyone can forge, are no answer: leaving is no success"
     );
 }
 
@@ -1336,4 +1346,114 @@ fn an_action_that_mentions_us_rings_the_bell() {
         !rung(&mut s, b"* alice left"),
         "a notice about us is no mention"
     );
+}
+
+// Review: a piped client whose server dies silently while it waits for its last echo
+// ends (naming the line), instead of trying for ever.
+#[test]
+fn closing_into_a_silent_server_ends_and_names_what_waited() {
+    let t = Instant::now();
+    let (mut s, _) = secured(t, true);
+    step(&mut s, Input::Typed("last words"), t);
+    step(&mut s, Input::InputClosed, t);
+    let mut now = t;
+    let actions = run_until(&mut s, &mut now, t + Duration::from_secs(60));
+    assert_eq!(
+        actions.last(),
+        Some(&Action::End(Outcome::ServerDown)),
+        "{actions:?}"
+    );
+    let named = shown_texts(&actions);
+    assert!(
+        named.contains(&ClientNotice::NotRelayed("last words").to_string()),
+        "{named:?}"
+    );
+}
+
+// Review: one cookie, then silence: cookies alone put us in no room. The prompt says
+// connecting, the line shows as waiting, and ended input exits with no answer.
+#[test]
+fn a_cookie_then_silence_is_no_room_and_says_so() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(&cookie_frame()), t);
+    step(&mut s, Input::Typed("hi"), t);
+    step(&mut s, Input::InputClosed, t);
+    let mut now = t;
+    let actions = run_until(&mut s, &mut now, t + Duration::from_secs(2));
+    assert_eq!(s.standing(), Standing::Connecting, "{actions:?}");
+    assert_eq!(s.waiting(now), 1, "{actions:?}");
+    let end = run_until(&mut s, &mut now, t + Duration::from_secs(10));
+    assert_eq!(end.last(), Some(&Action::End(Outcome::NoAnswer)), "{end:?}");
+    let named = shown_texts(&end);
+    assert!(
+        named.contains(&ClientNotice::NotRelayed("hi").to_string()),
+        "{named:?}"
+    );
+}
+
+// Review: after cookies that led nowhere (a flood of forged ones), a forged removal
+// or goodbye or ICMP error moves nothing: the client stays.
+#[test]
+fn after_failed_cookies_unframed_datagrams_move_nothing() {
+    let t = Instant::now();
+    let mut s = Session::start(
+        SessionConfig {
+            reconnect: false,
+            ..config(None)
+        },
+        Random::new(5),
+        t,
+        &mut Vec::new(),
+    );
+    step(&mut s, Input::Datagram(WELCOME), t);
+    step(&mut s, Input::Datagram(&cookie_frame()), t);
+    let mut now = t;
+    run_until(
+        &mut s,
+        &mut now,
+        t + HANDSHAKE_WAIT + Duration::from_millis(1),
+    );
+    for forged in [&b"* you were removed by the server"[..], b""] {
+        let actions = step(&mut s, Input::Datagram(forged), now);
+        assert!(
+            !actions.iter().any(|a| matches!(a, Action::End(_))),
+            "{actions:?}"
+        );
+    }
+    let actions = step(&mut s, Input::Refused, now);
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(s.standing(), Standing::Joined);
+}
+
+// Review: what was unanswered when the client stopped is not held against the server:
+// after a stop the probe gets its own time.
+#[test]
+fn a_stop_is_not_counted_as_the_servers_silence() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, true);
+    step(&mut s, Input::Typed("just before the stop"), t);
+    let now = t + Duration::from_secs(5);
+    let probe = step(&mut s, Input::Resumed(Duration::from_secs(5)), now);
+    assert_eq!(probe, [Action::Send(frame::session(token, b"@im@"))]);
+    let mut actions = Vec::new();
+    s.handle_timeout(now, &mut actions);
+    assert!(
+        shown_texts(&actions).is_empty(),
+        "not lost at once: {actions:?}"
+    );
+    let mut answer = Vec::new();
+    frame::write_answer(&mut answer, token, 1, 1);
+    step(&mut s, Input::Datagram(&answer), now);
+    assert_eq!(s.standing(), Standing::Joined);
+}
+
+// Review: a line from a server that starts with our notices' mark is shown as the
+// server's, never as ours.
+#[test]
+fn a_server_line_with_our_mark_is_shown_as_the_servers() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    let shown = step(&mut s, Input::Datagram(b"-!- back in the room"), t);
+    assert_eq!(shown_texts(&shown), ["[server] -!- back in the room"]);
 }
