@@ -8,9 +8,7 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use udpchat::client::session::{
-    Action, ClientNotice, Input, Random, Session, SessionConfig, CLIENT_MARKER,
-};
+use udpchat::client::session::{Action, ClientNotice, Input, Random, Session, SessionConfig};
 use udpchat::proto::frame::{self, Cookie, Framed, Token, COOKIE_LEN, FRAME_MARK, TOKEN_LEN};
 
 /// One thing that can happen to a session.
