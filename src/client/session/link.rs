@@ -124,9 +124,17 @@ impl Link {
         matches!(self, Link::Secured { .. })
     }
 
-    /// Whether a hello (not a framed heartbeat) is our heartbeat.
-    pub fn says_hello(&self) -> bool {
-        !self.is_secured()
+    /// Whether a hello (not a framed heartbeat) is our heartbeat at `now`: not in a
+    /// session, nor while failed handshakes wait to be tried again (then the plain
+    /// `@im@` keeps us a classic member, as the notice says).
+    pub fn says_hello(&self, now: Instant) -> bool {
+        match *self {
+            Link::Secured { .. } => false,
+            Link::Classic {
+                retry_at: Some(at), ..
+            } => now >= at,
+            _ => true,
+        }
     }
 
     /// Whether the server has not sent us a line yet (in a session or not): cookies,

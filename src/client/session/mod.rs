@@ -336,7 +336,7 @@ impl Session {
         } = self.link
         {
             if now >= next_try {
-                actions.push(self.heartbeat());
+                actions.push(self.heartbeat(now));
                 let wait = self.jittered(backoff);
                 self.link
                     .away(token, now + wait, (backoff * 2).min(RECONNECT_MAX));
@@ -352,7 +352,7 @@ impl Session {
             self.show(ClientNotice::NoAnswerYet { server: &server }, actions);
         }
         if self.timers.is_due(Due::Heartbeat, now) || self.timers.is_due(Due::Probe, now) {
-            actions.push(self.heartbeat());
+            actions.push(self.heartbeat(now));
             self.after_heartbeat(now);
         }
         for text in self.outgoing.expire(now) {
@@ -531,7 +531,7 @@ impl Session {
         // A hello at once: the server is most likely there, and forgot us.
         let next = self.jittered(RECONNECT_FIRST);
         self.go_away(now + next, RECONNECT_FIRST * 2);
-        let hello = self.heartbeat();
+        let hello = self.heartbeat(now);
         actions.push(hello);
     }
 
@@ -557,10 +557,15 @@ impl Session {
     fn refused(&mut self, now: Instant, actions: &mut Vec<Action>) {
         match self.link {
             Link::Connecting { .. } => self.end(Outcome::ServerDown, now, actions),
+            // At most one probe a second for them: a flood of forged errors draws no
+            // flood of probes.
             Link::Secured { unanswered, .. } => {
-                if unanswered.is_none() {
+                if unanswered.is_none()
+                    && !self.timers.at(Due::RefusedQuiet).is_some_and(|at| now < at)
+                {
                     self.link.unanswered(now, Silence::Refused);
                     self.timers.set(Due::Probe, Some(now));
+                    self.timers.set(Due::RefusedQuiet, Some(now + PROBE_EVERY));
                 }
             }
             // A handshake has its own deadline; away, we are trying already.
@@ -581,7 +586,7 @@ impl Session {
     fn resumed(&mut self, now: Instant, by: Duration, actions: &mut Vec<Action>) {
         if let Link::Secured { .. } = self.link {
             self.link.unanswered(now, Silence::Resumed(by));
-            actions.push(self.heartbeat());
+            actions.push(self.heartbeat(now));
             self.after_heartbeat(now);
         }
     }
@@ -600,8 +605,8 @@ impl Session {
     }
 
     /// The heartbeat: a hello until we have a session, then `@im@` in our frame.
-    fn heartbeat(&mut self) -> Action {
-        if self.link.says_hello() {
+    fn heartbeat(&mut self, now: Instant) -> Action {
+        if self.link.says_hello(now) {
             self.echoes_left = ECHOES_PER_HELLO;
             Action::Send(frame::HELLO.to_vec())
         } else {
@@ -690,6 +695,10 @@ impl Session {
         if let Some(wait) = self.link.handshake_failed(now, FREE_HANDSHAKES, backoff) {
             // After a session, lines wait for the next; before, they go bare.
             let lines_wait = matches!(self.trust, Trust::FramedOnly { .. });
+            if !lines_wait {
+                // A classic member from now on, as the notice says: at once.
+                actions.push(Action::Send(proto::HEARTBEAT.to_vec()));
+            }
             self.show(
                 ClientNotice::NoSession {
                     retry_secs: notices::whole_secs(wait),
@@ -1007,7 +1016,8 @@ impl Session {
         }
         let notice = Notice::parse(&text);
         match notice {
-            Some(Notice::YouWereRemoved) if !forgeable => {
+            // Removed from a room we were never welcomed into: no removal of ours.
+            Some(Notice::YouWereRemoved) if !forgeable && self.label.is_some() => {
                 return self.end(Outcome::Removed, now, actions)
             }
             Some(Notice::Welcome { who, limit, .. }) => {

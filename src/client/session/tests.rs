@@ -194,6 +194,7 @@ fn the_servers_lines_are_shown_safe_and_its_goodbye_ends() {
 fn removal_ends_the_session() {
     let t = Instant::now();
     let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(WELCOME), t);
     assert_eq!(
         step(
             &mut s,
@@ -202,6 +203,14 @@ fn removal_ends_the_session() {
         ),
         vec![Action::End(Outcome::Removed)]
     );
+    // Before any welcome there is no room to be removed from: a forgery, shown.
+    let (mut s, _) = start(None, t);
+    let early = step(
+        &mut s,
+        Input::Datagram(b"* you were removed by the server"),
+        t,
+    );
+    assert_eq!(shown_texts(&early), ["* you were removed by the server"]);
     let (mut s, _) = start(None, t);
     assert_eq!(
         step(
@@ -734,7 +743,11 @@ fn forged_cookies_cannot_hold_our_lines_from_a_classic_server_for_ever() {
             now = due.max(now);
             let mut actions = Vec::new();
             s.handle_timeout(now, &mut actions);
-            sent_bare.extend(sends(&actions).into_iter().filter(|d| d != "@IM@"));
+            sent_bare.extend(
+                sends(&actions)
+                    .into_iter()
+                    .filter(|d| d != "@IM@" && d != "@im@"),
+            );
             told.extend(shown_texts(&actions));
         }
     }
@@ -1456,4 +1469,52 @@ fn a_server_line_with_our_mark_is_shown_as_the_servers() {
     let (mut s, _) = start(None, t);
     let shown = step(&mut s, Input::Datagram(b"-!- back in the room"), t);
     assert_eq!(shown_texts(&shown), ["[server] -!- back in the room"]);
+}
+
+// Attack trial: a flood of forged ICMP errors draws at most one probe a second.
+#[test]
+fn a_flood_of_forged_port_unreachables_draws_one_probe_a_second() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, true);
+    let mut answer = Vec::new();
+    frame::write_answer(&mut answer, token, 1, 0);
+    let mut probes = 0;
+    for i in 0..1000u32 {
+        let now = t + Duration::from_millis(2) * i;
+        step(&mut s, Input::Refused, now);
+        let mut actions = Vec::new();
+        s.handle_timeout(now, &mut actions);
+        probes += sends(&actions).len();
+        // The server answers every probe at once.
+        step(&mut s, Input::Datagram(&answer), now);
+    }
+    assert!(probes <= 3, "{probes} probes in 2 s");
+    assert_eq!(s.standing(), Standing::Joined);
+}
+
+// Attack trial: while failed handshakes wait to be tried again, the heartbeat is the
+// classic `@im@`, which keeps the client a member, as its notice says.
+#[test]
+fn while_handshakes_wait_the_client_is_a_classic_member() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    let mut now = t;
+    let mut sent = Vec::new();
+    for second in 0..(FREE_HANDSHAKES as u64 * HANDSHAKE_WAIT.as_secs()) {
+        let at = t + Duration::from_secs(second);
+        sent.extend(sends(&step(&mut s, Input::Datagram(&cookie_frame()), at)));
+        sent.extend(sends(&run_until(
+            &mut s,
+            &mut now,
+            at + Duration::from_secs(1),
+        )));
+    }
+    let until = now + Duration::from_secs(9);
+    let after: Vec<String> = sends(&run_until(&mut s, &mut now, until));
+    assert!(after.iter().all(|d| d == "@im@"), "{after:?}");
+    assert!(!after.is_empty());
+    // When the back-off is over, a hello tries a session again.
+    let until = now + Duration::from_secs(10);
+    let later = sends(&run_until(&mut s, &mut now, until));
+    assert!(later.contains(&"@IM@".to_string()), "{later:?}");
 }

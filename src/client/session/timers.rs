@@ -16,9 +16,12 @@ pub(super) enum Due {
     TellDrops,
     /// The next line telling of datagrams ignored as forged.
     TellForged,
+    /// Until when an ICMP error draws no new probe (a pause, not a wake-up).
+    RefusedQuiet,
 }
 
-const KINDS: usize = 5;
+/// How many kinds of [`Due`] there are: the table's size.
+const KINDS: usize = Due::RefusedQuiet as usize + 1;
 
 /// When each [`Due`] is next due, if ever.
 #[derive(Debug, Clone, Default)]
