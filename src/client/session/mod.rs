@@ -561,7 +561,7 @@ impl Session {
             // flood of probes.
             Link::Secured { unanswered, .. } => {
                 if unanswered.is_none()
-                    && !self.timers.at(Due::RefusedQuiet).is_some_and(|at| now < at)
+                    && self.timers.at(Due::RefusedQuiet).is_none_or(|at| now >= at)
                 {
                     self.link.unanswered(now, Silence::Refused);
                     self.timers.set(Due::Probe, Some(now));
