@@ -8,6 +8,7 @@
 //! - [`client`]: the client as a state machine (`client::session`) and the threads
 //!   around it.
 //! - [`limits`]: the default and range of every command-line number, quoted by the docs.
+//! - [`sockerr`]: what a socket error means, for every platform.
 //! - [`cli`]: what both binaries share: argument parsing, and the logger that never
 //!   makes a thread wait (`cli::logger`).
 //!
@@ -21,3 +22,4 @@ pub mod outbox;
 pub mod proto;
 pub mod room;
 pub mod server;
+pub mod sockerr;

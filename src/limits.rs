@@ -21,6 +21,21 @@ pub const MIN_MAX_MESSAGE: u32 = 64;
 /// longest wrapper (see [`crate::proto::MAX_MESSAGE_LIMIT`]).
 pub const MAX_MAX_MESSAGE: u32 = crate::proto::MAX_MESSAGE_LIMIT as u32;
 
+/// The most `--max-message` macOS can deliver by default: its 9 216-byte datagrams
+/// around the longest wrapper.
+pub const MACOS_MAX_MESSAGE: u32 = (9216 - crate::proto::MAX_WRAPPER) as u32;
+
+/// The most `--max-message` this platform can deliver, if less than
+/// [`MAX_MAX_MESSAGE`], and why: macOS sends UDP datagrams of at most 9 216 bytes by
+/// default (`sysctl net.inet.udp.maxdgram`), so a larger limit would fail in silence.
+pub fn platform_max_message() -> Option<(u32, &'static str)> {
+    cfg!(target_os = "macos").then_some((
+        MACOS_MAX_MESSAGE,
+        "macOS sends UDP datagrams of at most 9216 bytes unless \
+         `sysctl net.inet.udp.maxdgram` says more",
+    ))
+}
+
 /// `--max-clients`: most members at once, by default.
 pub const DEFAULT_MAX_CLIENTS: u32 = 1000;
 /// `--max-clients` takes at least one.

@@ -93,6 +93,7 @@ fn the_readme_option_tables_give_the_programs_defaults_and_ranges() {
         format!("most members at once (at least {MIN_MAX_CLIENTS})"),
         format!("before `--rate` applies (at least {MIN_BURST})"),
         "`0` for no limit".to_string(),
+        format!("refuses a `--max-message` above {MACOS_MAX_MESSAGE} at start"),
         format!(
             "0 for none; at most {MAX_HISTORY} lines and {} KiB",
             HISTORY_BYTES / 1024

@@ -77,6 +77,15 @@ fn main() -> ExitCode {
 const LOG_FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 fn serve(args: &Cli) -> ExitCode {
+    if let Some((most, why)) = limits::platform_max_message() {
+        if args.max_message > most {
+            eprintln!(
+                "udpchat-server: --max-message {} cannot be sent here: {why}; use at most {most}",
+                args.max_message
+            );
+            return ExitCode::from(2);
+        }
+    }
     let socket = match UdpSocket::bind(&args.bind) {
         Ok(socket) => socket,
         Err(e) => {

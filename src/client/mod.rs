@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use crate::proto;
+use crate::sockerr::{self, Meaning};
 use editor::{Edit, Editor, KeyDecoder};
 use screen::Prompt;
 pub use screen::Screen;
@@ -526,16 +527,19 @@ fn prompt_of(session: &Session) -> Prompt {
 }
 
 /// Sends one datagram. `Err(Refused)` when the send learns that the server's port is
-/// closed: Linux reports the ICMP error once, to whichever call on the socket comes next.
-/// Other failures are only logged, as UDP promises no delivery anyway.
+/// closed or its host unreachable: the system reports an ICMP error once, to whichever
+/// call on the socket comes next. Other failures are only logged (at debug: the log
+/// shares the terminal), as UDP promises no delivery anyway.
 fn send(socket: &UdpSocket, datagram: &[u8]) -> Result<(), Refused> {
     match socket.send(datagram) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(Refused),
-        Err(e) => {
-            warn!("cannot send: {e}");
-            Ok(())
-        }
+        Err(e) => match sockerr::classify(&e) {
+            Meaning::PortClosed | Meaning::Unreachable => Err(Refused),
+            Meaning::Timeout | Meaning::Transient | Meaning::Failure => {
+                debug!("cannot send: {e}");
+                Ok(())
+            }
+        },
     }
 }
 
@@ -578,7 +582,7 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
         };
         match socket.send(proto::frame::HELLO) {
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+            Err(e) if is_closed(&e) => continue,
             Err(e) => return Err(Error::Socket(e)),
         }
         if i + 1 == addrs.len() {
@@ -597,7 +601,7 @@ fn connect(server: &str) -> Result<Option<Connected>, Error> {
                 let first = Some(buf[..len].to_vec());
                 return Ok(Some(Connected { socket, first }));
             }
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused || is_unreachable(&e) => {
+            Err(e) if is_closed(&e) => {
                 debug!("{addr} refused; trying the next address");
             }
             Err(_) => {
@@ -660,27 +664,31 @@ fn receive(socket: &UdpSocket, events: &SyncSender<Event>, stop: &AtomicBool, ba
                     Err(TrySendError::Disconnected(_)) => return,
                 }
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused || is_unreachable(&e) => {
-                // The session decides whether to wait for the server; this thread
-                // keeps receiving for when it is back.
-                if events.send(Event::Refused).is_err() {
-                    return;
+            Err(e) => match sockerr::classify(&e) {
+                Meaning::Timeout | Meaning::Transient => continue,
+                // The session decides what a closed port or an unreachable host
+                // means; this thread keeps receiving for when the server is back.
+                Meaning::PortClosed | Meaning::Unreachable => {
+                    if events.send(Event::Refused).is_err() {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            Err(e) => Event::Failed(e),
+                Meaning::Failure => Event::Failed(e),
+            },
         };
         let _ = events.send(last);
         return;
     }
 }
 
-/// Whether a receive error says the server's host or network cannot be reached now
-/// (EHOSTUNREACH, ENETUNREACH on Linux): a rebooting server machine, worth waiting for.
-fn is_unreachable(e: &io::Error) -> bool {
-    cfg!(target_os = "linux") && matches!(e.raw_os_error(), Some(101 | 113))
+/// Whether an error says the server is not at this address: its port closed (on
+/// Windows too, where that reads as a reset), or its host unreachable.
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        sockerr::classify(e),
+        Meaning::PortClosed | Meaning::Unreachable
+    )
 }
 
 /// The input thread of a terminal in raw mode: forwards bytes as they come.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use crate::room::{Config, Outbox, Room};
+use crate::sockerr::{self, Meaning};
 use backlog::Backlog;
 
 mod backlog;
@@ -113,6 +114,13 @@ impl Server {
                  of bytes for each byte forged); --verify makes every address prove itself"
             );
         }
+        if cfg!(windows) && local.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+            warn!(
+                "bound to {local}: on Windows that is IPv6 only, so IPv4 clients cannot \
+                 reach this server; bind 0.0.0.0:{} for them",
+                local.port()
+            );
+        }
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(MAX_SLEEP))?;
         let wake_token = random_token();
@@ -186,9 +194,15 @@ impl Server {
                     self.busy = 0;
                     match received {
                         Ok((len, from)) => self.handle(&buf[..len], from, now, &mut out),
-                        Err(e) if is_timeout(&e) => {}
-                        Err(e) if is_transient(&e) => debug!("receive: {e}"),
-                        Err(e) => return Err(e),
+                        Err(e) => match sockerr::classify(&e) {
+                            Meaning::Timeout => {}
+                            // A departed client's closed port (a reset, on Windows), an
+                            // unreachable host: about one client, not the room.
+                            Meaning::PortClosed | Meaning::Unreachable | Meaning::Transient => {
+                                debug!("receive: {e}")
+                            }
+                            Meaning::Failure => return Err(e),
+                        },
                     }
                     now
                 }
@@ -254,7 +268,7 @@ impl Server {
                 Ok((len, from)) => {
                     self.backlog.push(&self.drain_buf[..len], from, now);
                 }
-                Err(e) if is_transient(&e) => {}
+                Err(e) if is_about_a_peer(&e) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.backlog.socket_emptied(now);
                     break;
@@ -282,7 +296,7 @@ impl Server {
             }
         }
         let received = self.socket.recv_from(buf);
-        if matches!(&received, Err(e) if is_timeout(e)) {
+        if matches!(&received, Err(e) if sockerr::classify(e) == Meaning::Timeout) {
             self.backlog.socket_emptied(before);
         }
         received
@@ -543,17 +557,12 @@ fn random_token() -> [u8; 16] {
 }
 
 /// Whether a receive error is just the read timeout expiring (`WouldBlock` on Unix,
-/// `TimedOut` on Windows).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// Whether a receive error says nothing about our socket: an ICMP error from a past
-/// send (reported by Windows on unconnected sockets), or a signal.
-fn is_transient(e: &io::Error) -> bool {
+/// Whether a receive error is about one peer (or nothing), not the socket: an ICMP
+/// error from an earlier send, or a signal.
+fn is_about_a_peer(e: &io::Error) -> bool {
     matches!(
-        e.kind(),
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused | ErrorKind::Interrupted
+        sockerr::classify(e),
+        Meaning::PortClosed | Meaning::Unreachable | Meaning::Transient
     )
 }
 

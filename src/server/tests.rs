@@ -211,3 +211,21 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
     model.room.handle_timeout(horizon, &mut model.out);
     assert_eq!(model.room.stats().timed_out, u64::from(MEMBERS) + 1);
 }
+
+#[test]
+fn a_departed_clients_closed_port_never_disturbs_the_room() {
+    use std::io::{Error, ErrorKind};
+    // What Linux and macOS say, and what Windows says (WSAECONNRESET), of a port that
+    // closed, and of a host that cannot be reached: about one client.
+    for kind in [
+        ErrorKind::ConnectionRefused,
+        ErrorKind::ConnectionReset,
+        ErrorKind::HostUnreachable,
+        ErrorKind::NetworkUnreachable,
+        ErrorKind::Interrupted,
+    ] {
+        assert!(is_about_a_peer(&Error::from(kind)), "{kind:?}");
+    }
+    // The socket's own failure stops the loop.
+    assert!(!is_about_a_peer(&Error::from(ErrorKind::PermissionDenied)));
+}

@@ -6,6 +6,14 @@
 use std::fmt;
 use std::time::Duration;
 
+/// The keys that end input, as the notices name them: Ctrl-D on a Unix terminal (and
+/// in our input line); on Windows, where the client reads lines, Ctrl-Z then Enter.
+pub const LEAVE_KEYS: &str = if cfg!(windows) {
+    "Ctrl-Z then Enter"
+} else {
+    "Ctrl-D"
+};
+
 /// What every notice of our client starts with (irssi's mark for its own messages).
 pub const CLIENT_MARKER: &str = "-!- ";
 
@@ -43,15 +51,15 @@ impl fmt::Display for ClientNotice<'_> {
         match *self {
             ClientNotice::NoAnswerYet { server } => write!(
                 f,
-                "no answer from {server} yet; still trying — Ctrl-D to leave"
+                "no answer from {server} yet; still trying — {LEAVE_KEYS} to leave"
             ),
             ClientNotice::ServerAway => {
-                f.write_str("server went away; trying again — Ctrl-D to leave")
+                write!(f, "server went away; trying again — {LEAVE_KEYS} to leave")
             }
             ClientNotice::SessionUnanswered { secs } => write!(
                 f,
                 "no answer from the server for {secs} s (restarted?); joining again — \
-                 Ctrl-D to leave"
+                 {LEAVE_KEYS} to leave"
             ),
             ClientNotice::Resumed { secs } => write!(
                 f,

@@ -1,0 +1,123 @@
+//! What a socket error means for us, decided in one place for every platform.
+//!
+//! UDP reports ICMP errors on the next call on the socket, and each system names them
+//! its own way: Linux and macOS say a closed port is `ConnectionRefused`; Windows says
+//! `ConnectionReset` (WSAECONNRESET, os error 10054), even on an unconnected socket,
+//! which is why the Python tutorial's server catches `ConnectionResetError`. std maps
+//! each system's numbers to an [`ErrorKind`], so the kind decides, and numbers only
+//! where std has no kind.
+
+use std::io::{self, ErrorKind};
+
+/// What an error from a UDP socket means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// The peer's port is closed (an ICMP port-unreachable came back): the server is
+    /// not running there, or a client left. Anyone who knows the address can forge one.
+    PortClosed,
+    /// The host or its network cannot be reached for now (a rebooting machine, a
+    /// cable out): worth trying again later.
+    Unreachable,
+    /// Nothing came in time, or nothing is there to read: not an error.
+    Timeout,
+    /// Says nothing about the socket (a signal, a full buffer): try again.
+    Transient,
+    /// The socket itself failed: stop.
+    Failure,
+}
+
+/// What `error`, from a UDP socket's send or receive, means.
+pub fn classify(error: &io::Error) -> Meaning {
+    match error.kind() {
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => Meaning::PortClosed,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable | ErrorKind::NetworkDown => {
+            Meaning::Unreachable
+        }
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Meaning::Timeout,
+        ErrorKind::Interrupted | ErrorKind::OutOfMemory => Meaning::Transient,
+        _ => match error.raw_os_error() {
+            Some(code) if UNREACHABLE.contains(&code) => Meaning::Unreachable,
+            Some(code) if TRANSIENT.contains(&code) => Meaning::Transient,
+            _ => Meaning::Failure,
+        },
+    }
+}
+
+/// Numbers std gives no kind of its own that mean a host cannot be reached for now:
+/// EHOSTDOWN (Linux 112, BSD and macOS 64).
+#[cfg(target_os = "linux")]
+const UNREACHABLE: &[i32] = &[112];
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+const UNREACHABLE: &[i32] = &[64];
+#[cfg(windows)]
+const UNREACHABLE: &[i32] = &[10064]; // WSAEHOSTDOWN
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    windows
+)))]
+const UNREACHABLE: &[i32] = &[];
+
+/// Numbers that say nothing about the socket: ENOBUFS (a send queue full for a moment:
+/// Linux 105, macOS 55, Windows WSAENOBUFS 10055).
+#[cfg(target_os = "linux")]
+const TRANSIENT: &[i32] = &[105];
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+const TRANSIENT: &[i32] = &[55];
+#[cfg(windows)]
+const TRANSIENT: &[i32] = &[10055];
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    windows
+)))]
+const TRANSIENT: &[i32] = &[];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_means_what_it_says_on_every_platform() {
+        for (kind, meaning) in [
+            // Linux and macOS: a closed port.
+            (ErrorKind::ConnectionRefused, Meaning::PortClosed),
+            // Windows: a closed port (WSAECONNRESET, 10054).
+            (ErrorKind::ConnectionReset, Meaning::PortClosed),
+            (ErrorKind::HostUnreachable, Meaning::Unreachable),
+            (ErrorKind::NetworkUnreachable, Meaning::Unreachable),
+            (ErrorKind::NetworkDown, Meaning::Unreachable),
+            (ErrorKind::WouldBlock, Meaning::Timeout),
+            (ErrorKind::TimedOut, Meaning::Timeout),
+            (ErrorKind::Interrupted, Meaning::Transient),
+            (ErrorKind::PermissionDenied, Meaning::Failure),
+            (ErrorKind::InvalidInput, Meaning::Failure),
+            (ErrorKind::Other, Meaning::Failure),
+        ] {
+            assert_eq!(classify(&io::Error::from(kind)), meaning, "{kind:?}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_numbers_reach_the_same_meanings() {
+        for (errno, meaning) in [
+            (111, Meaning::PortClosed),  // ECONNREFUSED
+            (101, Meaning::Unreachable), // ENETUNREACH
+            (113, Meaning::Unreachable), // EHOSTUNREACH
+            (112, Meaning::Unreachable), // EHOSTDOWN
+            (100, Meaning::Unreachable), // ENETDOWN
+            (11, Meaning::Timeout),      // EAGAIN
+            (4, Meaning::Transient),     // EINTR
+            (105, Meaning::Transient),   // ENOBUFS
+            (9, Meaning::Failure),       // EBADF
+        ] {
+            let error = io::Error::from_raw_os_error(errno);
+            assert_eq!(classify(&error), meaning, "errno {errno}: {error}");
+        }
+    }
+}
