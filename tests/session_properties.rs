@@ -96,6 +96,7 @@ impl Harness {
             name: Some("alice".to_string()),
             bell: false,
             reconnect: true,
+            leave_keys: "Ctrl-D",
         };
         let session = Session::start(config, Random::new(11), now, &mut actions);
         let mut harness = Harness {

@@ -390,7 +390,7 @@ fn the_client_survives_a_server_restart_and_its_next_line_arrives_under_its_name
     let alice = client(&server, "alice");
     server.proc.type_line("quit");
     assert_eq!(server.proc.wait_exit().code(), Some(0));
-    let away = ClientNotice::ServerAway.to_string();
+    let away = ClientNotice::ServerAway { keys: "Ctrl-D" }.to_string();
     let screen = alice.wait("the server gone", |s| find(s, &away).is_some());
     // A notice is dim, from its first character to its last.
     let (row, column) = find(&screen, &away).unwrap();
@@ -486,7 +486,7 @@ fn a_line_typed_after_a_quick_restart_shows_as_waiting_and_arrives() {
     expect_line(&raw, "alice typed after the restart");
     alice.wait_input("alice> ");
     let screen = alice.screen();
-    let away = ClientNotice::ServerAway.to_string();
+    let away = ClientNotice::ServerAway { keys: "Ctrl-D" }.to_string();
     assert!(find(&screen, &away).is_none(), "{}", shown(&screen));
 }
 
@@ -523,7 +523,7 @@ fn a_stopped_client_comes_back_raw_and_rejoins() {
     });
     let back = ClientNotice::Back.to_string();
     let screen = alice.wait("back in the room", |s| find(s, &back).is_some());
-    let away = ClientNotice::ServerAway.to_string();
+    let away = ClientNotice::ServerAway { keys: "Ctrl-D" }.to_string();
     assert!(find(&screen, &away).is_none(), "{}", shown(&screen));
     alice.wait_input("alice> ");
     let raw = server.joined_peer();

@@ -41,6 +41,9 @@ fn main() -> ExitCode {
 }
 
 fn chat(args: Cli) -> ExitCode {
+    // A terminal gets the interactive client: raw input, restored on every way out
+    // (this guard's drop, a panic's unwinding included). Anything else reads lines.
+    let raw = client::terminal::RawMode::enter();
     let server = cli::server_address(&args.server);
     let config = client::Config {
         server: server.clone(),
@@ -51,11 +54,9 @@ fn chat(args: Cli) -> ExitCode {
             name: args.name,
             bell: args.bell,
             reconnect: !args.no_reconnect,
+            leave_keys: client::terminal::leave_keys(raw.is_some()),
         },
     };
-    // A terminal gets the interactive client: raw input, restored on every way out
-    // (this guard's drop, a panic's unwinding included). Anything else reads lines.
-    let raw = client::terminal::RawMode::enter();
     let terminal = raw.as_ref().map(|raw| client::Terminal {
         screen: client::Screen {
             columns: client::terminal::size().map_or(80, |(_, columns)| columns),

@@ -118,6 +118,8 @@ pub struct SessionConfig {
     pub bell: bool,
     /// When the server goes away, keep trying it rather than end.
     pub reconnect: bool,
+    /// The keys that leave, as notices name them (`client::terminal::leave_keys`).
+    pub leave_keys: &'static str,
 }
 
 /// How a session ended.
@@ -349,7 +351,14 @@ impl Session {
         if self.link.is_unheard() && self.timers.is_due(Due::NoAnswer, now) {
             self.timers.set(Due::NoAnswer, None);
             let server = self.config.server.clone();
-            self.show(ClientNotice::NoAnswerYet { server: &server }, actions);
+            let keys = self.config.leave_keys;
+            self.show(
+                ClientNotice::NoAnswerYet {
+                    server: &server,
+                    keys,
+                },
+                actions,
+            );
         }
         if self.timers.is_due(Due::Heartbeat, now) || self.timers.is_due(Due::Probe, now) {
             actions.push(self.heartbeat(now));
@@ -509,7 +518,8 @@ impl Session {
         if !self.config.reconnect || self.phase == Phase::Closing {
             return self.end(Outcome::ServerDown, now, actions);
         }
-        self.show(ClientNotice::ServerAway, actions);
+        let keys = self.config.leave_keys;
+        self.show(ClientNotice::ServerAway { keys }, actions);
         let first = self.jittered(RECONNECT_FIRST);
         self.go_away(now + first, RECONNECT_FIRST * 2);
     }
@@ -525,6 +535,7 @@ impl Session {
             },
             Silence::Unanswered | Silence::Refused => ClientNotice::SessionUnanswered {
                 secs: notices::whole_secs(self.session_lost_after()),
+                keys: self.config.leave_keys,
             },
         };
         self.show(notice, actions);

@@ -6,26 +6,18 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The keys that end input, as the notices name them: Ctrl-D on a Unix terminal (and
-/// in our input line); on Windows, where the client reads lines, Ctrl-Z then Enter.
-pub const LEAVE_KEYS: &str = if cfg!(windows) {
-    "Ctrl-Z then Enter"
-} else {
-    "Ctrl-D"
-};
-
 /// What every notice of our client starts with (irssi's mark for its own messages).
 pub const CLIENT_MARKER: &str = "-!- ";
 
 /// A notice of our client, about itself or its tie to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientNotice<'a> {
-    /// Nothing heard from the server since we started.
-    NoAnswerYet { server: &'a str },
+    /// Nothing heard from the server since we started. `keys`: those that leave.
+    NoAnswerYet { server: &'a str, keys: &'a str },
     /// The server went away (its goodbye, or its port closed).
-    ServerAway,
+    ServerAway { keys: &'a str },
     /// Our session went unanswered: the server restarted or forgot us.
-    SessionUnanswered { secs: u64 },
+    SessionUnanswered { secs: u64, keys: &'a str },
     /// We were stopped (Ctrl-Z, a suspended laptop) for a while; we rejoin.
     Resumed { secs: u64 },
     /// The server answers again.
@@ -49,17 +41,17 @@ impl fmt::Display for ClientNotice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(CLIENT_MARKER)?;
         match *self {
-            ClientNotice::NoAnswerYet { server } => write!(
+            ClientNotice::NoAnswerYet { server, keys } => write!(
                 f,
-                "no answer from {server} yet; still trying — {LEAVE_KEYS} to leave"
+                "no answer from {server} yet; still trying — {keys} to leave"
             ),
-            ClientNotice::ServerAway => {
-                write!(f, "server went away; trying again — {LEAVE_KEYS} to leave")
+            ClientNotice::ServerAway { keys } => {
+                write!(f, "server went away; trying again — {keys} to leave")
             }
-            ClientNotice::SessionUnanswered { secs } => write!(
+            ClientNotice::SessionUnanswered { secs, keys } => write!(
                 f,
                 "no answer from the server for {secs} s (restarted?); joining again — \
-                 {LEAVE_KEYS} to leave"
+                 {keys} to leave"
             ),
             ClientNotice::Resumed { secs } => write!(
                 f,
@@ -107,9 +99,13 @@ impl ClientNotice<'_> {
         let all = vec![
             ClientNotice::NoAnswerYet {
                 server: "127.0.0.1:9999",
+                keys: "Ctrl-D",
             },
-            ClientNotice::ServerAway,
-            ClientNotice::SessionUnanswered { secs: 6 },
+            ClientNotice::ServerAway { keys: "Ctrl-D" },
+            ClientNotice::SessionUnanswered {
+                secs: 6,
+                keys: "Ctrl-D",
+            },
             ClientNotice::Resumed { secs: 15 },
             ClientNotice::Back,
             ClientNotice::NoSession {
@@ -130,7 +126,7 @@ impl ClientNotice<'_> {
     fn kind_index(&self) -> usize {
         match self {
             ClientNotice::NoAnswerYet { .. } => 0,
-            ClientNotice::ServerAway => 1,
+            ClientNotice::ServerAway { .. } => 1,
             ClientNotice::SessionUnanswered { .. } => 2,
             ClientNotice::Resumed { .. } => 3,
             ClientNotice::Back => 4,

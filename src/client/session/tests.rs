@@ -13,6 +13,7 @@ fn config(name: Option<&str>) -> SessionConfig {
         name: name.map(str::to_string),
         bell: true,
         reconnect: false,
+        leave_keys: "Ctrl-D",
     }
 }
 
@@ -499,7 +500,10 @@ fn a_server_that_goes_away_is_tried_again_and_lines_typed_meanwhile_wait() {
     let away = step(&mut s, Input::Datagram(b""), t);
     assert_eq!(
         away,
-        vec![show(&ClientNotice::ServerAway.to_string(), false)]
+        vec![show(
+            &ClientNotice::ServerAway { keys: "Ctrl-D" }.to_string(),
+            false
+        )]
     );
     assert!((s.standing() == Standing::Away));
     assert!(
@@ -772,6 +776,7 @@ fn forged_cookies_cannot_hold_our_lines_from_a_classic_server_for_ever() {
     };
     let no_answer = ClientNotice::NoAnswerYet {
         server: "127.0.0.1:9999",
+        keys: "Ctrl-D",
     };
     // Cookies alone are no answer: the person is told that too.
     assert_eq!(
@@ -838,6 +843,7 @@ fn an_unanswered_session_is_lost_and_opened_again_with_a_new_token() {
             .count();
         let lost = ClientNotice::SessionUnanswered {
             secs: SESSION_LOST_AFTER.as_secs(),
+            keys: "Ctrl-D",
         };
         if actions.contains(&show(&lost.to_string(), false)) {
             away_at = Some(now);
@@ -1145,6 +1151,7 @@ fn a_server_that_never_answers_is_told_and_ended_input_exits_with_no_answer() {
     let told = run_until(&mut s, &mut now, t + NO_ANSWER_AFTER);
     let no_answer = ClientNotice::NoAnswerYet {
         server: "127.0.0.1:9999",
+        keys: "Ctrl-D",
     };
     assert!(
         shown_texts(&told).contains(&no_answer.to_string()),
@@ -1187,6 +1194,7 @@ fn a_line_typed_after_a_quick_restart_waits_visibly_and_goes_in_the_new_session(
     let actions = run_until(&mut s, &mut now, lost_at);
     let lost = ClientNotice::SessionUnanswered {
         secs: SESSION_LOST_AFTER.as_secs(),
+        keys: "Ctrl-D",
     };
     assert!(
         shown_texts(&actions).contains(&lost.to_string()),
@@ -1248,7 +1256,7 @@ fn a_stopped_client_rejoins_without_calling_it_a_failure_or_repeating_history() 
         "{texts:?}"
     );
     assert!(
-        !texts.contains(&ClientNotice::ServerAway.to_string()),
+        !texts.contains(&ClientNotice::ServerAway { keys: "Ctrl-D" }.to_string()),
         "{texts:?}"
     );
     let renewed = echoed_token(&step(&mut s, Input::Datagram(&cookie_frame()), now));

@@ -1,4 +1,4 @@
-//! The terminal in raw mode, with std alone: `stty` run with the terminal as its input
+//! The terminal in raw mode on Unix, with std alone: `stty` run with the terminal as its input
 //! saves the settings, switches to character-at-a-time input without echo or signals,
 //! and a guard whose `Drop` restores them on every way out (a panic included).
 //!
@@ -99,13 +99,6 @@ pub fn size() -> Option<(usize, usize)> {
         (Some(Ok(rows)), Some(Ok(columns))) if columns > 0 => Some((rows, columns)),
         _ => None,
     }
-}
-
-/// Whether output may use colors: stdout a terminal, no `NO_COLOR`, `TERM` not `dumb`.
-pub fn colors_wanted() -> bool {
-    std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && !std::env::var("TERM").is_ok_and(|term| term == "dumb")
 }
 
 /// Starts the watcher that restores `saved` if this process dies without saying it

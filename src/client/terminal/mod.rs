@@ -1,0 +1,40 @@
+//! The terminal the interactive client draws on, behind one small interface: raw
+//! input on entry and the settings restored on every way out (`RawMode`), around a
+//! stop (`suspend`, `resume`, `stop_self`), and the window's size. `unix.rs` does it
+//! with `stty`; `windows.rs` with the console API. Where neither can, the client reads
+//! lines.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::{size, stop_self, RawMode};
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::{size, stop_self, RawMode};
+
+#[cfg(not(any(unix, windows)))]
+mod lines;
+#[cfg(not(any(unix, windows)))]
+pub use lines::{size, stop_self, RawMode};
+
+use std::io::IsTerminal;
+
+/// The keys that end the input, as the client's notices name them: Ctrl-D in the
+/// interactive client and on a Unix terminal; Ctrl-Z then Enter where Windows reads
+/// lines.
+pub fn leave_keys(interactive: bool) -> &'static str {
+    if interactive || !cfg!(windows) {
+        "Ctrl-D"
+    } else {
+        "Ctrl-Z then Enter"
+    }
+}
+
+/// Whether output may use colors: stdout a terminal, no `NO_COLOR`, `TERM` not `dumb`.
+pub fn colors_wanted() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && !std::env::var("TERM").is_ok_and(|term| term == "dumb")
+}
