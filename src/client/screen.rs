@@ -99,20 +99,23 @@ impl Screen {
         out
     }
 
-    /// Bytes that draw the input line: prompt, the visible part of what is typed, the
-    /// rest of the row cleared, the cursor where it belongs.
+    /// Bytes that draw the input line: the row cleared, the prompt, the visible part
+    /// of what is typed, the cursor where it belongs.
     pub fn input_line(&self, prompt: &Prompt, editor: &Editor) -> Vec<u8> {
         let prompt = prompt.text();
         let room = self.columns.saturating_sub(text_width(&prompt) + 1).max(2);
         let (shown, cursor) = editor.view(room);
+        // The row is cleared first, then drawn, and the cursor moved back from the
+        // end only if it is not there: the same on every terminal, and what the Windows
+        // console under wine draws right (it mis-draws a clear after the text, and a
+        // move forward from the row's start).
         let mut out = Vec::new();
-        out.extend_from_slice(b"\r");
+        out.extend_from_slice(b"\r\x1b[0K");
         out.extend_from_slice(prompt.as_bytes());
         out.extend_from_slice(shown.as_bytes());
-        out.extend_from_slice(b"\x1b[0K\r");
-        let column = text_width(&prompt) + cursor;
-        if column > 0 {
-            out.extend_from_slice(format!("\x1b[{column}C").as_bytes());
+        let back = text_width(&shown).saturating_sub(cursor);
+        if back > 0 {
+            out.extend_from_slice(format!("\x1b[{back}D").as_bytes());
         }
         out
     }
@@ -279,7 +282,7 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
-            "\r\x1b[0K12:00:01 bob interrupting you\r\n\ralice (2 queued)> half-typed\x1b[0K\r\x1b[27C"
+            "\r\x1b[0K12:00:01 bob interrupting you\r\n\r\x1b[0Kalice (2 queued)> half-typed\x1b[1D"
         );
     }
 
