@@ -183,6 +183,23 @@ fn bad_bind_addresses_get_one_clear_line() {
 }
 
 #[test]
+fn the_start_up_line_says_in_words_whether_addresses_are_verified() {
+    for (args, words) in [
+        (&[][..], "; open: any address joins with its first datagram"),
+        (
+            &["--verify"][..],
+            "; verifying: an address joins once it proves it receives there",
+        ),
+    ] {
+        let server = TestServer::start(args);
+        server.wait_log(words);
+    }
+    // Both at once is a usage error.
+    let mut both = Proc::spawn(SERVER, &["--bind", "127.0.0.1:0", "--verify", "--open"]);
+    assert_eq!(both.wait_exit().code(), Some(2), "{}", both.report());
+}
+
+#[test]
 fn bad_options_are_refused_with_usage_status() {
     let mut server = Proc::spawn(SERVER, &["--timeout", "0"]);
     assert_eq!(server.wait_exit().code(), Some(2), "{}", server.report());

@@ -206,7 +206,8 @@ fn a_wildcard_ipv6_bind_serves_ipv4_clients_too() {
         eprintln!("skipped: this machine has no IPv6");
         return;
     }
-    let server = TestServer::start_on("[::]:0", &[]);
+    // Open, as the classic protocol: raw peers join without proving their address.
+    let server = TestServer::start_on("[::]:0", &["--open"]);
     let v4 = Peer::new(format!("127.0.0.1:{}", server.addr.port()).parse().unwrap());
     v4.send(b"over v4");
     let welcome = v4.recv_text();

@@ -40,9 +40,15 @@ struct Cli {
     burst: u32,
     /// Let an address in only once it proves it receives there: our client does so by
     /// itself; others are told a line to type (`/join CODE`). Until then, it is sent at
-    /// most three times the bytes it sent, so a forged source draws no flood.
-    #[arg(long)]
+    /// most three times the bytes it sent, so a forged source draws no flood. The
+    /// default on any address but loopback.
+    #[arg(long, conflicts_with = "open")]
     verify: bool,
+    /// Let any address in with its first datagram, as the classic chat room does, even
+    /// on an address other than loopback (where a forged source can then make the
+    /// server an amplifier).
+    #[arg(long)]
+    open: bool,
     /// How many of the room's last chat lines our client is shown when it joins (at most
     /// 64 KiB of them); 0 for none. Private messages are never kept.
     #[arg(long, default_value_t = limits::DEFAULT_HISTORY,
@@ -97,6 +103,10 @@ fn serve(args: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let verify = match socket.local_addr() {
+        Ok(local) => args.verify || (!args.open && server::verifies_by_default(local)),
+        Err(_) => !args.open,
+    };
     let config = room::Config {
         timeout: args.timeout.0,
         max_message_bytes: args.max_message as usize,
@@ -104,7 +114,7 @@ fn serve(args: &Cli) -> ExitCode {
         rate_per_sec: args.rate,
         burst: args.burst,
         local_addr: None,
-        verify: args.verify,
+        verify,
         history_lines: args.history as usize,
         repair_lines: args.repair_lines as usize,
     };

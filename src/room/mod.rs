@@ -24,7 +24,7 @@ mod stream;
 mod throttle;
 mod verify;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::debug;
@@ -131,6 +131,9 @@ pub struct Stats {
     pub joined_by_code: u64,
     /// Repair requests answered.
     pub repairs: u64,
+    /// Datagrams from sources no peer can have (port 0, a broadcast or multicast
+    /// address): forged, and never answered.
+    pub impossible_sources: u64,
 }
 
 /// The clients in the room and what the room knows of them.
@@ -217,6 +220,10 @@ impl Room {
         out: &mut Outbox,
     ) {
         self.stats.datagrams += 1;
+        if !is_real_peer(from) {
+            self.stats.impossible_sources += 1;
+            return;
+        }
         if self.is_own_address(from) || self.servers.contains(from, now) {
             self.stats.from_servers += 1;
             return;
@@ -888,6 +895,22 @@ impl Room {
             }
         }
     }
+}
+
+/// Whether a datagram's source can be a peer at all: not port 0, not an unspecified,
+/// broadcast or multicast address (255.255.255.255, loopback's 127.255.255.255,
+/// 224.0.0.0/4, ff00::/8). Only a forger writes those, to make the room send to many
+/// at once or to no one; answering them is never right.
+pub fn is_real_peer(addr: SocketAddr) -> bool {
+    let ip = match addr.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        ip => ip,
+    };
+    let odd = match ip {
+        IpAddr::V4(v4) => v4.is_broadcast() || v4 == Ipv4Addr::new(127, 255, 255, 255),
+        IpAddr::V6(_) => false,
+    };
+    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !odd
 }
 
 /// Queues a line for a member: numbered in its stream if it is in a session (the line

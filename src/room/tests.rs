@@ -1051,10 +1051,11 @@ fn whatever_the_room_accepts_fits_one_datagram_from_the_longest_address() {
         t,
     );
     assert_eq!(room.config().max_message_bytes, proto::MAX_MESSAGE_LIMIT);
-    let longest: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535"
+    // As long as an address is written, and no multicast one (those are never peers).
+    let longest: SocketAddr = "[feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535"
         .parse()
         .unwrap();
-    let other: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe%4294967295]:65535"
+    let other: SocketAddr = "[feff:ffff:ffff:ffff:ffff:ffff:ffff:fffe%4294967295]:65535"
         .parse()
         .unwrap();
     let mut out = Outbox::new();
@@ -1200,4 +1201,43 @@ fn drops_told_at_once_are_not_told_again_as_zero() {
     let mut out = Outbox::new();
     room.handle_timeout(later + 2 * NOTICE_INTERVAL, &mut out);
     assert!(out.is_empty(), "{:?}", sorted(&out));
+}
+
+// Issue 18, item 5: only real peers become members. A source no peer can have (port 0,
+// unspecified, broadcast, multicast) is never answered and never joins.
+#[test]
+fn impossible_sources_are_never_answered_nor_members() {
+    let t = Instant::now();
+    let mut room = room();
+    for from in [
+        "127.0.0.1:0",
+        "0.0.0.0:5000",
+        "255.255.255.255:5000",
+        "127.255.255.255:5000",
+        "224.0.0.1:5000",
+        "239.1.2.3:5000",
+        "[ff02::1]:5000",
+        "[::]:5000",
+        "[::ffff:255.255.255.255]:5000",
+    ] {
+        let from: SocketAddr = from.parse().unwrap();
+        for datagram in [&b"@im@"[..], b"hello", b"@IM@"] {
+            let mut out = Outbox::new();
+            room.handle_datagram(datagram, from, t, &mut out);
+            assert!(out.to_vec().is_empty(), "{from} was answered");
+        }
+    }
+    assert_eq!(room.len(), 0);
+    assert_eq!(room.stats().impossible_sources, 27);
+    // Real peers still join, on loopback and elsewhere.
+    for from in [
+        "127.0.0.1:5000",
+        "127.0.0.2:1",
+        "192.168.1.255:5000",
+        "[::1]:5000",
+    ] {
+        let mut out = Outbox::new();
+        room.handle_datagram(b"@im@", from.parse().unwrap(), t, &mut out);
+    }
+    assert_eq!(room.len(), 4);
 }

@@ -107,11 +107,11 @@ impl Server {
     pub fn new(socket: UdpSocket, mut config: Config) -> io::Result<(Server, Handle)> {
         let local = socket.local_addr()?;
         config.local_addr = Some(local);
-        if !config.verify && !local.ip().is_loopback() {
+        if !config.verify && verifies_by_default(local) {
             warn!(
-                "bound to {local} without --verify: anyone who can forge a source \
-                 address can make this server send a chat room's traffic to it (hundreds \
-                 of bytes for each byte forged); --verify makes every address prove itself"
+                "bound to {local} with --open: anyone who can forge a source address can \
+                 make this server send a chat room's traffic to it (hundreds of bytes for \
+                 each byte forged); without --open every address proves itself first"
             );
         }
         if cfg!(windows) && local.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
@@ -167,7 +167,7 @@ impl Server {
         let config = self.room.config();
         info!(
             "listening on {} (timeout {:?}, max message {} bytes, max clients {}, rate {}/s, \
-             burst {}{})",
+             burst {}); {}",
             self.socket.local_addr()?,
             config.timeout,
             config.max_message_bytes,
@@ -175,9 +175,9 @@ impl Server {
             config.rate_per_sec,
             config.burst,
             if config.verify {
-                "; every address proves itself before it joins"
+                "verifying: an address joins once it proves it receives there"
             } else {
-                ""
+                "open: any address joins with its first datagram"
             }
         );
         loop {
@@ -394,7 +394,8 @@ impl Server {
              timed out {}, ignored from servers {}, drained while busy {}, queue drops {}, \
              queued at most {} bytes, in sessions {}, sessions opened {}, \
              ignored without session token {}, bad cookies/codes/tokens {}, \
-             from addresses not yet proven {}, joined by code {}, repairs {}",
+             from addresses not yet proven {}, joined by code {}, repairs {}, \
+             from impossible sources {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
@@ -415,7 +416,8 @@ impl Server {
             s.bad_credentials,
             s.unproven,
             s.joined_by_code,
-            s.repairs
+            s.repairs,
+            s.impossible_sources
         )
     }
 
@@ -564,6 +566,12 @@ fn is_about_a_peer(e: &io::Error) -> bool {
         sockerr::classify(e),
         Meaning::PortClosed | Meaning::Unreachable | Meaning::Transient
     )
+}
+
+/// Whether a server bound to `local` verifies addresses unless told `--open`: on
+/// anything but loopback, where a forged source could make it an amplifier.
+pub fn verifies_by_default(local: SocketAddr) -> bool {
+    !local.ip().is_loopback()
 }
 
 /// The address a datagram sent to `local` comes from: a wildcard bind is reached on loopback.

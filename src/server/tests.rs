@@ -229,3 +229,21 @@ fn a_departed_clients_closed_port_never_disturbs_the_room() {
     // The socket's own failure stops the loop.
     assert!(!is_about_a_peer(&Error::from(ErrorKind::PermissionDenied)));
 }
+
+// Issue 18, item 1: safe by default: a server on anything but loopback verifies
+// addresses unless told --open; on loopback, the classic open room stays.
+#[test]
+fn a_server_off_loopback_verifies_by_default() {
+    for (bind, verifies) in [
+        ("127.0.0.1:9999", false),
+        ("127.0.0.2:9999", false),
+        ("[::1]:9999", false),
+        ("0.0.0.0:9999", true),
+        ("[::]:9999", true),
+        ("192.168.1.5:9999", true),
+        ("[fe80::1]:9999", true),
+    ] {
+        let local: SocketAddr = bind.parse().unwrap();
+        assert_eq!(verifies_by_default(local), verifies, "{bind}");
+    }
+}
