@@ -63,10 +63,13 @@ pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
 pub const DEPARTED_MAX: usize = 1024;
 
 /// The least time an address that sent what only a server writes (a welcome to a
-/// newcomer on our own port) is ignored: two servers must never talk to each other. It
-/// must outlast the other server's membership of us (its timeout, unknown to us, 10 s by
-/// default): were we to listen again while it still relays to us, we would join it
-/// back and the two would take turns for ever. So this, or twice our own timeout.
+/// newcomer on our own port) is not heard in plain text: two servers must never talk
+/// to each other. It must outlast the other server's membership of us (its timeout,
+/// unknown to us, 10 s by default): were we to listen again while it still relays to
+/// us, we would join it back and the two would take turns for ever. So this, or twice
+/// our own timeout. Our client is not kept out by a forged welcome: its hello, echo and
+/// session frames are still heard, and the session it opens clears the mark. A classic
+/// client (netcat, the Python one) is kept out for this long by one forged welcome.
 pub const IGNORE_SERVERS_AT_LEAST: Duration = Duration::from_secs(60);
 /// The most such addresses remembered, and the most kicked addresses.
 const SMALL_MEMORY: usize = 1024;
@@ -224,7 +227,7 @@ impl Room {
             self.stats.impossible_sources += 1;
             return;
         }
-        if self.is_own_address(from) || self.servers.contains(from, now) {
+        if self.is_own_address(from) {
             self.stats.from_servers += 1;
             return;
         }
@@ -232,6 +235,13 @@ impl Room {
             return;
         }
         match frame::read(datagram) {
+            // An address that spoke as a server is not heard in plain text; what only
+            // our client writes (a hello, an echo, its session's frames) it may still
+            // send, as no server writes those: a welcome forged from a client's address
+            // keeps our client out of nothing (see `IGNORE_SERVERS_AT_LEAST`).
+            Framed::Plain(_) if self.servers.contains(from, now) => {
+                self.stats.from_servers += 1;
+            }
             Framed::Plain(datagram) => self.handle_plain(datagram, from, now, out),
             Framed::Hello => self.hello(from, now, out),
             Framed::Echo { cookie, token } => self.echo(cookie, token, from, now, out),
@@ -376,6 +386,8 @@ impl Room {
             return;
         }
         self.budgets.forget(from);
+        // Proven a client of ours: whatever spoke as a server from here was forged.
+        self.servers.forget(from);
         let wrap = Wrap::Session(token);
         if let Some(member) = self.members.get_mut(from) {
             member.open_session(token, now);

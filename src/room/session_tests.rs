@@ -632,3 +632,44 @@ fn a_room_that_keeps_nothing_to_send_again_says_so() {
         }]
     );
 }
+
+// Issue 18, item 4: one datagram shaped like a welcome, forged from a client's address,
+// keeps our client out of nothing: its handshake is heard, and its session clears the
+// mark. A classic client from that address is not heard for the mark's length.
+#[test]
+fn a_forged_welcome_keeps_our_client_out_of_nothing() {
+    let t = Instant::now();
+    let local: SocketAddr = "127.0.0.1:9999".parse().unwrap();
+    let mut room = Room::new(
+        Config {
+            local_addr: Some(local),
+            ..super::tests::config()
+        },
+        t,
+    );
+    let welcome = b"* you joined as 127.0.0.1:9999 (2 here; /help for commands)";
+    assert!(feed(&mut room, welcome, 7, t).is_empty());
+    assert_eq!(room.stats().from_servers, 1);
+    // A classic heartbeat from there is not heard (so two servers stay quiet)...
+    assert!(feed(&mut room, b"@im@", 7, t).is_empty());
+    assert!(room.is_empty());
+    assert_eq!(room.stats().from_servers, 2);
+    // ...but our client's handshake is: a cookie, then a session.
+    let joined = open(&mut room, 7, t);
+    assert!(
+        joined
+            .iter()
+            .any(|(to, text)| *to == 7 && text.contains("* you joined as ")),
+        "{joined:?}"
+    );
+    assert_eq!(room.len(), 1);
+    // Proven a client, the address is heard in plain text again.
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@", super::tests::addr(7), t, &mut out);
+    assert_eq!(room.stats().from_servers, 2, "the mark is gone");
+    assert_eq!(
+        room.stats().forged,
+        1,
+        "a bare heartbeat from a session is a forgery"
+    );
+}
