@@ -263,9 +263,10 @@ impl Room {
                 self.handle_request(body, from, Wrap::Session(token), now, out);
             }
             Framed::Typed { token, seq, body } => {
+                let max_len = self.config.max_message_bytes;
                 let lines = self
                     .stream_of(from)
-                    .map(|s| s.typed(seq, body, now))
+                    .map(|s| s.typed(seq, body, max_len, now))
                     .unwrap_or_default();
                 self.act_on_typed(from, token, lines, now, out);
                 self.answer(from, token, out);

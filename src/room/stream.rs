@@ -133,8 +133,10 @@ impl Stream {
 
     /// A typed line numbered `seq` came: returns the lines to act on now, in the order
     /// typed. A gap waited for too long is skipped first (see [`Stream::overdue`]); a
-    /// duplicate gives nothing more; a line after a gap waits for it.
-    pub fn typed(&mut self, seq: u64, body: &[u8], now: Instant) -> Vec<Box<[u8]>> {
+    /// duplicate gives nothing more; a line after a gap waits for it, cut to one byte
+    /// over `max_len` if it is longer (it will be refused as too long all the same, and
+    /// a held line costs no more than the room accepts).
+    pub fn typed(&mut self, seq: u64, body: &[u8], max_len: usize, now: Instant) -> Vec<Box<[u8]>> {
         let mut lines = self.overdue(now);
         if seq <= self.received || self.held.contains_key(&seq) {
             return lines;
@@ -144,8 +146,9 @@ impl Stream {
             self.received = seq;
             self.release(&mut lines, now);
         } else if self.held.len() < HELD_TYPED_MAX
-            && self.held_bytes + body.len() <= HELD_TYPED_BYTES
+            && self.held_bytes + body.len().min(max_len.saturating_add(1)) <= HELD_TYPED_BYTES
         {
+            let body = &body[..body.len().min(max_len.saturating_add(1))];
             self.held_bytes += body.len();
             self.held.insert(seq, body.into());
             self.gap_since.get_or_insert(now);
@@ -285,6 +288,21 @@ mod tests {
     }
 
     #[test]
+    fn a_held_line_costs_no_more_than_the_room_accepts() {
+        let t = Instant::now();
+        let mut stream = Stream::new(t);
+        let huge = vec![b'x'; 65_000];
+        assert!(
+            stream.typed(2, &huge, 1024, t).is_empty(),
+            "held behind a gap"
+        );
+        assert_eq!(stream.held_bytes, 1025, "cut to one byte over the limit");
+        let taken = stream.typed(1, b"a", 1024, t);
+        assert_eq!(taken.len(), 2);
+        assert_eq!(taken[1].len(), 1025, "still longer than the limit: refused");
+    }
+
+    #[test]
     fn typed_lines_are_taken_in_order_and_a_partly_filled_gap_waits_again() {
         let t = Instant::now();
         let mut stream = Stream::new(t);
@@ -294,12 +312,12 @@ mod tests {
                 .map(|l| String::from_utf8_lossy(l).into_owned())
                 .collect()
         };
-        assert_eq!(texts(stream.typed(1, b"a", t)), ["a"]);
-        assert!(stream.typed(3, b"c", t).is_empty());
-        assert!(stream.typed(5, b"e", t).is_empty());
+        assert_eq!(texts(stream.typed(1, b"a", 1024, t)), ["a"]);
+        assert!(stream.typed(3, b"c", 1024, t).is_empty());
+        assert!(stream.typed(5, b"e", 1024, t).is_empty());
         // 2 comes late: a and c go, and the gap at 4 waits its own time from now.
         let late = t + HOLD_TYPED_FOR - Duration::from_millis(100);
-        assert_eq!(texts(stream.typed(2, b"b", late)), ["b", "c"]);
+        assert_eq!(texts(stream.typed(2, b"b", 1024, late)), ["b", "c"]);
         assert!(
             stream.overdue(t + HOLD_TYPED_FOR).is_empty(),
             "4 has its own wait"
@@ -307,7 +325,9 @@ mod tests {
         assert_eq!(texts(stream.overdue(late + HOLD_TYPED_FOR)), ["e"]);
         assert_eq!(stream.received(), 5);
         assert!(
-            stream.typed(4, b"d", late + HOLD_TYPED_FOR).is_empty(),
+            stream
+                .typed(4, b"d", 1024, late + HOLD_TYPED_FOR)
+                .is_empty(),
             "skipped"
         );
     }
@@ -316,10 +336,10 @@ mod tests {
     fn the_largest_number_is_taken_without_overflow() {
         let t = Instant::now();
         let mut stream = Stream::new(t);
-        assert!(stream.typed(u64::MAX, b"x", t).is_empty());
+        assert!(stream.typed(u64::MAX, b"x", 1024, t).is_empty());
         let later = t + HOLD_TYPED_FOR;
         assert_eq!(stream.overdue(later).len(), 1);
         assert_eq!(stream.received(), u64::MAX);
-        assert!(stream.typed(u64::MAX, b"x", later).is_empty());
+        assert!(stream.typed(u64::MAX, b"x", 1024, later).is_empty());
     }
 }
