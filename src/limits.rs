@@ -41,6 +41,12 @@ pub const DEFAULT_MAX_CLIENTS: u32 = 1000;
 /// `--max-clients` takes at least one.
 pub const MIN_MAX_CLIENTS: u32 = 1;
 
+/// `--max-per-host`: most members from one host, by default: a LAN behind one NAT
+/// fits, and nine tenths of the default room stay for everyone else.
+pub const DEFAULT_MAX_PER_HOST: u32 = 100;
+/// `--max-per-host` takes at least one.
+pub const MIN_MAX_PER_HOST: u32 = 1;
+
 /// `--rate`: chat messages and commands per second per member, by default (0: no limit).
 pub const DEFAULT_RATE: f64 = 5.0;
 /// `--burst`: messages a member may send at once before `--rate` applies, by default.
@@ -65,6 +71,7 @@ pub const MAX_REPAIR_LINES: u32 = 65_536;
 const _: () = {
     assert!(MIN_MAX_MESSAGE <= DEFAULT_MAX_MESSAGE && DEFAULT_MAX_MESSAGE <= MAX_MAX_MESSAGE);
     assert!(DEFAULT_MAX_CLIENTS >= MIN_MAX_CLIENTS);
+    assert!(MIN_MAX_PER_HOST <= DEFAULT_MAX_PER_HOST && DEFAULT_MAX_PER_HOST < DEFAULT_MAX_CLIENTS);
     assert!(DEFAULT_BURST >= MIN_BURST);
     assert!(DEFAULT_HISTORY <= MAX_HISTORY);
     assert!(DEFAULT_REPAIR_LINES <= MAX_REPAIR_LINES);

@@ -62,6 +62,7 @@ fn defaults() -> Vec<(&'static str, String)> {
         ("--heartbeat", DEFAULT_HEARTBEAT_SECS.to_string()),
         ("--max-message", DEFAULT_MAX_MESSAGE.to_string()),
         ("--max-clients", DEFAULT_MAX_CLIENTS.to_string()),
+        ("--max-per-host", DEFAULT_MAX_PER_HOST.to_string()),
         ("--rate", DEFAULT_RATE.to_string()),
         ("--burst", DEFAULT_BURST.to_string()),
         ("--history", DEFAULT_HISTORY.to_string()),
@@ -79,6 +80,7 @@ fn the_readme_option_tables_give_the_programs_defaults_and_ranges() {
         ("`--heartbeat SECS`", DEFAULT_HEARTBEAT_SECS.to_string()),
         ("`--max-message BYTES`", DEFAULT_MAX_MESSAGE.to_string()),
         ("`--max-clients N`", DEFAULT_MAX_CLIENTS.to_string()),
+        ("`--max-per-host N`", DEFAULT_MAX_PER_HOST.to_string()),
         ("`--rate MSGS_PER_SEC`", DEFAULT_RATE.to_string()),
         ("`--burst N`", DEFAULT_BURST.to_string()),
         ("`--history N`", DEFAULT_HISTORY.to_string()),
@@ -91,6 +93,8 @@ fn the_readme_option_tables_give_the_programs_defaults_and_ranges() {
         format!("time between heartbeats (fractions allowed, {secs})"),
         format!("({MIN_MAX_MESSAGE} to {MAX_MAX_MESSAGE}, so any accepted text"),
         format!("most members at once (at least {MIN_MAX_CLIENTS})"),
+        format!("IPv6 /64 (at least {MIN_MAX_PER_HOST}; loopback counts as no host)"),
+        format!("`* room is full for your host ({DEFAULT_MAX_PER_HOST} clients from one host)`"),
         format!("before `--rate` applies (at least {MIN_BURST})"),
         "`0` for no limit".to_string(),
         format!("refuses a `--max-message` above {MACOS_MAX_MESSAGE} at start"),
@@ -119,6 +123,7 @@ fn the_protocols_limits_are_the_programs() {
              {MAX_MAX_MESSAGE}, so that"
         ),
         format!("| {DEFAULT_MAX_CLIENTS} (`--max-clients`, at least {MIN_MAX_CLIENTS}) |"),
+        format!("| {DEFAULT_MAX_PER_HOST} (`--max-per-host`) |"),
         format!("| {DEFAULT_RATE} a second, {DEFAULT_BURST} at once (`--rate`, `--burst`) |"),
         format!(
             "{DEFAULT_HISTORY} by default (`--history N`, 0 for none), at most {MAX_HISTORY} \

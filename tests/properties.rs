@@ -118,6 +118,7 @@ fn room_config(rate: f64) -> Config {
         verify: false,
         history_lines: 20,
         repair_lines: 1024,
+        max_per_host: usize::MAX,
     }
 }
 

@@ -29,6 +29,10 @@ fuzz_target!(|data: &[u8]| {
         },
         burst: 3,
         local_addr: None,
+        verify: data.first().is_some_and(|b| b & 2 == 2),
+        history_lines: 4,
+        repair_lines: 16,
+        max_per_host: 4,
     };
     let mut room = Room::new(config, now);
     let mut out = Outbox::new();

@@ -59,6 +59,11 @@ struct Cli {
     #[arg(long, default_value_t = limits::DEFAULT_REPAIR_LINES,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_REPAIR_LINES)))]
     repair_lines: u32,
+    /// Most members from one host (an IPv4 address, or an IPv6 /64; loopback counts as
+    /// none), so one host cannot take every seat; a LAN behind one NAT still fits.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_PER_HOST,
+          value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_MAX_PER_HOST)..))]
+    max_per_host: u32,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -117,6 +122,7 @@ fn serve(args: &Cli) -> ExitCode {
         verify,
         history_lines: args.history as usize,
         repair_lines: args.repair_lines as usize,
+        max_per_host: args.max_per_host as usize,
     };
     let (server, handle) = match server::Server::new(socket, config) {
         Ok(pair) => pair,

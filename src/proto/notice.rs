@@ -99,6 +99,8 @@ pub enum Notice<'a> {
     SlowDown { dropped: u64 },
     /// To a newcomer not let in.
     RoomFull { max: usize },
+    /// To a newcomer not let in because its host has every seat one host may take.
+    HostFull { max: usize },
     /// Under `--verify`, to an address not yet a member: the line that makes it one.
     /// Only who receives at the address learns the code.
     JoinWith(&'a str),
@@ -216,6 +218,12 @@ impl<'a> Notice<'a> {
                 dropped: n.parse().ok()?,
             });
         }
+        if let Some(rest) = text.strip_prefix("room is full for your host (") {
+            let (n, _) = rest.split_once(' ')?;
+            return Some(Notice::HostFull {
+                max: n.parse().ok()?,
+            });
+        }
         if let Some(rest) = text.strip_prefix("room is full (") {
             let (n, _) = rest.split_once(' ')?;
             return Some(Notice::RoomFull {
@@ -269,6 +277,7 @@ impl<'a> Notice<'a> {
             | Notice::TooLong { .. }
             | Notice::SlowDown { .. }
             | Notice::RoomFull { .. }
+            | Notice::HostFull { .. }
             | Notice::JoinWith(_)
             | Notice::AlreadyIn
             | Notice::GoingAway => None,
@@ -345,6 +354,7 @@ impl<'a> Notice<'a> {
             Notice::JoinWith("7f3a9c2b1d4e"),
             Notice::AlreadyIn,
             Notice::GoingAway,
+            Notice::HostFull { max: 100 },
         ]
     }
 
@@ -384,6 +394,7 @@ impl<'a> Notice<'a> {
             Notice::JoinWith(_) => 29,
             Notice::AlreadyIn => 30,
             Notice::GoingAway => 31,
+            Notice::HostFull { .. } => 32,
         }
     }
 
@@ -426,7 +437,7 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 32;
+pub const KINDS: usize = 33;
 
 /// The end of a welcome from a room without a message limit.
 const NO_LIMIT: &str = "no message limit";
@@ -491,6 +502,11 @@ impl fmt::Display for Notice<'_> {
             Notice::RoomFull { max } => {
                 write!(f, "room is full ({})", plural(max as u64, "client"))
             }
+            Notice::HostFull { max } => write!(
+                f,
+                "room is full for your host ({} from one host)",
+                plural(max as u64, "client")
+            ),
             Notice::JoinWith(code) => write!(f, "to join, type: /join {code}"),
             Notice::AlreadyIn => write!(f, "you are in the room already"),
             Notice::GoingAway => write!(f, "the server is going away"),

@@ -1,5 +1,5 @@
-//! The member table: members by address, in join order, and by name. The only place
-//! those three must agree, so every change goes through here.
+//! The member table: members by address, in join order, by name, and counted by host.
+//! The only place those must agree, so every change goes through here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -41,10 +41,21 @@ pub struct Members {
     by_join: BTreeMap<u64, SocketAddr>,
     /// Name skeleton → member, so names are unique however they are spelled.
     by_name: HashMap<String, SocketAddr>,
+    /// How many members each host has (see [`Host`]).
+    by_host: HashMap<Host, usize>,
     n_joined: u64,
     /// No member can have timed out before this instant; `None` when there is no member
     /// (or none can ever time out). Keeps eviction from scanning on every datagram.
     next_timeout: Option<Instant>,
+}
+
+/// A host, as seats are counted: an IPv4 address, or an IPv6 /64 (one site's hosts
+/// can take any address in theirs). Loopback is no host of its own: its members are
+/// the server's own machine's people, and no one elsewhere can send from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host {
+    V4([u8; 4]),
+    V6Prefix([u8; 8]),
 }
 
 /// Why a name cannot be given to a member.
@@ -117,6 +128,27 @@ impl Member {
     }
 }
 
+impl Host {
+    /// The host of `addr`; `None` for loopback.
+    pub fn of(addr: SocketAddr) -> Option<Host> {
+        let ip = match addr.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            ip => ip,
+        };
+        if ip.is_loopback() {
+            return None;
+        }
+        Some(match ip {
+            IpAddr::V4(v4) => Host::V4(v4.octets()),
+            IpAddr::V6(v6) => {
+                let mut prefix = [0u8; 8];
+                prefix.copy_from_slice(&v6.octets()[..8]);
+                Host::V6Prefix(prefix)
+            }
+        })
+    }
+}
+
 impl Members {
     /// Adds `member` at the end of the join order; it must not be a member already, and
     /// its name, if any, must be free (see [`Members::name_is_free`]).
@@ -127,6 +159,9 @@ impl Members {
             self.by_name.insert(name.skeleton(), addr);
         }
         self.by_join.insert(member.joined, addr);
+        if let Some(host) = Host::of(addr) {
+            *self.by_host.entry(host).or_default() += 1;
+        }
         if let Some(due) = member.last_seen.checked_add(timeout) {
             self.next_timeout = Some(self.next_timeout.map_or(due, |d| d.min(due)));
         }
@@ -137,6 +172,14 @@ impl Members {
     pub fn remove(&mut self, addr: SocketAddr) -> Option<Member> {
         let member = self.by_addr.remove(&addr)?;
         self.by_join.remove(&member.joined);
+        if let Some(host) = Host::of(addr) {
+            if let Some(count) = self.by_host.get_mut(&host) {
+                *count -= 1;
+                if *count == 0 {
+                    self.by_host.remove(&host);
+                }
+            }
+        }
         if let Some(name) = &member.name {
             self.by_name.remove(&name.skeleton());
         }
@@ -218,6 +261,11 @@ impl Members {
     /// The number of members.
     pub fn len(&self) -> usize {
         self.by_addr.len()
+    }
+
+    /// How many members share `addr`'s host (none for loopback, which is no host).
+    pub fn on_host_of(&self, addr: SocketAddr) -> usize {
+        Host::of(addr).map_or(0, |host| self.by_host.get(&host).copied().unwrap_or(0))
     }
 
     /// Whether there is no member.

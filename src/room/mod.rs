@@ -101,6 +101,9 @@ pub struct Config {
     /// How many of the last lines sent to sessions the room keeps to send again (at
     /// most [`SENT_BYTES`] of them); 0 keeps none.
     pub repair_lines: usize,
+    /// Most members from one host (an IPv4 address, an IPv6 /64; loopback is none), so
+    /// one host cannot take every seat.
+    pub max_per_host: usize,
 }
 
 /// What the room's limits did, counted since it started.
@@ -134,6 +137,8 @@ pub struct Stats {
     pub joined_by_code: u64,
     /// Repair requests answered.
     pub repairs: u64,
+    /// Newcomers refused because their host had every seat one host may take.
+    pub refused_host_full: u64,
     /// Datagrams from sources no peer can have (port 0, a broadcast or multicast
     /// address): forged, and never answered.
     pub impossible_sources: u64,
@@ -397,8 +402,8 @@ impl Room {
             self.welcome(from, out);
             return;
         }
-        if self.members.len() >= self.config.max_clients {
-            self.refuse_full(from, now, wrap, out);
+        if let Some(full) = self.no_seat_for(from) {
+            self.refuse(full, from, now, wrap, out);
             return;
         }
         self.stats.sessions_opened += 1;
@@ -683,21 +688,42 @@ impl Room {
             member.heard_classic(wrap == Wrap::Line);
             return true;
         }
-        if self.members.len() >= self.config.max_clients {
-            self.refuse_full(from, now, wrap, out);
+        if let Some(full) = self.no_seat_for(from) {
+            self.refuse(full, from, now, wrap, out);
             return false;
         }
         self.join(from, now, wrap, out);
         true
     }
 
-    /// Counts a newcomer refused for a full room, and tells it now and then.
-    fn refuse_full(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) {
-        self.stats.refused_full += 1;
-        if self.strangers.take_notice(from, now) {
-            let payload = out.notice(Notice::RoomFull {
+    /// Why a newcomer from `from` has no seat, if it has none: the room is full, or its
+    /// host has every seat one host may take.
+    fn no_seat_for(&self, from: SocketAddr) -> Option<Notice<'static>> {
+        if self.members.len() >= self.config.max_clients {
+            return Some(Notice::RoomFull {
                 max: self.config.max_clients,
             });
+        }
+        (self.members.on_host_of(from) >= self.config.max_per_host).then_some(Notice::HostFull {
+            max: self.config.max_per_host,
+        })
+    }
+
+    /// Counts a newcomer refused a seat, and tells it why now and then.
+    fn refuse(
+        &mut self,
+        why: Notice<'static>,
+        from: SocketAddr,
+        now: Instant,
+        wrap: Wrap,
+        out: &mut Outbox,
+    ) {
+        match why {
+            Notice::HostFull { .. } => self.stats.refused_host_full += 1,
+            _ => self.stats.refused_full += 1,
+        }
+        if self.strangers.take_notice(from, now) {
+            let payload = out.notice(why);
             out.push(from, payload, wrap);
         }
     }

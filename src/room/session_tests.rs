@@ -613,6 +613,7 @@ fn a_room_that_keeps_nothing_to_send_again_says_so() {
     let mut room = Room::new(
         Config {
             repair_lines: 0,
+            max_per_host: usize::MAX,
             ..config()
         },
         t,

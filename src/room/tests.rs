@@ -19,6 +19,7 @@ pub(super) fn config() -> Config {
         verify: false,
         history_lines: 20,
         repair_lines: 1024,
+        max_per_host: usize::MAX,
     }
 }
 
@@ -1240,4 +1241,59 @@ fn impossible_sources_are_never_answered_nor_members() {
         room.handle_datagram(b"@im@", from.parse().unwrap(), t, &mut out);
     }
     assert_eq!(room.len(), 4);
+}
+
+// Issue 18, item 3: one host cannot take every seat. Past `max_per_host` from one host
+// (an IPv4 address, or an IPv6 /64), a newcomer is refused and told why; others come
+// in; loopback is no host of its own.
+#[test]
+fn one_host_takes_no_more_than_its_seats() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_per_host: 3,
+            ..config()
+        },
+        t,
+    );
+    let at = |host: &str, port: u16| -> SocketAddr { format!("{host}:{port}").parse().unwrap() };
+    for port in 1..=3 {
+        let mut out = Outbox::new();
+        room.handle_datagram(b"@im@", at("10.0.0.7", port), t, &mut out);
+    }
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@", at("10.0.0.7", 4), t, &mut out);
+    assert_eq!(
+        out.to_vec(),
+        [(
+            at("10.0.0.7", 4),
+            b"* room is full for your host (3 clients from one host)".to_vec()
+        )]
+    );
+    assert_eq!(room.len(), 3);
+    assert_eq!(room.stats().refused_host_full, 1);
+    // Another host, one in the same IPv6 /64, loopback: as before.
+    for from in [
+        at("10.0.0.8", 1),
+        at("[2001:db8::1]", 1),
+        at("[2001:db8::2]", 1),
+        at("[2001:db8::3]", 1),
+    ] {
+        let mut out = Outbox::new();
+        room.handle_datagram(b"@im@", from, t, &mut out);
+    }
+    assert_eq!(room.len(), 7);
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@", at("[2001:db8::ffff]", 9), t, &mut out);
+    assert_eq!(room.len(), 7, "a fourth from one /64 is refused");
+    for port in 1..=5 {
+        let mut out = Outbox::new();
+        room.handle_datagram(b"@im@", at("127.0.0.1", port), t, &mut out);
+    }
+    assert_eq!(room.len(), 12, "loopback is no host of its own");
+    // A seat freed is a seat again.
+    let mut out = Outbox::new();
+    room.handle_datagram(b"quit", at("10.0.0.7", 1), t, &mut out);
+    room.handle_datagram(b"@im@", at("10.0.0.7", 4), t, &mut out);
+    assert_eq!(room.len(), 12);
 }

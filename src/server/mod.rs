@@ -390,7 +390,8 @@ impl Server {
         let s = self.room.stats();
         format!(
             "members {}, received {}, broadcast {}, deliveries {}, dropped for rate {}, \
-             refused (room full) {}, too long {}, send errors {}, presence notices skipped {}, \
+             refused (room full) {}, refused (host full) {}, too long {}, send errors {}, \
+             presence notices skipped {}, \
              timed out {}, ignored from servers {}, drained while busy {}, queue drops {}, \
              queued at most {} bytes, in sessions {}, sessions opened {}, \
              ignored without session token {}, bad cookies/codes/tokens {}, \
@@ -402,6 +403,7 @@ impl Server {
             self.deliveries,
             s.dropped_rate,
             s.refused_full,
+            s.refused_host_full,
             s.too_long,
             self.send_errors,
             s.presence_skipped,
@@ -427,6 +429,7 @@ impl Server {
         let s = self.room.stats();
         let total = s.dropped_rate
             + s.refused_full
+            + s.refused_host_full
             + s.too_long
             + s.presence_skipped
             + s.from_servers
@@ -441,10 +444,12 @@ impl Server {
         self.drops_logged = total;
         self.next_summary = now + SUMMARY_INTERVAL;
         info!(
-            "dropping: {} for rate, {} refused (room full), {} too long, {} presence notices \
-             skipped, {} from servers, {} queue drops, {} send errors (totals since start)",
+            "dropping: {} for rate, {} refused (room full), {} refused (host full), {} too \
+             long, {} presence notices skipped, {} from servers, {} queue drops, {} send \
+             errors (totals since start)",
             s.dropped_rate,
             s.refused_full,
+            s.refused_host_full,
             s.too_long,
             s.presence_skipped,
             s.from_servers,

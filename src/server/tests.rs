@@ -149,6 +149,7 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
         verify: false,
         history_lines: 0,
         repair_lines: 0,
+        max_per_host: usize::MAX,
     };
     let mut model = Model {
         room: Room::new(config, t0),
