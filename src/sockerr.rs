@@ -30,9 +30,12 @@ pub enum Meaning {
 pub fn classify(error: &io::Error) -> Meaning {
     match error.kind() {
         ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => Meaning::PortClosed,
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable | ErrorKind::NetworkDown => {
-            Meaning::Unreachable
-        }
+        // A firewall's ICMP reject (administratively prohibited) reads as a permission
+        // denied on a connected socket: that host, for now.
+        ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable
+        | ErrorKind::NetworkDown
+        | ErrorKind::PermissionDenied => Meaning::Unreachable,
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Meaning::Timeout,
         ErrorKind::Interrupted | ErrorKind::OutOfMemory => Meaning::Transient,
         _ => match error.raw_os_error() {
@@ -43,14 +46,17 @@ pub fn classify(error: &io::Error) -> Meaning {
     }
 }
 
-/// Numbers std gives no kind of its own that mean a host cannot be reached for now:
-/// EHOSTDOWN (Linux 112, BSD and macOS 64).
+/// Numbers std gives no kind of its own that an ICMP error turns into on a connected
+/// UDP socket, each saying the host cannot be reached that way for now: EHOSTDOWN,
+/// EMSGSIZE (fragmentation needed), ENOPROTOOPT (protocol unreachable), EPROTO
+/// (parameter problem), EOPNOTSUPP (source route failed), and on Linux ENONET (host
+/// isolated). Linux: 112, 90, 92, 71, 95, 64; BSD and macOS: 64, 40, 42, 100, 102.
 #[cfg(target_os = "linux")]
-const UNREACHABLE: &[i32] = &[112];
+const UNREACHABLE: &[i32] = &[112, 90, 92, 71, 95, 64];
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-const UNREACHABLE: &[i32] = &[64];
+const UNREACHABLE: &[i32] = &[64, 40, 42, 100, 102];
 #[cfg(windows)]
-const UNREACHABLE: &[i32] = &[10064]; // WSAEHOSTDOWN
+const UNREACHABLE: &[i32] = &[10064, 10040]; // WSAEHOSTDOWN, WSAEMSGSIZE
 #[cfg(not(any(
     target_os = "linux",
     target_os = "macos",
@@ -94,7 +100,9 @@ mod tests {
             (ErrorKind::WouldBlock, Meaning::Timeout),
             (ErrorKind::TimedOut, Meaning::Timeout),
             (ErrorKind::Interrupted, Meaning::Transient),
-            (ErrorKind::PermissionDenied, Meaning::Failure),
+            // A firewall's reject (ICMP administratively prohibited).
+            (ErrorKind::PermissionDenied, Meaning::Unreachable),
+            (ErrorKind::NotConnected, Meaning::Failure),
             (ErrorKind::InvalidInput, Meaning::Failure),
             (ErrorKind::Other, Meaning::Failure),
         ] {
@@ -114,6 +122,11 @@ mod tests {
             (11, Meaning::Timeout),      // EAGAIN
             (4, Meaning::Transient),     // EINTR
             (105, Meaning::Transient),   // ENOBUFS
+            (13, Meaning::Unreachable),  // EACCES: ICMP administratively prohibited
+            (90, Meaning::Unreachable),  // EMSGSIZE: fragmentation needed
+            (92, Meaning::Unreachable),  // ENOPROTOOPT: protocol unreachable
+            (71, Meaning::Unreachable),  // EPROTO: parameter problem
+            (64, Meaning::Unreachable),  // ENONET: host isolated
             (9, Meaning::Failure),       // EBADF
         ] {
             let error = io::Error::from_raw_os_error(errno);

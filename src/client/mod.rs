@@ -475,7 +475,7 @@ impl Front<'_> {
                     redraw = true;
                 }
                 Edit::Leave => interrupted = true,
-                Edit::Suspend => suspended = true,
+                Edit::Suspend => suspended = terminal::CAN_STOP,
                 Edit::Changed => redraw = true,
                 Edit::Redraw => {
                     if let Some((_, columns)) = terminal::size() {
@@ -694,9 +694,12 @@ fn is_closed(e: &io::Error) -> bool {
 /// The input thread of a terminal in raw mode: forwards bytes as they come.
 fn read_keys(mut input: impl Read, events: &SyncSender<Event>) {
     let mut buf = [0u8; 4096];
-    forward_input(events, || match input.read(&mut buf)? {
-        0 => Ok(None),
-        n => Ok(Some(Event::Keys(buf[..n].to_vec()))),
+    forward_input(events, || loop {
+        match input.read(&mut buf)? {
+            0 if terminal::EMPTY_READ_ENDS => return Ok(None),
+            0 => continue,
+            n => return Ok(Some(Event::Keys(buf[..n].to_vec()))),
+        }
     });
 }
 

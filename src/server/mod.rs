@@ -563,7 +563,6 @@ fn random_token() -> [u8; 16] {
     token
 }
 
-/// Whether a receive error is just the read timeout expiring (`WouldBlock` on Unix,
 /// Whether a receive error is about one peer (or nothing), not the socket: an ICMP
 /// error from an earlier send, or a signal.
 fn is_about_a_peer(e: &io::Error) -> bool {

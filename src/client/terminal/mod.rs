@@ -21,6 +21,15 @@ pub use lines::{size, stop_self, RawMode};
 
 use std::io::IsTerminal;
 
+/// Whether Ctrl-Z can stop the client as a job: only where there is job control.
+pub const CAN_STOP: bool = cfg!(unix);
+
+/// Whether a read of the terminal that gives nothing means the input ended. Not on
+/// Windows, where std gives nothing for a lone Ctrl-Z (or the first half of a UTF-16
+/// pair) read from a console in raw mode, which never ends; a closed handle is an
+/// error there.
+pub const EMPTY_READ_ENDS: bool = !cfg!(windows);
+
 /// The keys that end the input, as the client's notices name them: Ctrl-D in the
 /// interactive client and on a Unix terminal; Ctrl-Z then Enter where Windows reads
 /// lines.

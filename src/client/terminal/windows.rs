@@ -2,12 +2,14 @@
 //! kernel32, which std links already: input without line editing, echo or Ctrl-C
 //! processing, keys as VT sequences (so the same key decoder reads them), and output
 //! that understands VT sequences (colors, cursor moves). Both modes are saved on entry
-//! and restored on every way out; a console that cannot do VT (older than Windows 10)
-//! is left as it was, and the client reads lines.
+//! and restored on every way out: `Drop`, and a console control handler for Ctrl-Break
+//! and a closed window, which end the process without it. A console that cannot do VT
+//! (older than Windows 10) is left as it was, and the client reads lines.
 
 use std::ffi::c_void;
 use std::io::IsTerminal;
 use std::os::windows::io::AsRawHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 type Handle = *mut c_void;
 
@@ -16,9 +18,11 @@ const ENABLE_PROCESSED_INPUT: u32 = 0x0001;
 const ENABLE_LINE_INPUT: u32 = 0x0002;
 const ENABLE_ECHO_INPUT: u32 = 0x0004;
 const ENABLE_VIRTUAL_TERMINAL_INPUT: u32 = 0x0200;
-/// Output: control characters acted on, and VT sequences understood.
+/// Output: control characters acted on, VT sequences understood, and no line break of
+/// its own after the last column (our rows end in `\r\n`).
 const ENABLE_PROCESSED_OUTPUT: u32 = 0x0001;
 const ENABLE_VIRTUAL_TERMINAL_PROCESSING: u32 = 0x0004;
+const DISABLE_NEWLINE_AUTO_RETURN: u32 = 0x0008;
 
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,11 +51,30 @@ struct ScreenBufferInfo {
     max_window: Coord,
 }
 
+/// What the console calls on Ctrl-Break or when its window closes.
+type CtrlHandler = unsafe extern "system" fn(ctrl_type: u32) -> i32;
+
 #[link(name = "kernel32")]
 unsafe extern "system" {
     fn GetConsoleMode(console: Handle, mode: *mut u32) -> i32;
     fn SetConsoleMode(console: Handle, mode: u32) -> i32;
     fn GetConsoleScreenBufferInfo(console: Handle, info: *mut ScreenBufferInfo) -> i32;
+    fn SetConsoleCtrlHandler(handler: Option<CtrlHandler>, add: i32) -> i32;
+}
+
+/// The modes to put back if Ctrl-Break (a signal even with processed input off) or
+/// closing the window ends the process, which runs no `Drop`: both modes, packed.
+static SAVED_MODES: AtomicU64 = AtomicU64::new(NO_MODES);
+const NO_MODES: u64 = u64::MAX;
+
+/// Puts the saved modes back, then lets the console end the process as it would.
+unsafe extern "system" fn restore_on_break(_ctrl_type: u32) -> i32 {
+    let modes = SAVED_MODES.load(Ordering::SeqCst);
+    if modes != NO_MODES {
+        set_mode(std::io::stdin().as_raw_handle(), (modes >> 32) as u32);
+        set_mode(std::io::stdout().as_raw_handle(), modes as u32);
+    }
+    0
 }
 
 /// The console switched to raw input and VT output; dropping it restores both modes.
@@ -79,7 +102,16 @@ impl RawMode {
             saved_output: mode(output)?,
         };
         // Dropped (and so restored) if either mode is refused: an old console.
-        raw.resume().then_some(raw)
+        if !raw.resume() {
+            return None;
+        }
+        let modes = (u64::from(raw.saved_input) << 32) | u64::from(raw.saved_output);
+        SAVED_MODES.store(modes, Ordering::SeqCst);
+        // SAFETY: `restore_on_break` is a plain function with the handler's signature,
+        // alive for the whole program; it touches only an atomic and the standard
+        // handles.
+        unsafe { SetConsoleCtrlHandler(Some(restore_on_break), 1) };
+        Some(raw)
     }
 
     /// Puts both modes back as they were, for a while.
@@ -90,8 +122,10 @@ impl RawMode {
 
     /// Raw input and VT output again; false if the console refuses either.
     pub fn resume(&self) -> bool {
-        let output =
-            self.saved_output | ENABLE_PROCESSED_OUTPUT | ENABLE_VIRTUAL_TERMINAL_PROCESSING;
+        let output = self.saved_output
+            | ENABLE_PROCESSED_OUTPUT
+            | ENABLE_VIRTUAL_TERMINAL_PROCESSING
+            | DISABLE_NEWLINE_AUTO_RETURN;
         let input = (self.saved_input
             & !(ENABLE_PROCESSED_INPUT | ENABLE_LINE_INPUT | ENABLE_ECHO_INPUT))
             | ENABLE_VIRTUAL_TERMINAL_INPUT;
@@ -101,6 +135,7 @@ impl RawMode {
 
 impl Drop for RawMode {
     fn drop(&mut self) {
+        SAVED_MODES.store(NO_MODES, Ordering::SeqCst);
         self.suspend();
     }
 }
@@ -109,8 +144,8 @@ impl Drop for RawMode {
 pub fn size() -> Option<(usize, usize)> {
     let output = std::io::stdout().as_raw_handle();
     let mut info = ScreenBufferInfo::default();
-    // SAFETY: `output` is the process's stdout handle, valid while the process runs,
-    // and `info` is a live, properly laid out CONSOLE_SCREEN_BUFFER_INFO the call fills.
+    // SAFETY: `info` is a live, properly laid out CONSOLE_SCREEN_BUFFER_INFO the call
+    // fills; a handle that is no console makes the call fail, nothing worse.
     let ok = unsafe { GetConsoleScreenBufferInfo(output, &mut info) } != 0;
     let columns = i32::from(info.window.right) - i32::from(info.window.left) + 1;
     let rows = i32::from(info.window.bottom) - i32::from(info.window.top) + 1;
@@ -126,15 +161,15 @@ pub fn stop_self() {}
 /// The console mode of `console`, if it is a console.
 fn mode(console: Handle) -> Option<u32> {
     let mut mode = 0u32;
-    // SAFETY: `console` is one of the process's standard handles, valid while it runs;
-    // `mode` is a live u32 the call writes.
+    // SAFETY: `mode` is a live u32 the call writes; a handle that is no console makes
+    // the call fail, nothing worse.
     let ok = unsafe { GetConsoleMode(console, &mut mode) } != 0;
     ok.then_some(mode)
 }
 
 /// Sets the console mode of `console`; false if the console refuses it.
 fn set_mode(console: Handle, mode: u32) -> bool {
-    // SAFETY: `console` is one of the process's standard handles, valid while it runs;
-    // the call takes the mode by value.
+    // SAFETY: the call takes the handle and the mode by value and writes nothing of
+    // ours; a handle that is no console makes it fail, nothing worse.
     unsafe { SetConsoleMode(console, mode) != 0 }
 }
