@@ -323,7 +323,9 @@ impl Amplification {
             if from == server {
                 self.received_bytes += len as u64;
                 self.received_datagrams += 1;
-                if buf[..len].starts_with(b"* to join, type: /join ") {
+                if buf[..len].starts_with(b"* to join, type /join ")
+                    || buf[..len].starts_with(b"/join ")
+                {
                     self.received_codes += 1;
                 }
                 any = true;

@@ -78,7 +78,7 @@ fn frame_datagram() -> impl Strategy<Value = Vec<u8>> {
         }),
         (any::<[u8; 8]>(), datagram())
             .prop_map(|(token, body)| frame::session(frame::Token(token), &body)),
-        "[0-9a-f]{12}".prop_map(|code| format!("/join {code}").into_bytes()),
+        "[a-z2-7]{10}".prop_map(|code| format!("/join {code}").into_bytes()),
         proptest::collection::vec(any::<u8>(), 0..20).prop_map(|mut bytes| {
             bytes.insert(0, frame::FRAME_MARK);
             bytes
@@ -173,7 +173,8 @@ proptest! {
                     Framed::Cookie(cookie) => ledger.cookie = Some(cookie),
                     Framed::Plain(text) => {
                         let text = String::from_utf8_lossy(text);
-                        if let Some(code) = text.trim_end().strip_prefix("* to join, type: /join ") {
+                        // The whole notice, or the terse line to type.
+                        if let Some(code) = text.split("/join ").nth(1).and_then(|r| r.get(..10)) {
                             ledger.code = Some(code.to_string());
                         }
                     }

@@ -12,8 +12,26 @@ use super::text::reader_fold;
 /// Every server notice starts with this; chat lines never do, as they start with a sender.
 pub const NOTICE_PREFIX: &str = "* ";
 
-/// Lowercase hex digits in a join code (see [`Notice::JoinWith`]).
-pub const JOIN_CODE_DIGITS: usize = 12;
+/// Characters in a join code (see [`Notice::JoinWith`]): 50 bits in base32, short
+/// enough to type, and to be told in a line three times as short as netcat's `hello`.
+pub const JOIN_CODE_DIGITS: usize = 10;
+/// The characters of a join code: RFC 4648's base32, lower case (typed in any case).
+pub const JOIN_CODE_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// Whether `code` is a join code as the server writes it.
+pub fn is_join_code(code: &str) -> bool {
+    code.len() == JOIN_CODE_DIGITS && code.bytes().all(|b| JOIN_CODE_ALPHABET.contains(&b))
+}
+
+/// Appends the terse answer that tells an address its join code when the full notice
+/// does not fit what it sent yet (see [`Notice::JoinWith`]): the line to type itself.
+pub fn write_terse_join(buf: &mut Vec<u8>, code: &str) {
+    buf.extend_from_slice(b"/join ");
+    buf.extend_from_slice(code.as_bytes());
+}
+
+/// What the join notice says after the code.
+const JOIN_SUFFIX: &str = "; nothing is relayed till then";
 
 /// How much of a user's text a notice quotes back: a forged request must not draw a
 /// long answer.
@@ -150,14 +168,13 @@ impl<'a> Notice<'a> {
                 return Some(make(rest));
             }
         }
-        if let Some(code) = text.strip_prefix("to join, type: /join ") {
+        if let Some(code) = text
+            .strip_prefix("to join, type /join ")
+            .and_then(|rest| rest.strip_suffix(JOIN_SUFFIX))
+        {
             // Only a code as the server writes it: a line that merely looks like this
             // notice cannot make a client type something else.
-            let is_code = code.len() == JOIN_CODE_DIGITS
-                && code
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            return is_code.then_some(Notice::JoinWith(code));
+            return is_join_code(code).then_some(Notice::JoinWith(code));
         }
         if let Some(name) = text
             .strip_prefix("the name ")
@@ -351,7 +368,7 @@ impl<'a> Notice<'a> {
             },
             Notice::SlowDown { dropped: 4 },
             Notice::RoomFull { max: 1000 },
-            Notice::JoinWith("7f3a9c2b1d4e"),
+            Notice::JoinWith("k3f4x2ma7q"),
             Notice::AlreadyIn,
             Notice::GoingAway,
             Notice::HostFull { max: 100 },
@@ -507,7 +524,7 @@ impl fmt::Display for Notice<'_> {
                 "room is full for your host ({} from one host)",
                 plural(max as u64, "client")
             ),
-            Notice::JoinWith(code) => write!(f, "to join, type: /join {code}"),
+            Notice::JoinWith(code) => write!(f, "to join, type /join {code}{JOIN_SUFFIX}"),
             Notice::AlreadyIn => write!(f, "you are in the room already"),
             Notice::GoingAway => write!(f, "the server is going away"),
         }
@@ -641,13 +658,15 @@ mod tests {
 
     #[test]
     fn only_a_code_as_the_server_writes_it_reads_as_a_join_code() {
-        let told = "* to join, type: /join 7f3a9c2b1d4e";
-        assert_eq!(Notice::parse(told), Some(Notice::JoinWith("7f3a9c2b1d4e")));
+        let told = "* to join, type /join k3f4x2ma7q; nothing is relayed till then";
+        assert_eq!(Notice::parse(told), Some(Notice::JoinWith("k3f4x2ma7q")));
+        assert_eq!(Notice::JoinWith("k3f4x2ma7q").to_string(), &told[2..]);
         for look_alike in [
-            "* to join, type: /join quit",
-            "* to join, type: /join 7f3a9c2b1d4e; /nick mallory",
-            "* to join, type: /join 7F3A9C2B1D4E",
-            "* to join, type: /join 7f3a9c2b1d4",
+            "* to join, type /join quit; nothing is relayed till then",
+            "* to join, type /join k3f4x2ma7q; /nick mallory",
+            "* to join, type /join K3F4X2MA7Q; nothing is relayed till then",
+            "* to join, type /join k3f4x2ma7; nothing is relayed till then",
+            "* to join, type /join k3f9x2ma1q; nothing is relayed till then",
         ] {
             assert_eq!(Notice::parse(look_alike), None, "{look_alike}");
         }

@@ -517,12 +517,19 @@ impl Room {
             self.stats.bad_credentials += 1;
             mistyped = true;
         }
-        // A mistyped code is answered with the right one at once, as the budget allows.
+        // A mistyped code is answered with the right one at once, as the budget allows:
+        // the whole notice, or, when only that fits (netcat's `hello`), the line to type.
         if budget.code_due(now) || mistyped {
             let code = self.cookies.code(from, now);
-            let payload = out.notice(Notice::JoinWith(&code));
             let wrap = Wrap::classic(line_mode);
-            if budget.spend(out.wrapped_len(payload, wrap)) {
+            let full = out.notice(Notice::JoinWith(&code));
+            let payload = if budget.spend(out.wrapped_len(full, wrap)) {
+                Some(full)
+            } else {
+                let terse = out.payload(|buf| proto::notice::write_terse_join(buf, &code));
+                budget.spend(out.wrapped_len(terse, wrap)).then_some(terse)
+            };
+            if let Some(payload) = payload {
                 budget.told_code(now);
                 out.push(from, payload, wrap);
             }

@@ -244,17 +244,17 @@ fn a_timed_out_session_comes_back_by_a_cookie_with_its_name() {
 fn verify_tells_a_classic_client_its_code_within_three_times_its_bytes() {
     let t = Instant::now();
     let mut room = new_room(true, t);
-    // The Python client: 4-byte heartbeats. 35 bytes of code line need 12 received.
+    // The Python client: 4-byte heartbeats. The terse answer, the 16-byte line to type,
+    // needs 6 received: the second heartbeat.
     assert!(feed(&mut room, b"@im@", 5, t).is_empty());
-    assert!(feed(&mut room, b"@im@", 5, t + Duration::from_secs(5)).is_empty());
-    let told = feed(&mut room, b"@im@", 5, t + Duration::from_secs(10));
+    let told = feed(&mut room, b"@im@", 5, t + Duration::from_secs(5));
     assert_eq!(told.len(), 1);
     let line = String::from_utf8(told[0].1.clone()).unwrap();
     let code = line
-        .strip_prefix("* to join, type: /join ")
+        .strip_prefix("/join ")
         .unwrap_or_else(|| panic!("{line:?}"));
     assert_eq!(code.len(), CODE_DIGITS);
-    assert!(line.len() <= 12 * 3);
+    assert!(line.len() <= 8 * 3);
     assert!(room.is_empty());
     // Typing it back makes it a member, welcomed as usual.
     let at = t + Duration::from_secs(11);
@@ -283,23 +283,47 @@ fn verify_tells_a_classic_client_its_code_within_three_times_its_bytes() {
 fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
     let t = Instant::now();
     let mut room = new_room(true, t);
-    let told = feed(&mut room, b"hello everyone\n", 6, t);
+    // Netcat's `hello` (6 bytes) is answered at once: the line to type (17 bytes).
+    let told = feed(&mut room, b"hello\n", 6, t);
     assert_eq!(told.len(), 1);
-    assert!(told[0].1.starts_with(b"* to join, type: /join "));
+    assert!(told[0].1.starts_with(b"/join "), "{:?}", read(&told[0].1));
     assert!(told[0].1.ends_with(b"\n"));
-    assert!(told[0].1.len() <= 3 * 15);
+    assert!(told[0].1.len() <= 3 * 6);
     // Not again within TELL_CODE_EVERY, nor for a quit; but a mistyped code is
     // answered with the right one at once, as the budget allows.
     assert!(feed(&mut room, b"what now?\n", 6, t).is_empty());
     assert!(feed(&mut room, b"quit\n", 6, t).is_empty());
-    let again = feed(&mut room, b"/join 000000000000\n", 6, t);
-    assert_eq!(again, told, "the same code, within its epoch");
+    let again = feed(&mut room, b"/join aaaaaaaaaa\n", 6, t);
+    assert_eq!(again.len(), 1, "the right code, at once");
+    let code = |bytes: &[u8]| {
+        let text = read(bytes);
+        text.split("/join ")
+            .nth(1)
+            .map(|rest| rest[..CODE_DIGITS].to_string())
+    };
+    assert_eq!(
+        code(&again[0].1),
+        code(&told[0].1),
+        "the same code, within its epoch"
+    );
     assert!(room.is_empty());
     assert_eq!(room.stats().bad_credentials, 1);
     assert_eq!(room.stats().unproven, 4);
-    // Later, once the budget allows, it is told again.
-    let later = feed(&mut room, b"and now?\n", 6, t + TELL_CODE_EVERY * 2);
+    // Later, once the budget allows, it is told again; a long enough line brings the
+    // whole notice, which also says that nothing is relayed till then.
+    let later = feed(
+        &mut room,
+        b"is anybody out there at all?\n",
+        6,
+        t + TELL_CODE_EVERY * 2,
+    );
     assert_eq!(later.len(), 1);
+    assert!(
+        read(&later[0].1).starts_with("* to join, type /join ")
+            && read(&later[0].1).contains("nothing is relayed till then"),
+        "{:?}",
+        read(&later[0].1)
+    );
 }
 
 #[test]
@@ -326,7 +350,11 @@ fn verify_makes_a_classic_member_that_left_or_timed_out_prove_itself_again() {
     );
     assert!(room.is_empty());
     assert_eq!(again.len(), 1);
-    assert!(again[0].1.starts_with(b"* to join, type: /join "));
+    assert!(
+        read(&again[0].1).contains("/join "),
+        "{:?}",
+        read(&again[0].1)
+    );
 }
 
 #[test]
@@ -365,18 +393,23 @@ fn verify_answers_exactly_as_far_as_three_times_the_bytes_allow() {
     let cookie = feed(&mut room, frame::HELLO, 9, t);
     assert_eq!(cookie.len(), 1);
     assert_eq!(cookie[0].1.len(), frame::COOKIE_FRAME);
-    // The code line is 35 bytes: two heartbeats (8 bytes) buy 24, short of it; the
-    // third brings 36.
+    // The line to type is 16 bytes: one heartbeat (4 bytes) buys 12, short of it; the
+    // second brings 24.
     let a = 10;
     assert!(feed(&mut room, b"@im@", a, t).is_empty());
-    assert!(feed(&mut room, b"@im@", a, t).is_empty());
-    let third = feed(&mut room, b"@im@", a, t);
-    assert_eq!(third.len(), 1, "12 bytes buy 36: the 35-byte line");
-    assert_eq!(third[0].1.len(), 35);
-    // Eleven bytes in one line buy 33: not the 36 of the line with its newline.
-    assert!(feed(&mut room, b"0123456789\n", 11, t).is_empty());
-    let told = feed(&mut room, b"0123456789A\n", 12, t);
-    assert_eq!(told[0].1.len(), 36, "twelve bytes buy exactly the line");
+    let second = feed(&mut room, b"@im@", a, t);
+    assert_eq!(second.len(), 1, "8 bytes buy 24: the 16-byte line");
+    assert_eq!(second[0].1.len(), 16);
+    // The whole notice is 62 bytes, 63 with its newline: a line of 20 bytes buys 60,
+    // so the short answer; one of 21 buys exactly the notice.
+    let told = feed(&mut room, b"0123456789abcdefghi\n", 11, t);
+    assert_eq!(told[0].1.len(), 17, "the line to type, with its newline");
+    let told = feed(&mut room, b"0123456789abcdefghij\n", 12, t);
+    assert_eq!(
+        told[0].1.len(),
+        63,
+        "twenty-one bytes buy exactly the notice"
+    );
 }
 
 #[test]

@@ -29,9 +29,9 @@ pub const UNPROVEN_MEMORY: usize = 4096;
 pub const REMEMBER_UNPROVEN_FOR: Duration = Duration::from_secs(60);
 /// The least time between two join codes told to one address.
 pub const TELL_CODE_EVERY: Duration = Duration::from_secs(5);
-/// Hex digits in a join code: 48 bits, short enough to type. Two codes are good for an
-/// address at any time (this epoch's and the last), so a forger guessing at a million
-/// datagrams a second needs about three years for even odds.
+/// Characters in a join code: 50 bits in base32, short enough to type. Two codes are
+/// good for an address at any time (this epoch's and the last), so a forger guessing
+/// at a million datagrams a second needs about twelve years for even odds.
 pub const CODE_DIGITS: usize = crate::proto::notice::JOIN_CODE_DIGITS;
 
 /// What a hash is made for, so a cookie never serves as a code or the other way round.
@@ -94,7 +94,7 @@ impl CookieJar {
         })
     }
 
-    /// The join code for `addr` now: [`CODE_DIGITS`] lowercase hex digits.
+    /// The join code for `addr` now: [`CODE_DIGITS`] lowercase base32 characters.
     pub fn code(&mut self, addr: SocketAddr, now: Instant) -> String {
         let epoch = self.rotate(now);
         code_of(self.current.hash_one((Purpose::Code, addr, epoch)))
@@ -137,9 +137,12 @@ impl CookieJar {
     }
 }
 
-/// The code a hash gives: its low 48 bits in hex.
+/// The code a hash gives: its low 50 bits in base32, five bits a character.
 fn code_of(hash: u64) -> String {
-    format!("{:012x}", hash & ((1 << (4 * CODE_DIGITS)) - 1))
+    let alphabet = crate::proto::notice::JOIN_CODE_ALPHABET;
+    (0..CODE_DIGITS)
+        .map(|i| char::from(alphabet[((hash >> (5 * i)) & 31) as usize]))
+        .collect()
 }
 
 impl Budget {
@@ -250,30 +253,21 @@ mod tests {
     }
 
     #[test]
-    fn a_code_is_twelve_hex_digits_checked_in_any_case_and_no_cookie() {
+    fn a_code_is_ten_base32_characters_checked_in_any_case_and_no_cookie() {
         let t = Instant::now();
         let mut jar = CookieJar::new(t);
         let code = jar.code(addr(1), t);
         assert_eq!(code.len(), CODE_DIGITS);
-        assert!(code
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(crate::proto::notice::is_join_code(&code), "{code}");
         assert!(jar.check_code(addr(1), &code, t));
         assert!(jar.check_code(addr(1), &format!(" {} ", code.to_uppercase()), t));
         assert!(!jar.check_code(addr(2), &code, t));
         assert!(!jar.check_code(addr(1), &code[1..], t));
         assert!(jar.check_code(addr(1), &code, t + COOKIE_EPOCH));
         assert!(!jar.check_code(addr(1), &code, t + 2 * COOKIE_EPOCH));
+        // Kept apart from cookies by purpose: the cookie's bits make another code.
         let cookie = jar.cookie(addr(1), t);
-        assert_ne!(
-            frame_hex(cookie)[..CODE_DIGITS],
-            code,
-            "kept apart by purpose"
-        );
-    }
-
-    fn frame_hex(cookie: Cookie) -> String {
-        crate::proto::frame::hex(&cookie.0)
+        assert_ne!(code_of(u64::from_le_bytes(cookie.0)), code);
     }
 
     #[test]

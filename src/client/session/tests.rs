@@ -918,14 +918,15 @@ fn a_chat_line_that_looks_like_a_join_code_types_nothing() {
     let t = Instant::now();
     let (mut s, _) = start(None, t);
     step(&mut s, Input::Datagram(WELCOME), t);
-    let fake = step(&mut s, Input::Datagram(b"* to join, type: /join quit"), t);
-    assert!(sends(&fake).is_empty());
-    let real = step(
+    let fake = step(
         &mut s,
-        Input::Datagram(b"* to join, type: /join 0123456789ab"),
+        Input::Datagram(b"* to join, type /join quit; nothing is relayed till then"),
         t,
     );
-    assert_eq!(sends(&real), ["/join 0123456789ab"]);
+    assert!(sends(&fake).is_empty());
+    let real = Notice::JoinWith("abcdefgh23").to_string();
+    let real = step(&mut s, Input::Datagram(format!("* {real}").as_bytes()), t);
+    assert_eq!(sends(&real), ["/join abcdefgh23"]);
 }
 
 #[test]
