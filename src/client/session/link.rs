@@ -262,17 +262,19 @@ impl Link {
     }
 
     /// Transition: a secured session is to be probed for `cause`, from `now` (kept
-    /// from the first cause while it stays unanswered; a stop starts over from `now`,
-    /// as the time stopped is no silence of the server's, and says why the session
-    /// will be lost).
+    /// from the first cause while it stays unanswered). A stop says why the session
+    /// will be lost, and its length is taken off the silence counted so far: the time
+    /// stopped is no silence of the server's (and stops one after another cannot keep
+    /// a silent server's session for ever, as only the time stopped is forgiven).
     pub fn unanswered(&mut self, now: Instant, cause: Silence) {
         if let Link::Secured { unanswered, .. } = self {
-            match unanswered {
-                Some(_) if matches!(cause, Silence::Resumed(_)) => {
-                    *unanswered = Some(Unanswered { since: now, cause })
+            match (unanswered.as_mut(), cause) {
+                (Some(probe), Silence::Resumed(by)) => {
+                    probe.since = probe.since.checked_add(by).map_or(now, |s| s.min(now));
+                    probe.cause = cause;
                 }
-                Some(_) => {}
-                None => *unanswered = Some(Unanswered { since: now, cause }),
+                (Some(_), _) => {}
+                (None, _) => *unanswered = Some(Unanswered { since: now, cause }),
             }
         }
     }
