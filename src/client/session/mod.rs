@@ -880,8 +880,7 @@ impl Session {
                 }
                 // In our token's frame: the server itself speaks.
                 if self.link.heard_plain() {
-                    self.timers.set(Due::NoAnswer, None);
-                    self.unheard.clear();
+                    self.heard_at_last();
                 }
                 self.read_line(body, now, actions);
             }
@@ -915,8 +914,7 @@ impl Session {
                     self.show(ClientNotice::Back, actions);
                 }
                 if self.link.heard_plain() {
-                    self.timers.set(Due::NoAnswer, None);
-                    self.unheard.clear();
+                    self.heard_at_last();
                     self.after_heartbeat(now);
                 }
                 self.read_line(datagram, now, actions);
@@ -956,13 +954,19 @@ impl Session {
                     Trust::Any => None,
                 },
             };
-            self.timers.set(Due::NoAnswer, None);
-            self.unheard.clear();
+            self.heard_at_last();
             self.inbound = Inbound::new();
             self.outgoing.set_patience(UNCONFIRMED_IN_SESSION);
         }
         self.link.answered();
         self.timers.set(Due::Probe, None);
+    }
+
+    /// The server has sent its first line (in a session or not): no more telling of
+    /// its silence, and what was sent meanwhile is its room's now.
+    fn heard_at_last(&mut self) {
+        self.timers.set(Due::NoAnswer, None);
+        self.unheard.clear();
     }
 
     /// Shows lines now in order: those from before we joined as earlier (unless shown
