@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::stream::Stream;
-use super::throttle::Allowance;
+use super::stream::{Stream, REPAIR_HOST_BURST, REPAIR_HOST_RATE};
+use super::throttle::{Allowance, TokenBucket};
 use crate::outbox::Wrap;
 use crate::proto::frame::Token;
 use crate::proto::Name;
@@ -41,8 +41,9 @@ pub struct Members {
     by_join: BTreeMap<u64, SocketAddr>,
     /// Name skeleton → member, so names are unique however they are spelled.
     by_name: HashMap<String, SocketAddr>,
-    /// How many members each host has (see [`Host`]).
-    by_host: HashMap<Host, usize>,
+    /// Each host's members, counted, and what it may still draw in repairs (see
+    /// [`Host`]).
+    by_host: HashMap<Host, HostShare>,
     n_joined: u64,
     /// No member can have timed out before this instant; `None` when there is no member
     /// (or none can ever time out). Keeps eviction from scanning on every datagram.
@@ -56,6 +57,13 @@ pub struct Members {
 pub enum Host {
     V4([u8; 4]),
     V6Prefix([u8; 8]),
+}
+
+/// What one host has of the room: its members, and its repairs' budget in bytes.
+#[derive(Debug)]
+struct HostShare {
+    members: usize,
+    repairs: TokenBucket,
 }
 
 /// Why a name cannot be given to a member.
@@ -160,7 +168,14 @@ impl Members {
         }
         self.by_join.insert(member.joined, addr);
         if let Some(host) = Host::of(addr) {
-            *self.by_host.entry(host).or_default() += 1;
+            let now = member.last_seen;
+            self.by_host
+                .entry(host)
+                .or_insert_with(|| HostShare {
+                    members: 0,
+                    repairs: TokenBucket::full(REPAIR_HOST_BURST, now),
+                })
+                .members += 1;
         }
         if let Some(due) = member.last_seen.checked_add(timeout) {
             self.next_timeout = Some(self.next_timeout.map_or(due, |d| d.min(due)));
@@ -173,9 +188,9 @@ impl Members {
         let member = self.by_addr.remove(&addr)?;
         self.by_join.remove(&member.joined);
         if let Some(host) = Host::of(addr) {
-            if let Some(count) = self.by_host.get_mut(&host) {
-                *count -= 1;
-                if *count == 0 {
+            if let Some(share) = self.by_host.get_mut(&host) {
+                share.members -= 1;
+                if share.members == 0 {
                     self.by_host.remove(&host);
                 }
             }
@@ -265,7 +280,21 @@ impl Members {
 
     /// How many members share `addr`'s host (none for loopback, which is no host).
     pub fn on_host_of(&self, addr: SocketAddr) -> usize {
-        Host::of(addr).map_or(0, |host| self.by_host.get(&host).copied().unwrap_or(0))
+        Host::of(addr)
+            .and_then(|host| self.by_host.get(&host))
+            .map_or(0, |share| share.members)
+    }
+
+    /// Takes `bytes` of repairs from the budget of `addr`'s host, shared by all its
+    /// sessions ([`REPAIR_HOST_RATE`] bytes a second); false if it has not that much.
+    /// Loopback is no host: its repairs are limited per session only.
+    pub fn take_host_repair(&mut self, addr: SocketAddr, bytes: usize, now: Instant) -> bool {
+        let Some(share) = Host::of(addr).and_then(|host| self.by_host.get_mut(&host)) else {
+            return true;
+        };
+        share
+            .repairs
+            .take_many(bytes as f64, REPAIR_HOST_RATE, REPAIR_HOST_BURST, now)
     }
 
     /// Whether there is no member.

@@ -481,6 +481,14 @@ impl Room {
         {
             return;
         }
+        let bytes: usize = repair
+            .lines
+            .iter()
+            .map(|(_, line, _)| frame::LINE_HEADER + line.len())
+            .sum();
+        if !self.members.take_host_repair(from, bytes, now) {
+            return;
+        }
         for (seq, line, earlier) in repair.lines {
             push_numbered(from, token, seq, line, earlier, out);
         }

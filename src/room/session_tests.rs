@@ -707,3 +707,56 @@ fn a_forged_welcome_keeps_our_client_out_of_nothing() {
         "a bare heartbeat from a session is a forgery"
     );
 }
+
+// Issue 18, item 3: repairs are limited per host in bytes, so many sessions from one
+// host cannot make the room a fountain of repeats.
+#[test]
+fn one_hosts_sessions_share_one_budget_of_repairs() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_message_bytes: 60_000,
+            ..config()
+        },
+        t,
+    );
+    let host = |port: u16| SocketAddr::from(([10, 0, 0, 7], port));
+    let send = |room: &mut Room, datagram: &[u8], from: SocketAddr| {
+        let mut out = Outbox::new();
+        room.handle_datagram(datagram, from, t, &mut out);
+        out.to_vec()
+    };
+    // Twenty sessions from one host.
+    for port in 1..=20 {
+        let answer = send(&mut room, frame::HELLO, host(port));
+        let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
+            panic!("no cookie");
+        };
+        send(&mut room, &echo(cookie, TOKEN), host(port));
+    }
+    assert_eq!(room.sessions(), 20);
+    // A classic member says ten long lines, numbered 2..=11 or so in every session.
+    let talker = SocketAddr::from(([10, 0, 0, 8], 1));
+    send(&mut room, b"@im@", talker);
+    let long = vec![b'x'; 50_000];
+    for _ in 0..10 {
+        send(&mut room, &long, talker);
+    }
+    // Every session asks for every line again, at once.
+    let mut repaired = 0;
+    for port in 1..=20 {
+        let mut ask = Vec::new();
+        frame::write_repair(&mut ask, TOKEN, 1, 64);
+        repaired += send(&mut room, &ask, host(port))
+            .iter()
+            .map(|(_, d)| d.len())
+            .sum::<usize>();
+    }
+    // At most the host's burst, and the one repair that may take it into debt.
+    let one_repair = 10 * (50_000 + 20) + 1_000;
+    assert!(
+        repaired <= super::stream::REPAIR_HOST_BURST as usize + one_repair,
+        "{repaired} bytes of repairs to one host"
+    );
+    assert!(repaired >= 500_000, "the budget is used: {repaired}");
+}

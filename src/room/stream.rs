@@ -18,6 +18,11 @@ pub const STREAM_INDEX: usize = 256;
 pub const REPAIR_RATE: f64 = 1000.0;
 /// See [`REPAIR_RATE`].
 pub const REPAIR_BURST: f64 = 1000.0;
+/// Bytes of repairs one host's sessions together may draw a second, and at once: so
+/// many sessions from one host cannot make the room a fountain of repeats.
+pub const REPAIR_HOST_RATE: f64 = 1024.0 * 1024.0;
+/// See [`REPAIR_HOST_RATE`].
+pub const REPAIR_HOST_BURST: f64 = 1024.0 * 1024.0;
 /// The most lines one repair request is answered with.
 pub const REPAIR_MAX: u64 = 64;
 /// How long a typed line after a gap waits for the missing one before the gap is
