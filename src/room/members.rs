@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::stream::{Stream, REPAIR_HOST_BURST, REPAIR_HOST_RATE};
+use super::stream::{Stream, HELD_TYPED_HOST_BYTES, REPAIR_HOST_BURST, REPAIR_HOST_RATE};
 use super::throttle::{Allowance, TokenBucket};
 use crate::outbox::Wrap;
 use crate::proto::frame::Token;
@@ -64,6 +64,8 @@ pub enum Host {
 struct HostShare {
     members: usize,
     repairs: TokenBucket,
+    /// Bytes of typed lines its sessions hold behind gaps.
+    held: usize,
 }
 
 /// Why a name cannot be given to a member.
@@ -174,6 +176,7 @@ impl Members {
                 .or_insert_with(|| HostShare {
                     members: 0,
                     repairs: TokenBucket::full(REPAIR_HOST_BURST, now),
+                    held: 0,
                 })
                 .members += 1;
         }
@@ -190,6 +193,7 @@ impl Members {
         if let Some(host) = Host::of(addr) {
             if let Some(share) = self.by_host.get_mut(&host) {
                 share.members -= 1;
+                share.held -= member.stream.as_ref().map_or(0, Stream::held_bytes);
                 if share.members == 0 {
                     self.by_host.remove(&host);
                 }
@@ -283,6 +287,23 @@ impl Members {
         Host::of(addr)
             .and_then(|host| self.by_host.get(&host))
             .map_or(0, |share| share.members)
+    }
+
+    /// The bytes of typed lines `addr`'s host may still have held behind gaps
+    /// ([`HELD_TYPED_HOST_BYTES`] for all its sessions); no limit for loopback.
+    pub fn held_room(&self, addr: SocketAddr) -> usize {
+        Host::of(addr)
+            .and_then(|host| self.by_host.get(&host))
+            .map_or(usize::MAX, |share| {
+                HELD_TYPED_HOST_BYTES.saturating_sub(share.held)
+            })
+    }
+
+    /// The bytes `addr`'s session holds went from `before` to `after`.
+    pub fn held_changed(&mut self, addr: SocketAddr, before: usize, after: usize) {
+        if let Some(share) = Host::of(addr).and_then(|host| self.by_host.get_mut(&host)) {
+            share.held = (share.held + after).saturating_sub(before);
+        }
     }
 
     /// Takes `bytes` of repairs from the budget of `addr`'s host, shared by all its

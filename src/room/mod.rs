@@ -260,19 +260,15 @@ impl Room {
             }
             Framed::Session { token, body } => {
                 // Typed lines held behind a gap too long go first.
-                let overdue = self
-                    .stream_of(from)
-                    .map(|s| s.overdue(now))
-                    .unwrap_or_default();
+                let overdue = self.with_held(from, |stream, _| stream.overdue(now));
                 self.act_on_typed(from, token, overdue, now, out);
                 self.handle_request(body, from, Wrap::Session(token), now, out);
             }
             Framed::Typed { token, seq, body } => {
                 let max_len = self.config.max_message_bytes;
-                let lines = self
-                    .stream_of(from)
-                    .map(|s| s.typed(seq, body, max_len, now))
-                    .unwrap_or_default();
+                let lines = self.with_held(from, |stream, host_room| {
+                    stream.typed(seq, body, max_len, host_room, now)
+                });
                 self.act_on_typed(from, token, lines, now, out);
                 self.answer(from, token, out);
             }
@@ -396,8 +392,12 @@ impl Room {
         self.servers.forget(from);
         let wrap = Wrap::Session(token);
         if let Some(member) = self.members.get_mut(from) {
+            let held = member.stream.as_ref().map_or(0, Stream::held_bytes);
             member.open_session(token, now);
             member.last_seen = now;
+            // A new session holds nothing yet: what the old one held is its host's no
+            // more.
+            self.members.held_changed(from, held, 0);
             self.stats.sessions_opened += 1;
             self.welcome(from, out);
             return;
@@ -446,6 +446,24 @@ impl Room {
     /// The numbering of the session at `from`, if it is one.
     fn stream_of(&mut self, from: SocketAddr) -> Option<&mut Stream> {
         self.members.get_mut(from).and_then(|m| m.stream.as_mut())
+    }
+
+    /// Runs `change` on the typed lines `from`'s session holds, given the bytes its
+    /// host may still hold, and keeps the host's count of held bytes true.
+    fn with_held(
+        &mut self,
+        from: SocketAddr,
+        change: impl FnOnce(&mut Stream, usize) -> Vec<Box<[u8]>>,
+    ) -> Vec<Box<[u8]>> {
+        let host_room = self.members.held_room(from);
+        let Some(stream) = self.stream_of(from) else {
+            return Vec::new();
+        };
+        let before = stream.held_bytes();
+        let lines = change(stream, host_room);
+        let after = stream.held_bytes();
+        self.members.held_changed(from, before, after);
+        lines
     }
 
     /// Tells a session the latest number it was sent and the highest of its typed

@@ -760,3 +760,62 @@ fn one_hosts_sessions_share_one_budget_of_repairs() {
     );
     assert!(repaired >= 500_000, "the budget is used: {repaired}");
 }
+
+// Issue 18, item 3: typed lines held behind gaps are limited per host in bytes, and
+// the count stays true as sessions come and go.
+#[test]
+fn one_hosts_sessions_share_one_budget_of_held_lines() {
+    use super::stream::HELD_TYPED_HOST_BYTES;
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_message_bytes: 60_000,
+            ..config()
+        },
+        t,
+    );
+    let host = |port: u16| SocketAddr::from(([10, 0, 0, 7], port));
+    let send = |room: &mut Room, datagram: &[u8], from: SocketAddr| {
+        let mut out = Outbox::new();
+        room.handle_datagram(datagram, from, t, &mut out);
+        out.to_vec()
+    };
+    let open = |room: &mut Room, port: u16| {
+        let answer = send(room, frame::HELLO, host(port));
+        let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
+            panic!("no cookie");
+        };
+        send(room, &echo(cookie, TOKEN), host(port));
+    };
+    let held = |room: &mut Room| -> usize {
+        (1..=40)
+            .filter_map(|port| room.stream_of(host(port)).map(|s| s.held_bytes()))
+            .sum()
+    };
+    // Each session types line 2 of 50 000 bytes before line 1: it waits, held.
+    let line = vec![b'x'; 50_000];
+    for port in 1..=40 {
+        open(&mut room, port);
+        send(&mut room, &frame::typed(TOKEN, 2, &line), host(port));
+    }
+    let total = held(&mut room);
+    assert!(
+        total <= HELD_TYPED_HOST_BYTES,
+        "{total} bytes held for one host"
+    );
+    assert!(
+        total >= HELD_TYPED_HOST_BYTES - 50_001,
+        "the budget is used: {total}"
+    );
+    // Sessions that leave give their share back: the host may hold again.
+    for port in 1..=40 {
+        send(&mut room, &session(TOKEN, b"quit"), host(port));
+    }
+    assert!(room.is_empty());
+    open(&mut room, 41);
+    send(&mut room, &frame::typed(TOKEN, 2, &line), host(41));
+    assert_eq!(
+        room.stream_of(host(41)).map(|s| s.held_bytes()),
+        Some(50_000)
+    );
+}

@@ -33,6 +33,8 @@ pub const HOLD_TYPED_FOR: Duration = Duration::from_secs(2);
 pub const HELD_TYPED_MAX: usize = 256;
 /// The most bytes of typed lines held behind a gap.
 pub const HELD_TYPED_BYTES: usize = 64 * 1024;
+/// The most bytes of typed lines held behind gaps for all the sessions of one host.
+pub const HELD_TYPED_HOST_BYTES: usize = 1024 * 1024;
 
 /// What the room sent lately, by a room-wide id, each line kept once however many
 /// sessions got it: at most `max_lines` (by default [`SENT_LINES`]) and [`SENT_BYTES`].
@@ -141,7 +143,17 @@ impl Stream {
     /// duplicate gives nothing more; a line after a gap waits for it, cut to one byte
     /// over `max_len` if it is longer (it will be refused as too long all the same, and
     /// a held line costs no more than the room accepts).
-    pub fn typed(&mut self, seq: u64, body: &[u8], max_len: usize, now: Instant) -> Vec<Box<[u8]>> {
+    ///
+    /// `host_room`: the bytes this session's host may still have held (see
+    /// [`HELD_TYPED_HOST_BYTES`]); a line that does not fit is not held.
+    pub fn typed(
+        &mut self,
+        seq: u64,
+        body: &[u8],
+        max_len: usize,
+        host_room: usize,
+        now: Instant,
+    ) -> Vec<Box<[u8]>> {
         let mut lines = self.overdue(now);
         if seq <= self.received || self.held.contains_key(&seq) {
             return lines;
@@ -152,6 +164,7 @@ impl Stream {
             self.release(&mut lines, now);
         } else if self.held.len() < HELD_TYPED_MAX
             && self.held_bytes + body.len().min(max_len.saturating_add(1)) <= HELD_TYPED_BYTES
+            && body.len().min(max_len.saturating_add(1)) <= host_room
         {
             let body = &body[..body.len().min(max_len.saturating_add(1))];
             self.held_bytes += body.len();
@@ -159,6 +172,11 @@ impl Stream {
             self.gap_since.get_or_insert(now);
         }
         lines
+    }
+
+    /// The bytes of typed lines held behind a gap.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
 
     /// The lines held behind a gap that waited [`HOLD_TYPED_FOR`]: the gap is skipped,
@@ -298,11 +316,11 @@ mod tests {
         let mut stream = Stream::new(t);
         let huge = vec![b'x'; 65_000];
         assert!(
-            stream.typed(2, &huge, 1024, t).is_empty(),
+            stream.typed(2, &huge, 1024, usize::MAX, t).is_empty(),
             "held behind a gap"
         );
         assert_eq!(stream.held_bytes, 1025, "cut to one byte over the limit");
-        let taken = stream.typed(1, b"a", 1024, t);
+        let taken = stream.typed(1, b"a", 1024, usize::MAX, t);
         assert_eq!(taken.len(), 2);
         assert_eq!(taken[1].len(), 1025, "still longer than the limit: refused");
     }
@@ -317,12 +335,15 @@ mod tests {
                 .map(|l| String::from_utf8_lossy(l).into_owned())
                 .collect()
         };
-        assert_eq!(texts(stream.typed(1, b"a", 1024, t)), ["a"]);
-        assert!(stream.typed(3, b"c", 1024, t).is_empty());
-        assert!(stream.typed(5, b"e", 1024, t).is_empty());
+        assert_eq!(texts(stream.typed(1, b"a", 1024, usize::MAX, t)), ["a"]);
+        assert!(stream.typed(3, b"c", 1024, usize::MAX, t).is_empty());
+        assert!(stream.typed(5, b"e", 1024, usize::MAX, t).is_empty());
         // 2 comes late: a and c go, and the gap at 4 waits its own time from now.
         let late = t + HOLD_TYPED_FOR - Duration::from_millis(100);
-        assert_eq!(texts(stream.typed(2, b"b", 1024, late)), ["b", "c"]);
+        assert_eq!(
+            texts(stream.typed(2, b"b", 1024, usize::MAX, late)),
+            ["b", "c"]
+        );
         assert!(
             stream.overdue(t + HOLD_TYPED_FOR).is_empty(),
             "4 has its own wait"
@@ -331,7 +352,7 @@ mod tests {
         assert_eq!(stream.received(), 5);
         assert!(
             stream
-                .typed(4, b"d", 1024, late + HOLD_TYPED_FOR)
+                .typed(4, b"d", 1024, usize::MAX, late + HOLD_TYPED_FOR)
                 .is_empty(),
             "skipped"
         );
@@ -341,10 +362,12 @@ mod tests {
     fn the_largest_number_is_taken_without_overflow() {
         let t = Instant::now();
         let mut stream = Stream::new(t);
-        assert!(stream.typed(u64::MAX, b"x", 1024, t).is_empty());
+        assert!(stream.typed(u64::MAX, b"x", 1024, usize::MAX, t).is_empty());
         let later = t + HOLD_TYPED_FOR;
         assert_eq!(stream.overdue(later).len(), 1);
         assert_eq!(stream.received(), u64::MAX);
-        assert!(stream.typed(u64::MAX, b"x", 1024, later).is_empty());
+        assert!(stream
+            .typed(u64::MAX, b"x", 1024, usize::MAX, later)
+            .is_empty());
     }
 }
