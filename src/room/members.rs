@@ -16,6 +16,9 @@ use crate::proto::Name;
 pub struct Member {
     /// When it was last heard from.
     pub last_seen: Instant,
+    /// When it last said something (a line or a command; joining counts): under
+    /// `--verify`, heartbeats alone keep a classic member only so long after it.
+    pub last_said: Instant,
     /// Its name, if it took one; changed only through [`Members::rename`].
     name: Option<Name>,
     /// How it is shown to others: its name, or else its address.
@@ -90,6 +93,7 @@ impl Member {
     ) -> Member {
         Member {
             last_seen: now,
+            last_said: now,
             label: name
                 .as_ref()
                 .map_or_else(|| addr.to_string(), Name::to_string),

@@ -46,8 +46,8 @@ use throttle::{Allowance, StrangerMemory, TokenBucket, UntoldDrops};
 pub use throttle::{NOTICE_INTERVAL, PRESENCE_BURST, PRESENCE_RATE, STRANGER_MEMORY};
 use verify::{Budgets, CookieJar};
 pub use verify::{
-    AMPLIFICATION_LIMIT, CODE_DIGITS, COOKIE_EPOCH, REMEMBER_UNPROVEN_FOR, TELL_CODE_EVERY,
-    UNPROVEN_MEMORY,
+    AMPLIFICATION_LIMIT, CODE_DIGITS, COOKIE_EPOCH, REMEMBER_PROVEN_FOR, REMEMBER_UNPROVEN_FOR,
+    TELL_CODE_EVERY, UNPROVEN_MEMORY,
 };
 
 /// How long datagrams from a kicked address are ignored, so its client's heartbeats do
@@ -155,6 +155,9 @@ pub struct Room {
     departed: Recent<Departed>,
     /// Addresses that spoke as a server (see [`IGNORE_SERVERS_AT_LEAST`]).
     servers: Recent<()>,
+    /// Under `--verify`, classic addresses that proved themselves and left lately (see
+    /// [`REMEMBER_PROVEN_FOR`]).
+    proven: Recent<()>,
     /// The room-wide budget for presence notices.
     presence: TokenBucket,
     /// Strangers recently sent a notice.
@@ -208,6 +211,7 @@ impl Room {
             banned: Recent::new(SMALL_MEMORY),
             departed: Recent::new(DEPARTED_MAX),
             servers: Recent::new(SMALL_MEMORY),
+            proven: Recent::new(UNPROVEN_MEMORY),
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
             untold: UntoldDrops::default(),
@@ -295,6 +299,17 @@ impl Room {
                 return;
             }
             Some(false) => {}
+            // A classic address that proved itself lately comes back with a line (not
+            // a heartbeat, which anyone can forge and which says nothing).
+            // (Only when it has a seat: a refusal goes the way of any address not
+            // proven, within its budget.)
+            None if self.config.verify
+                && matches!(proto::parse_request(datagram), Request::Text(_))
+                && self.no_seat_for(from).is_none()
+                && self.proven.contains(from, now) =>
+            {
+                self.proven.forget(from);
+            }
             None if self.config.verify => return self.unproven(datagram, from, now, out),
             None => {}
         }
@@ -312,6 +327,9 @@ impl Room {
         out: &mut Outbox,
     ) {
         match proto::parse_request(datagram) {
+            // Under `--verify`, heartbeats alone keep a classic member only so long after
+            // its last line: forged ones cannot keep a departed owner's address for ever.
+            Request::Heartbeat if self.heartbeats_no_longer_count(from, now) => {}
             Request::Heartbeat => {
                 if self.admit(from, now, wrap, out) {
                     // A session's heartbeat is answered with the latest number it was
@@ -340,6 +358,9 @@ impl Room {
             }
             Request::Text(raw) => {
                 if self.admit(from, now, wrap, out) && self.take_message(from, now, out) {
+                    if let Some(member) = self.members.get_mut(from) {
+                        member.last_said = now;
+                    }
                     self.handle_text(raw, from, now, out);
                 }
             }
@@ -715,6 +736,16 @@ impl Room {
 
     /// Makes sure `from` is a member: refreshes it, or lets it join. False when it is
     /// not a member because the room is full (it is told so, now and then).
+    /// Whether `from` is a classic member, under `--verify`, whose heartbeats no longer
+    /// keep it: its last line was [`REMEMBER_PROVEN_FOR`] ago or more.
+    fn heartbeats_no_longer_count(&self, from: SocketAddr, now: Instant) -> bool {
+        self.config.verify
+            && self.members.get(from).is_some_and(|member| {
+                !member.is_session()
+                    && now.saturating_duration_since(member.last_said) >= REMEMBER_PROVEN_FOR
+            })
+    }
+
     fn admit(&mut self, from: SocketAddr, now: Instant, wrap: Wrap, out: &mut Outbox) -> bool {
         if let Some(member) = self.members.get_mut(from) {
             member.last_seen = now;
@@ -837,6 +868,14 @@ impl Room {
         };
         if let Some(until) = now.checked_add(REMEMBER_DEPARTED_FOR) {
             self.departed.remember(addr, departed, until);
+        }
+        // A classic member that proved itself and left of itself stays proven a while:
+        // its next line brings it back.
+        let left_itself = matches!(how, Departure::Left | Departure::TimedOut);
+        if self.config.verify && !member.is_session() && left_itself {
+            if let Some(until) = now.checked_add(REMEMBER_PROVEN_FOR) {
+                self.proven.remember(addr, (), until);
+            }
         }
         let label = member.label();
         let notice = match how {

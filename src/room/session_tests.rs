@@ -327,34 +327,74 @@ fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
 }
 
 #[test]
-fn verify_makes_a_classic_member_that_left_or_timed_out_prove_itself_again() {
+fn verify_keeps_a_classic_member_proven_a_while_after_it_leaves() {
     let t = Instant::now();
     let mut room = new_room(true, t);
     let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
     let line = String::from_utf8(told[0].1.clone()).unwrap();
-    let code = line.trim_end().rsplit(' ').next().unwrap().to_string();
+    let code = line.split("/join ").nth(1).unwrap()[..CODE_DIGITS].to_string();
     feed(&mut room, format!("/join {code}\n").as_bytes(), 5, t);
     assert_eq!(room.len(), 1);
     let mut out = Outbox::new();
     let evicted = t + TIMEOUT + Duration::from_secs(1);
     room.handle_timeout(evicted, &mut out);
     assert!(room.is_empty());
-    // No longer a member: neither a heartbeat nor a line brings it back, whoever sent
-    // them; a line of 12 bytes or more is answered with its code at once.
+    // A heartbeat, which anyone can forge, brings nothing back.
     assert!(feed(&mut room, b"@im@", 5, evicted).is_empty());
-    let again = feed(
+    assert!(room.is_empty());
+    // Its next line, within ten minutes, brings it back without a new code.
+    let back = feed(
         &mut room,
         b"back again, me\n",
         5,
         evicted + Duration::from_secs(5),
     );
+    assert_eq!(room.len(), 1);
+    assert!(
+        back.iter()
+            .any(|(to, d)| *to == 5 && read(d).starts_with("127.0.0.1:5 back again")),
+        "{:?}",
+        shown(&back)
+    );
+    // Gone again, and past ten minutes: it proves itself again.
+    room.remove(
+        addr(5),
+        Departure::Left,
+        evicted + Duration::from_secs(6),
+        &mut out,
+    );
+    let later = evicted + Duration::from_secs(6) + REMEMBER_PROVEN_FOR;
+    let again = feed(&mut room, b"back again, me\n", 5, later);
     assert!(room.is_empty());
-    assert_eq!(again.len(), 1);
     assert!(
         read(&again[0].1).contains("/join "),
         "{:?}",
         read(&again[0].1)
     );
+}
+
+// Under `--verify`, heartbeats alone keep a classic member only ten minutes after its
+// last line: forged ones cannot keep a departed owner's address in the room for ever.
+#[test]
+fn verify_bounds_how_long_heartbeats_alone_keep_a_classic_member() {
+    let t = Instant::now();
+    let mut room = new_room(true, t);
+    let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
+    let line = String::from_utf8(told[0].1.clone()).unwrap();
+    let code = line.split("/join ").nth(1).unwrap()[..CODE_DIGITS].to_string();
+    feed(&mut room, format!("/join {code}").as_bytes(), 5, t);
+    let mut now = t;
+    let mut out = Outbox::new();
+    while now < t + REMEMBER_PROVEN_FOR + TIMEOUT * 3 {
+        now += Duration::from_secs(5);
+        feed(&mut room, b"@im@", 5, now);
+        room.handle_timeout(now, &mut out);
+        if now < t + REMEMBER_PROVEN_FOR {
+            assert_eq!(room.len(), 1, "kept by its heartbeats at {:?}", now - t);
+        }
+    }
+    assert!(room.is_empty(), "heartbeats alone kept it {:?}", now - t);
+    assert!(room.stats().timed_out >= 1);
 }
 
 #[test]

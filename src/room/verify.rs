@@ -27,6 +27,13 @@ pub const AMPLIFICATION_LIMIT: u64 = 3;
 pub const UNPROVEN_MEMORY: usize = 4096;
 /// How long the room counts an address's bytes after it last heard from it.
 pub const REMEMBER_UNPROVEN_FOR: Duration = Duration::from_secs(60);
+/// How long a classic address that proved itself stays proven after it leaves or
+/// times out: its next line within this brings it back without a new code (a
+/// heartbeat alone never does), and, while a member, how long heartbeats alone keep it
+/// after its last line. So a departed owner's address can be kept in the room by
+/// forged heartbeats for at most this long after its owner's last line (plus the
+/// timeout), and brought back by a forged line for at most this long after it left.
+pub const REMEMBER_PROVEN_FOR: Duration = Duration::from_secs(600);
 /// The least time between two join codes told to one address.
 pub const TELL_CODE_EVERY: Duration = Duration::from_secs(5);
 /// Characters in a join code: 50 bits in base32, short enough to type. Two codes are
