@@ -212,7 +212,18 @@ proptest! {
         }
         let decoded = proto::decode(&bytes);
         let safe = proto::terminal_safe(&decoded);
-        prop_assert!(!safe.chars().any(proto::text::is_unsafe));
+        // Nothing unsafe is left but the emoji joiner, kept only between two visible
+        // characters (which the stability below checks as well).
+        let chars: Vec<char> = safe.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            if c == '\u{200d}' {
+                let visible = |c: Option<&char>| c.is_some_and(|c| !c.is_whitespace() && !proto::text::is_unsafe(*c));
+                prop_assert!(i > 0 && visible(chars[..i].iter().rev().find(|c| !matches!(c, '\u{fe00}'..='\u{fe0f}'))), "{safe:?}");
+                prop_assert!(visible(chars.get(i + 1)), "{safe:?}");
+            } else {
+                prop_assert!(!proto::text::is_unsafe(c), "{safe:?}");
+            }
+        }
         prop_assert_eq!(proto::terminal_safe(&safe), safe.clone(), "the policy is stable");
         let _ = proto::parse_chat(&safe);
         let _ = proto::Notice::parse(&safe);
