@@ -63,6 +63,25 @@ fn echo(cookie: Cookie, token: Token) -> Vec<u8> {
 }
 
 /// Opens a session for `port` with [`TOKEN`]; returns what the echo drew.
+/// The join code in what the room told an address: the whole notice or the short line.
+fn code_in(told: &[u8]) -> String {
+    let text = read(told);
+    let rest = text
+        .split("/join ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code: {text:?}"));
+    rest[..CODE_DIGITS].to_string()
+}
+
+/// Under `--verify`, the classic address `port` says a line, is told its code, and
+/// types it back: a member.
+fn join_by_code(room: &mut Room, port: u16, now: Instant) {
+    let told = feed(room, b"hi there, anyone?\n", port, now);
+    let code = code_in(&told[0].1);
+    feed(room, format!("/join {code}\n").as_bytes(), port, now);
+    assert!(room.members(now).iter().any(|m| m.addr == addr(port)));
+}
+
 fn open(room: &mut Room, port: u16, now: Instant) -> Vec<(u16, String)> {
     let cookie = cookie_for(room, port, now);
     shown(&feed(room, &echo(cookie, TOKEN), port, now))
@@ -295,15 +314,9 @@ fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
     assert!(feed(&mut room, b"quit\n", 6, t).is_empty());
     let again = feed(&mut room, b"/join aaaaaaaaaa\n", 6, t);
     assert_eq!(again.len(), 1, "the right code, at once");
-    let code = |bytes: &[u8]| {
-        let text = read(bytes);
-        text.split("/join ")
-            .nth(1)
-            .map(|rest| rest[..CODE_DIGITS].to_string())
-    };
     assert_eq!(
-        code(&again[0].1),
-        code(&told[0].1),
+        code_in(&again[0].1),
+        code_in(&told[0].1),
         "the same code, within its epoch"
     );
     assert!(room.is_empty());
@@ -330,10 +343,7 @@ fn verify_answers_netcat_at_once_in_line_mode_and_ignores_a_wrong_code() {
 fn verify_keeps_a_classic_member_proven_a_while_after_it_leaves() {
     let t = Instant::now();
     let mut room = new_room(true, t);
-    let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
-    let line = String::from_utf8(told[0].1.clone()).unwrap();
-    let code = line.split("/join ").nth(1).unwrap()[..CODE_DIGITS].to_string();
-    feed(&mut room, format!("/join {code}\n").as_bytes(), 5, t);
+    join_by_code(&mut room, 5, t);
     assert_eq!(room.len(), 1);
     let mut out = Outbox::new();
     let evicted = t + TIMEOUT + Duration::from_secs(1);
@@ -379,10 +389,7 @@ fn verify_keeps_a_classic_member_proven_a_while_after_it_leaves() {
 fn verify_bounds_how_long_heartbeats_alone_keep_a_classic_member() {
     let t = Instant::now();
     let mut room = new_room(true, t);
-    let told = feed(&mut room, b"hi there, anyone?\n", 5, t);
-    let line = String::from_utf8(told[0].1.clone()).unwrap();
-    let code = line.split("/join ").nth(1).unwrap()[..CODE_DIGITS].to_string();
-    feed(&mut room, format!("/join {code}").as_bytes(), 5, t);
+    join_by_code(&mut room, 5, t);
     let mut now = t;
     let mut out = Outbox::new();
     while now < t + REMEMBER_PROVEN_FOR + TIMEOUT * 3 {
