@@ -143,23 +143,35 @@ impl Member {
 }
 
 impl Host {
-    /// The host of `addr`; `None` for loopback.
+    /// The host of `addr`, as seats are counted; `None` for loopback.
     pub fn of(addr: SocketAddr) -> Option<Host> {
-        let ip = match addr.ip() {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            ip => ip,
-        };
-        if ip.is_loopback() {
-            return None;
-        }
-        Some(match ip {
+        let ip = canonical_ip(addr);
+        (!ip.is_loopback()).then(|| Host::of_ip(ip))
+    }
+
+    /// The host `addr` sends from, loopback included (each loopback address its own):
+    /// what the server's queues take turns between.
+    pub fn sender(addr: SocketAddr) -> Host {
+        Host::of_ip(canonical_ip(addr))
+    }
+
+    fn of_ip(ip: IpAddr) -> Host {
+        match ip {
             IpAddr::V4(v4) => Host::V4(v4.octets()),
             IpAddr::V6(v6) => {
                 let mut prefix = [0u8; 8];
                 prefix.copy_from_slice(&v6.octets()[..8]);
                 Host::V6Prefix(prefix)
             }
-        })
+        }
+    }
+}
+
+/// `addr`'s IP address, an IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical_ip(addr: SocketAddr) -> IpAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        ip => ip,
     }
 }
 

@@ -36,6 +36,7 @@ use crate::proto::{self, Chat, Command, Notice, RateLimit, Request, NOTICE_PREFI
 use departed::{Departed, Recent};
 use history::History;
 pub use history::HISTORY_BYTES;
+pub use members::Host;
 use members::{Member, Members};
 use stream::{Sent, Stream};
 pub use stream::{

@@ -5,37 +5,77 @@
 //! The kernel holds only about 200 small datagrams for a socket (std cannot enlarge its
 //! buffer), and a fan-out to 1 000 members takes milliseconds: a burst of heartbeats
 //! arriving meanwhile would overflow it. So the room's thread drains the socket into
-//! this queue every few dozen sends, and handles what waits here, in order, with the
-//! time each datagram arrived, before it reads the socket again.
+//! this queue every few dozen sends, and handles what waits here, with the time each
+//! datagram arrived, before it reads the socket again.
+//!
+//! It is fair among hosts ([`Host::sender`]): each host's datagrams wait in a queue of
+//! their own, in order, and the queues take turns (deficit round robin, counted in the
+//! room's work: a datagram costs one plus the deliveries it caused, [`Backlog::charge`]).
+//! So a host that sends more than the room can fan out delays another host's lines by
+//! about one turn ([`QUANTUM`] deliveries), not by everything it queued; and when the
+//! backlog is full, the host with the most waiting loses its newest datagrams.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::room::Host;
+
 /// What a queued datagram is charged beyond its bytes: its place in the queue.
 pub const ENTRY_COST: usize = 64;
+/// What a host may take in one turn, in deliveries: about one line to a room of 500.
+pub const QUANTUM: i64 = 512;
+/// The most hosts with queues of their own; datagrams from hosts beyond share one.
+pub const MAX_QUEUES: usize = 256;
 /// The most spare buffers kept for reuse, and the largest kept.
 const SPARE_BUFFERS: usize = 1024;
 const SPARE_MAX_BYTES: usize = 2048;
 
-/// A bounded first-in, first-out queue of datagrams, sized in bytes.
+/// Bounded queues of datagrams, one a host, sized in bytes all together.
 #[derive(Debug)]
 pub struct Backlog {
-    waiting: VecDeque<Waiting>,
+    /// The queues with something waiting.
+    queues: HashMap<Key, Queue>,
+    /// Their turns: the first is the one being served.
+    round: VecDeque<Key>,
+    /// Where the datagram last popped came from: [`Backlog::charge`] bills it.
+    serving: Option<Key>,
     /// Bytes charged for what waits (datagram bytes plus [`ENTRY_COST`] each).
     bytes: usize,
     max_bytes: usize,
-    /// Buffers of datagrams already handled, kept so a busy queue allocates nothing.
+    /// Buffers of datagrams already handled, and queues emptied, kept so a busy
+    /// backlog allocates nothing.
     spare: Vec<Vec<u8>>,
+    spare_queues: Vec<VecDeque<Waiting>>,
     /// Datagrams queued, since it was made.
     queued: u64,
-    /// Datagrams taken off the socket that did not fit.
+    /// Datagrams taken off the socket that did not fit, or were pushed out.
     dropped: u64,
     /// The most bytes that ever waited.
     high_water: usize,
     /// When the socket was last found empty: whatever arrived before then has been
     /// taken off it.
     emptied_at: Instant,
+    /// The latest time [`Backlog::pop`] gave: the room's time never goes back, though
+    /// hosts' turns hand it datagrams out of the order they were taken off.
+    last_at: Instant,
+}
+
+/// Whose queue a datagram waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Host(Host),
+    /// Every host beyond [`MAX_QUEUES`].
+    Others,
+}
+
+#[derive(Debug)]
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    /// Bytes charged for what waits in it.
+    bytes: usize,
+    /// What it may still take this turn, in work; it is served while this is positive.
+    credit: i64,
 }
 
 /// A datagram waiting its turn, with when it was taken off the socket.
@@ -43,7 +83,8 @@ pub struct Backlog {
 pub struct Waiting {
     pub datagram: Vec<u8>,
     pub from: SocketAddr,
-    /// When it was taken off the socket: it arrived no later.
+    /// When it was taken off the socket (it arrived no later), or the time the room was
+    /// last given, if that is later.
     pub at: Instant,
     /// When the socket was last found empty before it was taken off: it arrived no
     /// earlier.
@@ -51,17 +92,21 @@ pub struct Waiting {
 }
 
 impl Backlog {
-    /// An empty queue holding at most `max_bytes`; the socket was empty at `now`.
+    /// An empty backlog holding at most `max_bytes`; the socket was empty at `now`.
     pub fn new(max_bytes: usize, now: Instant) -> Backlog {
         Backlog {
-            waiting: VecDeque::new(),
+            queues: HashMap::new(),
+            round: VecDeque::new(),
+            serving: None,
             bytes: 0,
             max_bytes,
             spare: Vec::new(),
+            spare_queues: Vec::new(),
             queued: 0,
             dropped: 0,
             high_water: 0,
             emptied_at: now,
+            last_at: now,
         }
     }
 
@@ -70,33 +115,94 @@ impl Backlog {
         self.emptied_at = self.emptied_at.max(at);
     }
 
-    /// Queues a copy of `datagram`; false (and counted) when it does not fit.
+    /// Queues a copy of `datagram` behind its host's others; false (and counted) when
+    /// it does not fit. To make room, the host with the most bytes waiting loses its
+    /// newest: if that is `from`'s own host, `datagram` is dropped.
     pub fn push(&mut self, datagram: &[u8], from: SocketAddr, at: Instant) -> bool {
         let cost = datagram.len() + ENTRY_COST;
-        if self.bytes + cost > self.max_bytes {
-            self.dropped += 1;
-            return false;
+        let key = self.key_for(Host::sender(from));
+        while self.bytes + cost > self.max_bytes {
+            let own = self.queues.get(&key).map_or(0, |queue| queue.bytes);
+            let longest = self.queues.iter().max_by_key(|(_, queue)| queue.bytes);
+            match longest {
+                Some((&longest, queue)) if queue.bytes > own + cost => self.drop_newest(longest),
+                _ => {
+                    self.dropped += 1;
+                    return false;
+                }
+            }
         }
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(datagram);
-        self.waiting.push_back(Waiting {
+        let waiting = Waiting {
             datagram: buf,
             from,
             at,
             arrived_after: self.emptied_at,
+        };
+        let spare_queues = &mut self.spare_queues;
+        let round = &mut self.round;
+        let queue = self.queues.entry(key).or_insert_with(|| {
+            round.push_back(key);
+            Queue {
+                waiting: spare_queues.pop().unwrap_or_default(),
+                bytes: 0,
+                credit: QUANTUM,
+            }
         });
+        queue.waiting.push_back(waiting);
+        queue.bytes += cost;
         self.bytes += cost;
         self.queued += 1;
         self.high_water = self.high_water.max(self.bytes);
         true
     }
 
-    /// The oldest waiting datagram; give its buffer back with [`Backlog::recycle`].
+    /// The next datagram: the oldest of the host whose turn it is. Give its buffer back
+    /// with [`Backlog::recycle`], and what handling it cost with [`Backlog::charge`].
     pub fn pop(&mut self) -> Option<Waiting> {
-        let waiting = self.waiting.pop_front()?;
-        self.bytes -= waiting.datagram.len() + ENTRY_COST;
+        // A queue in debt gives up its turn and gets a quantum for its next one. Debts
+        // are at most what one datagram cost, so this goes round at most once for each
+        // QUANTUM of the largest fan-out.
+        let (key, queue) = loop {
+            let key = *self.round.front()?;
+            let Some(queue) = self.queues.get_mut(&key) else {
+                self.round.pop_front();
+                continue;
+            };
+            if queue.credit > 0 {
+                break (key, queue);
+            }
+            queue.credit += QUANTUM;
+            self.round.rotate_left(1);
+        };
+        let mut waiting = queue.waiting.pop_front()?;
+        let cost = waiting.datagram.len() + ENTRY_COST;
+        queue.bytes -= cost;
+        self.bytes -= cost;
+        self.serving = Some(key);
+        if queue.waiting.is_empty() {
+            // An empty queue leaves the round, its debt forgiven (as in deficit round
+            // robin): a host that sends less than its share is never held back.
+            self.round.pop_front();
+            self.remove(key);
+        }
+        waiting.at = waiting.at.max(self.last_at);
+        self.last_at = waiting.at;
         Some(waiting)
+    }
+
+    /// Bills the host of the datagram last popped for handling it: one, plus the
+    /// `deliveries` it caused. Its turn ends once it has taken its quantum.
+    pub fn charge(&mut self, deliveries: usize) {
+        let Some(key) = self.serving.take() else {
+            return;
+        };
+        if let Some(queue) = self.queues.get_mut(&key) {
+            let work = i64::try_from(deliveries).unwrap_or(i64::MAX / 2);
+            queue.credit = queue.credit.saturating_sub(work.saturating_add(1));
+        }
     }
 
     /// Keeps a handled datagram's buffer for the next one, if it is small.
@@ -112,15 +218,20 @@ impl Backlog {
     /// empty at all, if nothing waits here), and never later than `clock`. Judging
     /// anyone silent later than that could evict a member whose heartbeat waits.
     pub fn horizon(&self, clock: Instant) -> Instant {
-        self.waiting
-            .front()
-            .map_or(self.emptied_at, |w| w.arrived_after)
+        // Each queue is in the order its datagrams were taken off: its first is its
+        // oldest.
+        self.queues
+            .values()
+            .filter_map(|queue| queue.waiting.front())
+            .map(|waiting| waiting.arrived_after)
+            .min()
+            .unwrap_or(self.emptied_at)
             .min(clock)
     }
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
+        self.queues.is_empty()
     }
 
     /// Datagrams queued, since it was made.
@@ -136,6 +247,46 @@ impl Backlog {
     /// The most bytes that ever waited.
     pub fn high_water(&self) -> usize {
         self.high_water
+    }
+
+    /// The queue `host`'s datagrams go in: its own, unless [`MAX_QUEUES`] hosts have
+    /// one already.
+    fn key_for(&self, host: Host) -> Key {
+        let key = Key::Host(host);
+        if self.queues.contains_key(&key) || self.queues.len() < MAX_QUEUES {
+            key
+        } else {
+            Key::Others
+        }
+    }
+
+    /// Drops the newest datagram of `key`'s queue, to make room.
+    fn drop_newest(&mut self, key: Key) {
+        let Some(queue) = self.queues.get_mut(&key) else {
+            return;
+        };
+        if let Some(waiting) = queue.waiting.pop_back() {
+            let cost = waiting.datagram.len() + ENTRY_COST;
+            queue.bytes -= cost;
+            self.bytes -= cost;
+            self.dropped += 1;
+            let emptied = queue.waiting.is_empty();
+            self.recycle(waiting.datagram);
+            if emptied {
+                self.round.retain(|&k| k != key);
+                self.remove(key);
+            }
+        }
+    }
+
+    /// Forgets `key`'s empty queue, keeping its memory; its place in the round is
+    /// already gone.
+    fn remove(&mut self, key: Key) {
+        if let Some(queue) = self.queues.remove(&key) {
+            if self.spare_queues.len() < MAX_QUEUES {
+                self.spare_queues.push(queue.waiting);
+            }
+        }
     }
 }
 
@@ -236,5 +387,153 @@ mod tests {
         let again = backlog.pop().unwrap();
         assert_eq!(again.datagram.as_ptr(), ptr);
         assert_eq!(again.datagram, b"world");
+    }
+
+    fn host(n: u8, port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, n], port))
+    }
+
+    // Issue 18, item 3: one host's flood waits in its own queue; another host's line
+    // is handled after about one turn of the flood's, however much the flood queued.
+    #[test]
+    fn hosts_take_turns_paid_in_the_deliveries_they_cause() {
+        let t = Instant::now();
+        let mut backlog = Backlog::new(1 << 20, t);
+        for port in 0..1000 {
+            assert!(backlog.push(b"a line from the flood", host(1, port), t));
+        }
+        for port in 0..3 {
+            assert!(backlog.push(b"an honest line", host(2, port), t));
+        }
+        // Each line goes to a room of 600.
+        let mut order = Vec::new();
+        while let Some(waiting) = backlog.pop() {
+            order.push(waiting.from.ip());
+            backlog.charge(600);
+            backlog.recycle(waiting.datagram);
+        }
+        let honest: Vec<usize> = (0..order.len())
+            .filter(|&i| order[i] == host(2, 0).ip())
+            .collect();
+        assert_eq!(
+            honest,
+            [1, 3, 5],
+            "the flood takes one line a turn (600 deliveries > QUANTUM), then the honest host"
+        );
+        assert_eq!(order.len(), 1003, "nothing lost");
+
+        // Heartbeats cost one each: a host's turn is QUANTUM of them.
+        for port in 0..1000 {
+            backlog.push(b"@im@", host(1, port), t);
+        }
+        backlog.push(b"hello", host(2, 0), t);
+        let mut before = 0;
+        while let Some(waiting) = backlog.pop() {
+            backlog.charge(0);
+            if waiting.from.ip() == host(2, 0).ip() {
+                break;
+            }
+            before += 1;
+        }
+        assert!(before <= QUANTUM as usize, "{before} heartbeats went first");
+    }
+
+    #[test]
+    fn a_host_that_sends_within_its_share_is_never_held_back_by_old_debt() {
+        let t = Instant::now();
+        let mut backlog = Backlog::new(1 << 20, t);
+        backlog.push(b"flood", host(1, 1), t);
+        backlog.push(b"flood", host(1, 2), t);
+        backlog.push(b"a line to a big room", host(2, 1), t);
+        let first = backlog.pop().unwrap();
+        assert_eq!(first.from, host(1, 1));
+        backlog.charge(10);
+        // Host 1 still has credit: its turn goes on.
+        assert_eq!(backlog.pop().unwrap().from, host(1, 2));
+        backlog.charge(10_000);
+        let honest = backlog.pop().unwrap();
+        assert_eq!(honest.from, host(2, 1));
+        backlog.charge(10_000);
+        // Host 2 emptied its queue and left the round with its debt: its next line is
+        // not made to wait for the twenty turns it would owe.
+        for port in 10..40 {
+            backlog.push(b"flood", host(1, port), t);
+        }
+        backlog.push(b"again", host(2, 2), t);
+        let mut next = Vec::new();
+        while let Some(waiting) = backlog.pop() {
+            next.push(waiting.from);
+            backlog.charge(500);
+        }
+        // After one turn of host 1's: two lines of 500 use up its QUANTUM.
+        assert_eq!(next.iter().position(|&a| a == host(2, 2)), Some(2));
+    }
+
+    #[test]
+    fn a_full_backlog_takes_room_from_the_host_with_the_most_waiting() {
+        let t = Instant::now();
+        let each = 100 + ENTRY_COST;
+        let mut backlog = Backlog::new(10 * each, t);
+        for port in 0..10 {
+            assert!(backlog.push(&[b'x'; 100], host(1, port), t));
+        }
+        assert!(
+            !backlog.push(&[b'x'; 100], host(1, 10), t),
+            "the flooding host's own newest is dropped"
+        );
+        assert!(
+            backlog.push(&[b'y'; 100], host(2, 0), t),
+            "another host's datagram pushes out the flood's newest"
+        );
+        assert_eq!(backlog.dropped(), 2);
+        let mut from = Vec::new();
+        while let Some(waiting) = backlog.pop() {
+            from.push(waiting.from);
+            backlog.charge(1);
+        }
+        assert_eq!(from.len(), 10);
+        assert!(from.contains(&host(2, 0)));
+        assert!(!from.contains(&host(1, 9)), "the flood's newest went");
+        assert!(backlog.is_empty());
+    }
+
+    #[test]
+    fn hosts_beyond_the_queues_share_one_and_nothing_is_lost() {
+        let t = Instant::now();
+        let mut backlog = Backlog::new(1 << 20, t);
+        let hosts = MAX_QUEUES + 50;
+        for n in 0..hosts {
+            let [_, _, a, b] = u32::try_from(n).unwrap().to_be_bytes();
+            let from = SocketAddr::from(([10, 1, a, b], 9));
+            assert!(backlog.push(b"@im@", from, t));
+        }
+        assert!(backlog.queues.len() <= MAX_QUEUES + 1);
+        let mut n = 0;
+        while let Some(waiting) = backlog.pop() {
+            backlog.charge(0);
+            backlog.recycle(waiting.datagram);
+            n += 1;
+        }
+        assert_eq!(n, hosts);
+    }
+
+    #[test]
+    fn the_rooms_time_never_goes_back_as_hosts_take_turns() {
+        let t = Instant::now();
+        let ms = |n| t + std::time::Duration::from_millis(n);
+        let mut backlog = Backlog::new(1 << 20, t);
+        backlog.push(b"first", host(1, 1), ms(1));
+        backlog.push(b"later", host(1, 2), ms(5));
+        backlog.push(b"between", host(2, 1), ms(3));
+        let mut last = t;
+        let mut horizons = Vec::new();
+        while let Some(waiting) = backlog.pop() {
+            assert!(waiting.at >= last);
+            last = waiting.at;
+            backlog.charge(1000);
+            horizons.push(backlog.horizon(ms(10)));
+        }
+        assert_eq!(last, ms(5));
+        assert!(horizons.windows(2).all(|w| w[0] <= w[1]));
     }
 }

@@ -3,7 +3,8 @@
 //! One thread owns the socket's receiving side and the [`Room`]; it waits on nothing but
 //! the socket. While it sends a long fan-out it drains the socket every
 //! [`DRAIN_EVERY`] sends into a [`Backlog`], so bursts that arrive meanwhile wait in
-//! memory instead of overflowing the kernel's small buffer. The console thread sends it commands through a channel and wakes it with
+//! memory instead of overflowing the kernel's small buffer, each host's in a queue of
+//! its own, the hosts taking turns. The console thread sends it commands through a channel and wakes it with
 //! a datagram carrying a per-process random token; the answers come back on a channel,
 //! and the console thread prints them, so a paused terminal stalls only the console.
 
@@ -184,6 +185,8 @@ impl Server {
             let now = match self.backlog.pop() {
                 Some(waiting) => {
                     self.handle(&waiting.datagram, waiting.from, waiting.at, &mut out);
+                    // Its host's turn is paid in the deliveries it caused.
+                    self.backlog.charge(out.len());
                     self.backlog.recycle(waiting.datagram);
                     self.count_busy(1);
                     waiting.at

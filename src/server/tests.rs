@@ -22,10 +22,10 @@ struct Model {
     backlog: Backlog,
     out: Outbox,
     clock: Instant,
-    /// Heartbeats still to come, by arrival time.
-    arrivals: VecDeque<(Instant, SocketAddr)>,
+    /// Datagrams still to come, by arrival time.
+    arrivals: VecDeque<Arrival>,
     /// What the kernel holds: arrived, not yet taken off the socket.
-    kernel: VecDeque<(Instant, SocketAddr)>,
+    kernel: VecDeque<Arrival>,
     /// Arrivals the kernel had no room for.
     kernel_drops: usize,
     /// Sends since the socket was last read.
@@ -35,9 +35,19 @@ struct Model {
     stall: (usize, Duration),
     /// What one send costs.
     send_cost: Duration,
-    /// Heartbeats the room was handed.
+    /// Datagrams the room was handed.
     read: usize,
+    /// Datagrams the backlog had no room for.
+    backlog_drops: Vec<Arrival>,
+    /// For each datagram from `watched`, when it arrived and when the last datagram of
+    /// its fan-out was sent.
+    watched: Option<SocketAddr>,
+    watched_waiting: VecDeque<Instant>,
+    watched_done: Vec<(Instant, Instant)>,
 }
+
+/// A datagram: when it arrives, where from, what it holds.
+type Arrival = (Instant, SocketAddr, &'static [u8]);
 
 impl Model {
     /// Moves into the kernel whatever has arrived by now.
@@ -45,7 +55,7 @@ impl Model {
         while self
             .arrivals
             .front()
-            .is_some_and(|(at, _)| *at <= self.clock)
+            .is_some_and(|(at, _, _)| *at <= self.clock)
         {
             let arrival = self.arrivals.pop_front().expect("an arrival");
             if self.kernel.len() < KERNEL_HOLDS {
@@ -61,8 +71,10 @@ impl Model {
         self.busy = 0;
         self.arrive();
         let now = self.clock;
-        while let Some((_, from)) = self.kernel.pop_front() {
-            assert!(self.backlog.push(HEARTBEAT_BYTES, from, now));
+        while let Some(arrival) = self.kernel.pop_front() {
+            if !self.backlog.push(arrival.2, arrival.1, now) {
+                self.backlog_drops.push(arrival);
+            }
         }
         self.backlog.socket_emptied(now);
     }
@@ -86,12 +98,19 @@ impl Model {
 
     fn handle(&mut self, datagram: &[u8], from: SocketAddr, at: Instant) {
         self.room.handle_datagram(datagram, from, at, &mut self.out);
+        if Some(from) == self.watched {
+            let arrived = self.watched_waiting.pop_front().expect("a watched arrival");
+            // Its whole fan-out, its own echo included, is sent by the next send_all.
+            let fan_out = self.send_cost * u32::try_from(self.out.len()).expect("small");
+            self.watched_done.push((arrived, self.clock + fan_out));
+        }
     }
 
     /// One turn of `Server::run`; false when there is nothing left to do.
     fn turn(&mut self) -> bool {
         if let Some(waiting) = self.backlog.pop() {
             self.handle(&waiting.datagram, waiting.from, waiting.at);
+            self.backlog.charge(self.out.len());
             self.read += 1;
             self.busy += 1;
             if self.busy >= DRAIN_EVERY {
@@ -101,16 +120,16 @@ impl Model {
             self.busy = 0;
             self.arrive();
             match self.kernel.pop_front() {
-                Some((_, from)) => {
+                Some((_, from, datagram)) => {
                     let now = self.clock;
-                    self.handle(HEARTBEAT_BYTES, from, now);
+                    self.handle(datagram, from, now);
                     self.read += 1;
                 }
                 None => {
                     // A receive that finds nothing: it waits for the next arrival.
                     self.backlog.socket_emptied(self.clock);
                     match self.arrivals.front() {
-                        Some(&(at, _)) => self.clock = at,
+                        Some(&(at, _, _)) => self.clock = at,
                         None => return false,
                     }
                 }
@@ -125,6 +144,29 @@ impl Model {
         self.room.handle_timeout(horizon, &mut self.out);
         self.send_all();
         true
+    }
+}
+
+impl Model {
+    fn new(config: Config, t0: Instant, send_cost: Duration) -> Model {
+        Model {
+            room: Room::new(config, t0),
+            backlog: Backlog::new(BACKLOG_BYTES, t0),
+            out: Outbox::new(),
+            clock: t0,
+            arrivals: VecDeque::new(),
+            kernel: VecDeque::new(),
+            kernel_drops: 0,
+            busy: 0,
+            sends: 0,
+            stall: (0, Duration::ZERO),
+            send_cost,
+            read: 0,
+            backlog_drops: Vec::new(),
+            watched: None,
+            watched_waiting: VecDeque::new(),
+            watched_done: Vec::new(),
+        }
     }
 }
 
@@ -151,22 +193,10 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
         repair_lines: 0,
         max_per_host: usize::MAX,
     };
-    let mut model = Model {
-        room: Room::new(config, t0),
-        backlog: Backlog::new(BACKLOG_BYTES, t0),
-        out: Outbox::new(),
-        clock: t0,
-        arrivals: VecDeque::new(),
-        kernel: VecDeque::new(),
-        kernel_drops: 0,
-        busy: 0,
-        sends: 0,
-        // Descheduled for 30 ms after the 750th send, across the members' timeout.
-        stall: (750, ms(30)),
-        // A loaded machine: a fan-out to a thousand takes 100 ms.
-        send_cost: Duration::from_micros(100),
-        read: 0,
-    };
+    // A loaded machine: a fan-out to a thousand takes 100 ms.
+    let mut model = Model::new(config, t0, Duration::from_micros(100));
+    // Descheduled for 30 ms after the 750th send, across the members' timeout.
+    model.stall = (750, ms(30));
     let chatter = member(5000);
     for port in 1..=MEMBERS {
         model.handle(HEARTBEAT_BYTES, member(port), t0);
@@ -182,7 +212,7 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
     model.arrivals = (1..=MEMBERS)
         .map(|port| {
             let at = burst_start + Duration::from_micros(100 * u64::from(port));
-            (at, member(port))
+            (at, member(port), HEARTBEAT_BYTES)
         })
         .collect();
     model.clock = t0 + ms(1900);
@@ -211,6 +241,92 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
     let horizon = model.backlog.horizon(model.clock);
     model.room.handle_timeout(horizon, &mut model.out);
     assert_eq!(model.room.stats().timed_out, u64::from(MEMBERS) + 1);
+}
+
+// Issue 18, item 3: one host whose 600 members each chat within the rate limit asks
+// for more fan-out than the room can give; an honest member on another host still has
+// its lines handled within a few turns, and loses none.
+#[test]
+fn one_host_saturating_the_room_delays_another_hosts_lines_by_a_turn_or_two() {
+    const FLOOD_MEMBERS: u16 = 600;
+    let t0 = Instant::now();
+    let ms = |n: u64| Duration::from_micros(n * 1000);
+    let config = Config {
+        timeout: Duration::from_secs(10),
+        max_message_bytes: 1024,
+        max_clients: 1000,
+        rate_per_sec: crate::limits::DEFAULT_RATE,
+        burst: crate::limits::DEFAULT_BURST,
+        local_addr: None,
+        verify: false,
+        history_lines: 0,
+        repair_lines: 0,
+        // Seats are not what is tried here: one host may have them all.
+        max_per_host: usize::MAX,
+    };
+    // A fast machine: 3 µs a send, so a line to the room takes 1.8 ms and the room
+    // fans out about 550 lines a second; the flood's host asks for 2 400.
+    let mut model = Model::new(config, t0, Duration::from_micros(3));
+    let flood = |port: u16| SocketAddr::from(([10, 0, 0, 1], port));
+    let honest = SocketAddr::from(([10, 0, 0, 2], 4000));
+    for port in 1..=FLOOD_MEMBERS {
+        model.handle(HEARTBEAT_BYTES, flood(port), t0);
+    }
+    model.handle(HEARTBEAT_BYTES, honest, t0);
+    model.out.clear();
+    assert_eq!(model.room.len(), usize::from(FLOOD_MEMBERS) + 1);
+
+    // For two seconds each flooding member says a line every 250 ms (4 a second, under
+    // the limit of 5), spread evenly; the honest member one every 200 ms.
+    let start = t0 + ms(100);
+    let mut arrivals: Vec<Arrival> = Vec::new();
+    for k in 0..8u32 {
+        for port in 1..=FLOOD_MEMBERS {
+            let offset = Duration::from_micros(250_000 * u64::from(port) / 600);
+            arrivals.push((
+                start + ms(250) * k + offset,
+                flood(port),
+                b"flooding the room",
+            ));
+        }
+    }
+    for k in 0..10u32 {
+        let at = start + ms(200) * k + Duration::from_micros(77);
+        arrivals.push((at, honest, b"an honest line"));
+        model.watched_waiting.push_back(at);
+    }
+    arrivals.sort_by_key(|&(at, _, _)| at);
+    model.arrivals = arrivals.into();
+    model.watched = Some(honest);
+    while model.watched_done.len() < 10 && model.clock < start + ms(10_000) && model.turn() {}
+
+    assert_eq!(model.kernel_drops, 0, "the model's kernel never overflowed");
+    assert!(
+        model
+            .backlog_drops
+            .iter()
+            .all(|&(_, from, _)| from != honest),
+        "no honest line was dropped"
+    );
+    assert_eq!(
+        model.watched_done.len(),
+        10,
+        "every honest line was handled"
+    );
+    let worst = model
+        .watched_done
+        .iter()
+        .map(|&(arrived, sent)| sent - arrived)
+        .max()
+        .expect("ten lines");
+    assert!(
+        worst < ms(10),
+        "an honest line waited {worst:?} from arrival to the end of its fan-out"
+    );
+    assert!(
+        model.backlog.queued() > 1000,
+        "the flood really was more than the room could fan out"
+    );
 }
 
 #[test]
