@@ -19,15 +19,22 @@
 //!    thread sends them; the server's resident memory before and after (and its peak),
 //!    the echo time of a member saying a line every 20 ms meanwhile, and datagrams sent
 //!    per second.
+//! 5. **One host saturating the room**: 600 members on 127.0.0.2 (classic, each its
+//!    own socket) each say a line every 250 ms, within the default rate limit, which
+//!    asks for more fan-out than the server can give; an honest member in a session on
+//!    127.0.0.3 says a line every 250 ms and times its own echo: p50/p99/max and lines
+//!    lost, and the lines a second the server fanned out. This figure runs with the
+//!    default rate.
 //!
-//! The server runs with `--rate 0`, so the room's traffic is what its members say.
+//! Figures 1 to 4 run the server with `--rate 0`, so the room's traffic is what its
+//! members say.
 //!
 //! Run: `cargo bench --bench abuse` (about 30 s). Environment: `ABUSE_SECS=3` how long
 //! figures 2 and 3 chat (figure 1 forges for twice as long); `ABUSE_FORGE_SECS=1` how
 //! often figure 1 forges a heartbeat (the server's timeout is twice that:
 //! `ABUSE_FORGE_SECS=5 ABUSE_SECS=15 ABUSE_FIGURES=1` is the attack at full length);
-//! `ABUSE_FLOOD=50000` datagrams in figure 4; `ABUSE_FIGURES=1,2,3,4` which figures to
-//! run.
+//! `ABUSE_FLOOD=50000` datagrams in figure 4; `ABUSE_FIGURES=1,2,3,4,5` which figures
+//! to run (figure 5 lasts twice `ABUSE_SECS`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -53,6 +60,11 @@ const MIXED_ADDRESSES: usize = 18;
 const MIXED_PER_SEC: f64 = 200.0;
 /// How often the member of figure 4 says a line and times its echo.
 const ECHO_EVERY: Duration = Duration::from_millis(20);
+/// Members of the saturating host in figure 5.
+const SATURATING_MEMBERS: usize = 600;
+/// How often each of them, and the honest member, says a line: 4 a second, under the
+/// default limit of 5.
+const SATURATING_EVERY: Duration = Duration::from_millis(250);
 /// An echo not back this long after the flood ends is counted lost.
 const ECHO_GIVE_UP: Duration = Duration::from_secs(1);
 /// The largest UDP payload over IPv4.
@@ -393,6 +405,9 @@ fn main() {
     if knobs.figures.contains(&4) {
         figure_flood(&knobs);
     }
+    if knobs.figures.contains(&5) {
+        figure_saturating_host(&knobs);
+    }
     println!();
     println!("took {:.1} s", started.elapsed().as_secs_f64());
 }
@@ -518,6 +533,50 @@ fn figure_flood(knobs: &Knobs) {
         stat(&flood.stats, "received").map_or("?".to_string(), |n| n.to_string()),
         flood.echoes,
         flood.echoes_lost
+    ));
+}
+
+fn figure_saturating_host(knobs: &Knobs) {
+    let duration = Duration::from_secs_f64(2.0 * knobs.secs);
+    eprintln!(
+        "figure 5: {SATURATING_MEMBERS} members of one host chatting within their rate, \
+         {duration:?} ..."
+    );
+    let run = saturating_host(duration);
+    let ms = |sorted: &[f64], p: f64| format!("{:.1}", percentile(sorted, p));
+    row(
+        "5 one host saturating: honest echo p50/p99/max ms",
+        &format!(
+            "{}/{}/{}",
+            ms(&run.echo.delays_ms, 0.5),
+            ms(&run.echo.delays_ms, 0.99),
+            ms(&run.echo.delays_ms, 1.0)
+        ),
+        "-",
+    );
+    row(
+        "  honest lines lost",
+        &format!(
+            "{} of {}",
+            run.echo.lost,
+            run.echo.delays_ms.len() + run.echo.lost
+        ),
+        "-",
+    );
+    let stat_or = |name: &str| stat(&run.stats, name).map_or("?".to_string(), |n| n.to_string());
+    explain(&format!(
+        "{SATURATING_MEMBERS} classic members on 127.0.0.2 said {} lines in {:.1} s (each one \
+         every {SATURATING_EVERY:?}, the default limit 5 a second), asking for {:.0} \
+         deliveries a second; the server fanned out {} lines ({:.0} a second) in {} \
+         deliveries, dropped {} from its queues; an honest member in a session on \
+         127.0.0.3 said a line every {SATURATING_EVERY:?} and timed its echo",
+        run.flood_lines,
+        run.seconds,
+        run.flood_lines as f64 * (SATURATING_MEMBERS + 1) as f64 / run.seconds,
+        stat_or("broadcast"),
+        stat(&run.stats, "broadcast").map_or(f64::NAN, |n| n as f64 / run.seconds),
+        stat_or("deliveries"),
+        stat_or("queue drops"),
     ));
 }
 
@@ -703,7 +762,7 @@ fn hostile_flood(count: usize) -> Flood {
     let echo = {
         let flooding = Arc::clone(&flooding);
         let addr = server.addr;
-        thread::spawn(move || time_echoes(&member, addr, token, &flooding))
+        thread::spawn(move || time_echoes(&member, addr, token, ECHO_EVERY, &flooding))
     };
     // Let the member say its first line before the flood starts.
     thread::sleep(ECHO_EVERY);
@@ -751,6 +810,91 @@ fn hostile_flood(count: usize) -> Flood {
     }
 }
 
+/// What figure 5 measured.
+struct Saturation {
+    echo: Echoes,
+    flood_lines: u64,
+    seconds: f64,
+    stats: String,
+}
+
+/// Figure 5: one host's members chat within their rate, more than the server can fan
+/// out, while an honest member on another host times its echoes.
+fn saturating_host(duration: Duration) -> Saturation {
+    let mut server = ServerProcess::start(&["--timeout", "30"]);
+    let member = bind("127.0.0.3:0");
+    let token = Token(*b"honest!!");
+    if let Err(e) = open_session(&member, server.addr, token) {
+        panic!(
+            "the honest member could not open a session with {}: {e}",
+            server.addr
+        );
+    }
+    let flood: Vec<UdpSocket> = (0..SATURATING_MEMBERS)
+        .map(|_| bind("127.0.0.2:0"))
+        .collect();
+    // They join a few at a time, so the kernel's buffer (about 256 small datagrams)
+    // never overflows: what is measured is the server, not a burst it never saw.
+    for (i, socket) in flood.iter().enumerate() {
+        if let Err(e) = socket.send_to(b"@im@", server.addr) {
+            panic!("a flooding member cannot send: {e}");
+        }
+        if i % 50 == 49 {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let members = server.stats().and_then(|line| stat(&line, "members"));
+    if members != Some(SATURATING_MEMBERS as u64 + 1) {
+        eprintln!(
+            "  (the room has {members:?} members, not {})",
+            SATURATING_MEMBERS + 1
+        );
+    }
+    let flooding = Arc::new(AtomicBool::new(true));
+    let echo = {
+        let flooding = Arc::clone(&flooding);
+        let addr = server.addr;
+        thread::spawn(move || time_echoes(&member, addr, token, SATURATING_EVERY, &flooding))
+    };
+    // Each member's lines spread evenly over the interval; a send that finds the
+    // kernel's buffer full is tried again next round.
+    let start = Instant::now();
+    let mut next: Vec<Instant> = (0..SATURATING_MEMBERS)
+        .map(|i| start + SATURATING_EVERY * i as u32 / SATURATING_MEMBERS as u32)
+        .collect();
+    let mut flood_lines = 0u64;
+    let until = start + duration;
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        for (socket, next) in flood.iter().zip(&mut next) {
+            if now >= *next {
+                let text = format!("flooding the room, line {flood_lines}");
+                if socket.send_to(text.as_bytes(), server.addr).is_ok() {
+                    flood_lines += 1;
+                    *next += SATURATING_EVERY;
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    flooding.store(false, Ordering::Relaxed);
+    let mut echo = echo.join().unwrap_or_else(|_| {
+        panic!("the thread timing the honest member's echoes panicked");
+    });
+    echo.delays_ms.sort_by(f64::total_cmp);
+    let stats = server.stats().unwrap_or_default();
+    Saturation {
+        echo,
+        flood_lines,
+        seconds,
+        stats,
+    }
+}
+
 /// The flood's datagrams, by kind: truncated frames, session frames with random tokens,
 /// echoes of random cookies, and a few frames of the largest size.
 fn flood_pools(rng: &mut Rng) -> [Vec<Vec<u8>>; 4] {
@@ -792,12 +936,13 @@ struct Echoes {
     lost: usize,
 }
 
-/// Says a line every [`ECHO_EVERY`] while `flooding`, and times each one's echo; then
-/// waits up to [`ECHO_GIVE_UP`] for the echoes still due.
+/// Says a line every `every` while `flooding`, and times each one's echo; then waits up
+/// to [`ECHO_GIVE_UP`] for the echoes still due.
 fn time_echoes(
     member: &UdpSocket,
     server: SocketAddr,
     token: Token,
+    every: Duration,
     flooding: &AtomicBool,
 ) -> Echoes {
     // Blocking reads that wait at most 2 ms, so a line is never said late by more.
@@ -828,7 +973,7 @@ fn time_echoes(
                     pending.insert(said, now);
                 }
                 said += 1;
-                next_line += ECHO_EVERY;
+                next_line += every;
             }
             Some(ended) if pending.is_empty() || ended.elapsed() > ECHO_GIVE_UP => break,
             _ => {}
@@ -937,11 +1082,11 @@ fn knobs() -> Knobs {
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| match s.trim().parse::<u8>() {
-                Ok(n @ 1..=4) => n,
-                _ => panic!("ABUSE_FIGURES is a list of figures from 1 to 4, not {list:?}"),
+                Ok(n @ 1..=5) => n,
+                _ => panic!("ABUSE_FIGURES is a list of figures from 1 to 5, not {list:?}"),
             })
             .collect(),
-        Err(_) => vec![1, 2, 3, 4],
+        Err(_) => vec![1, 2, 3, 4, 5],
     };
     let forge_secs = env_or("ABUSE_FORGE_SECS", 1.0_f64);
     assert!(
