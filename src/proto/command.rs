@@ -24,6 +24,22 @@ pub enum Command<'a> {
     Help,
     /// `/join CODE`: under `--verify`, prove the address with the code the server sent.
     Join(&'a str),
+    /// `/quit [MESSAGE]` or `/exit [MESSAGE]`: leave, saying why (the bare word `quit`
+    /// is the protocol's own leave, with no message).
+    Quit(&'a str),
+    /// `/away [MESSAGE]`: away until `/back` or the next line.
+    Away(&'a str),
+    /// `/back`: no longer away.
+    Back,
+    /// `/reply TEXT` or `/r TEXT`: a private message to whoever sent one last.
+    Reply(&'a str),
+    /// `/ignore [NAME]`: hide a member's lines, actions and private messages; alone,
+    /// list those hidden.
+    Ignore(&'a str),
+    /// `/unignore NAME`: show them again.
+    Unignore(&'a str),
+    /// `/topic [TEXT]`: set the room's topic; alone, tell it.
+    Topic(&'a str),
     /// Any other `/word` (the word with its slash).
     Unknown(&'a str),
 }
@@ -50,6 +66,13 @@ pub fn parse_chat(text: &str) -> Chat<'_> {
         }
         "help" => Command::Help,
         "join" => Command::Join(rest.trim_end()),
+        "quit" | "exit" => Command::Quit(rest.trim_end()),
+        "away" => Command::Away(rest.trim_end()),
+        "back" => Command::Back,
+        "reply" | "r" => Command::Reply(rest.trim_end()),
+        "ignore" => Command::Ignore(rest.trim_end()),
+        "unignore" => Command::Unignore(rest.trim_end()),
+        "topic" => Command::Topic(rest.trim_end()),
         _ => Command::Unknown(&text[..word.len() + 1]),
     };
     Chat::Command(command)
@@ -107,6 +130,22 @@ mod tests {
         assert_eq!(cmd("/help"), Command::Help);
         assert_eq!(cmd("/join 7f3a9c2b1d4e "), Command::Join("7f3a9c2b1d4e"));
         assert_eq!(cmd("/JOIN"), Command::Join(""));
+        assert_eq!(cmd("/quit bye all "), Command::Quit("bye all"));
+        assert_eq!(cmd("/EXIT"), Command::Quit(""));
+        assert_eq!(
+            cmd("/away  lunch, back at 2"),
+            Command::Away("lunch, back at 2")
+        );
+        assert_eq!(cmd("/back"), Command::Back);
+        assert_eq!(cmd("/r  sure"), Command::Reply("sure"));
+        assert_eq!(cmd("/reply sure thing"), Command::Reply("sure thing"));
+        assert_eq!(cmd("/ignore bob"), Command::Ignore("bob"));
+        assert_eq!(cmd("/ignore"), Command::Ignore(""));
+        assert_eq!(cmd("/unignore bob"), Command::Unignore("bob"));
+        assert_eq!(
+            cmd("/topic release on Friday"),
+            Command::Topic("release on Friday")
+        );
         assert_eq!(cmd("/dance now"), Command::Unknown("/dance"));
         assert_eq!(cmd("/"), Command::Unknown("/"));
         assert_eq!(cmd("/\tx"), Command::Unknown("/"));

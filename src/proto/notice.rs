@@ -38,8 +38,10 @@ const JOIN_SUFFIX: &str = "; nothing is relayed till then";
 pub const QUOTE_MAX_BYTES: usize = 32;
 
 /// The command list `/help` sends.
-const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /help; \
-                    start a line with // to say something starting with /; quit to leave";
+const HELP: &str = "commands: /nick NAME, /who, /me ACTION, /msg WHO TEXT, /reply TEXT, \
+                    /away [MESSAGE], /back, /ignore [NAME], /unignore NAME, /topic [TEXT], \
+                    /quit [MESSAGE], /help; start a line with // to say something starting \
+                    with /";
 
 /// How many messages a member may send: `per_sec` a second, `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,6 +129,38 @@ pub enum Notice<'a> {
     /// To a line-mode member (netcat) as the server stops, instead of the empty
     /// datagram, which netcat takes for the end of its input and stops reading.
     GoingAway,
+    /// To everyone else: a member left with `/quit MESSAGE`.
+    LeftSaying { who: &'a str, message: &'a str },
+    /// To a line-mode member (netcat) evicted for silence, once: it would otherwise
+    /// stop hearing the room without a word.
+    YouTimedOut { secs: u64 },
+    /// The answer to `/away`, with the message others are told (may be empty).
+    YouAreAway(&'a str),
+    /// The answer to `/back`, or to the first line of a member that was away.
+    YouAreBack,
+    /// To the sender of `/msg` or `/reply` to a member who is away.
+    IsAway { who: &'a str, message: &'a str },
+    /// The answer to `/topic` alone, and what a newcomer is told after its welcome.
+    Topic { topic: &'a str, by: &'a str },
+    /// To everyone: a member (or the server) set the topic.
+    TopicSet { who: &'a str, topic: &'a str },
+    /// The answer to `/topic` alone in a room without one.
+    NoTopic,
+    /// `/reply` from a member no one has sent a private message.
+    NoOneToReply,
+    /// `/reply` without a text.
+    ReplyUsage,
+    /// The answer to `/ignore` alone: the labels ignored (empty: no one).
+    Ignoring { listing: &'a str },
+    /// The answer to `/ignore NAME`.
+    NowIgnoring(&'a str),
+    /// The answer to `/unignore NAME`.
+    Unignored(&'a str),
+    /// `/unignore` of a name not ignored.
+    NotIgnoring(&'a str),
+    /// Lines, actions and private messages not delivered to a member because it
+    /// ignores their sender, told at most once a minute.
+    Hidden { count: u64 },
 }
 
 impl<'a> Notice<'a> {
@@ -162,6 +196,8 @@ impl<'a> Notice<'a> {
             ("you are already ", Notice::AlreadyCalled),
             ("no one here is called ", Notice::NoSuchMember),
             ("server: ", Notice::Server),
+            ("you no longer ignore ", Notice::Unignored),
+            ("you do not ignore ", Notice::NotIgnoring),
         ];
         for (prefix, make) in simple {
             if let Some(rest) = text.strip_prefix(prefix) {
@@ -247,7 +283,52 @@ impl<'a> Notice<'a> {
                 max: n.parse().ok()?,
             });
         }
+        if let Some(who) = text
+            .strip_prefix("you now ignore ")
+            .and_then(|r| r.strip_suffix(IGNORE_SUFFIX))
+        {
+            return Some(Notice::NowIgnoring(who));
+        }
+        if let Some(rest) = text.strip_prefix("you timed out after ") {
+            let (secs, rest) = rest.split_once(" s ")?;
+            let notice = Notice::YouTimedOut {
+                secs: secs.parse().ok()?,
+            };
+            return (notice.to_string() == text && !rest.is_empty()).then_some(notice);
+        }
+        if let Some(rest) = text.strip_prefix("you are away") {
+            let message = match rest.strip_suffix(AWAY_SUFFIX)? {
+                "" => "",
+                quoted => quoted.strip_prefix(": ")?,
+            };
+            return Some(Notice::YouAreAway(message));
+        }
+        if let Some((topic, by)) = text
+            .strip_prefix("topic: ")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.rsplit_once(" (set by "))
+        {
+            return Some(Notice::Topic { topic, by });
+        }
+        if let Some(rest) = text.strip_prefix("you ignore") {
+            return match rest {
+                " no one" => Some(Notice::Ignoring { listing: "" }),
+                _ => Some(Notice::Ignoring {
+                    listing: rest.strip_prefix(": ")?,
+                }),
+            };
+        }
+        if let Some(rest) = text.strip_prefix("hidden from you: ") {
+            let (n, _) = rest.split_once(' ')?;
+            return Some(Notice::Hidden {
+                count: n.parse().ok()?,
+            });
+        }
         let fixed = [
+            Notice::YouAreBack,
+            Notice::NoTopic,
+            Notice::NoOneToReply,
+            Notice::ReplyUsage,
             Notice::NickUsage,
             Notice::YouWereRemoved,
             Notice::ActionUsage,
@@ -271,6 +352,9 @@ impl<'a> Notice<'a> {
             Notice::Left(_) => Some("left"),
             Notice::TimedOut(_) => Some("timed out"),
             Notice::WasRemoved(_) => Some("was removed"),
+            Notice::LeftSaying { .. } => Some("left"),
+            Notice::IsAway { .. } => Some("is away"),
+            Notice::TopicSet { .. } => Some("set the topic"),
             Notice::Action { .. } | Notice::Who { .. } => None,
             Notice::Welcome { .. }
             | Notice::NowCalled(_)
@@ -297,7 +381,19 @@ impl<'a> Notice<'a> {
             | Notice::HostFull { .. }
             | Notice::JoinWith(_)
             | Notice::AlreadyIn
-            | Notice::GoingAway => None,
+            | Notice::GoingAway
+            | Notice::YouTimedOut { .. }
+            | Notice::YouAreAway(_)
+            | Notice::YouAreBack
+            | Notice::Topic { .. }
+            | Notice::NoTopic
+            | Notice::NoOneToReply
+            | Notice::ReplyUsage
+            | Notice::Ignoring { .. }
+            | Notice::NowIgnoring(_)
+            | Notice::Unignored(_)
+            | Notice::NotIgnoring(_)
+            | Notice::Hidden { .. } => None,
         }
     }
 
@@ -372,6 +468,35 @@ impl<'a> Notice<'a> {
             Notice::AlreadyIn,
             Notice::GoingAway,
             Notice::HostFull { max: 100 },
+            Notice::LeftSaying {
+                who: "alice",
+                message: "bye all",
+            },
+            Notice::YouTimedOut { secs: 10 },
+            Notice::YouAreAway("lunch"),
+            Notice::YouAreBack,
+            Notice::IsAway {
+                who: "bob",
+                message: "lunch",
+            },
+            Notice::Topic {
+                topic: "release on Friday",
+                by: "alice",
+            },
+            Notice::TopicSet {
+                who: "alice",
+                topic: "release on Friday",
+            },
+            Notice::NoTopic,
+            Notice::NoOneToReply,
+            Notice::ReplyUsage,
+            Notice::Ignoring {
+                listing: "bob, carol",
+            },
+            Notice::NowIgnoring("bob"),
+            Notice::Unignored("bob"),
+            Notice::NotIgnoring("bob"),
+            Notice::Hidden { count: 3 },
         ]
     }
 
@@ -412,6 +537,21 @@ impl<'a> Notice<'a> {
             Notice::AlreadyIn => 30,
             Notice::GoingAway => 31,
             Notice::HostFull { .. } => 32,
+            Notice::LeftSaying { .. } => 33,
+            Notice::YouTimedOut { .. } => 34,
+            Notice::YouAreAway(_) => 35,
+            Notice::YouAreBack => 36,
+            Notice::IsAway { .. } => 37,
+            Notice::Topic { .. } => 38,
+            Notice::TopicSet { .. } => 39,
+            Notice::NoTopic => 40,
+            Notice::NoOneToReply => 41,
+            Notice::ReplyUsage => 42,
+            Notice::Ignoring { .. } => 43,
+            Notice::NowIgnoring(_) => 44,
+            Notice::Unignored(_) => 45,
+            Notice::NotIgnoring(_) => 46,
+            Notice::Hidden { .. } => 47,
         }
     }
 
@@ -454,7 +594,13 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 33;
+pub const KINDS: usize = 48;
+
+/// The end of [`Notice::NowIgnoring`].
+const IGNORE_SUFFIX: &str = ": their lines and private messages are hidden";
+
+/// The end of [`Notice::YouAreAway`].
+const AWAY_SUFFIX: &str = "; a line or /back brings you back";
 
 /// The end of a welcome from a room without a message limit.
 const NO_LIMIT: &str = "no message limit";
@@ -527,12 +673,37 @@ impl fmt::Display for Notice<'_> {
             Notice::JoinWith(code) => write!(f, "to join, type /join {code}{JOIN_SUFFIX}"),
             Notice::AlreadyIn => write!(f, "you are in the room already"),
             Notice::GoingAway => write!(f, "the server is going away"),
+            Notice::LeftSaying { who, message } => write!(f, "{who} left ({message})"),
+            Notice::YouTimedOut { secs } => write!(
+                f,
+                "you timed out after {secs} s without a line; send anything to come back"
+            ),
+            Notice::YouAreAway("") => write!(f, "you are away{AWAY_SUFFIX}"),
+            Notice::YouAreAway(message) => write!(f, "you are away: {message}{AWAY_SUFFIX}"),
+            Notice::YouAreBack => write!(f, "you are back"),
+            Notice::IsAway { who, message: "" } => write!(f, "{who} is away"),
+            Notice::IsAway { who, message } => write!(f, "{who} is away: {message}"),
+            Notice::Topic { topic, by } => write!(f, "topic: {topic} (set by {by})"),
+            Notice::TopicSet { who, topic } => write!(f, "{who} set the topic: {topic}"),
+            Notice::NoTopic => write!(f, "no topic is set; /topic TEXT sets one"),
+            Notice::NoOneToReply => write!(f, "no one has sent you a private message to reply to"),
+            Notice::ReplyUsage => write!(f, "usage: /reply TEXT (or /r TEXT)"),
+            Notice::Ignoring { listing: "" } => write!(f, "you ignore no one"),
+            Notice::Ignoring { listing } => write!(f, "you ignore: {listing}"),
+            Notice::NowIgnoring(who) => write!(f, "you now ignore {who}{IGNORE_SUFFIX}"),
+            Notice::Unignored(who) => write!(f, "you no longer ignore {who}"),
+            Notice::NotIgnoring(who) => write!(f, "you do not ignore {}", quote(who)),
+            Notice::Hidden { count } => write!(
+                f,
+                "hidden from you: {} from people you ignore (/ignore lists them)",
+                plural(count, "message")
+            ),
         }
     }
 }
 
 /// `text` as a notice quotes it: at most [`QUOTE_MAX_BYTES`], cut with `…`.
-fn quote(text: &str) -> Cow<'_, str> {
+pub fn quote(text: &str) -> Cow<'_, str> {
     if text.len() <= QUOTE_MAX_BYTES {
         return text.into();
     }
@@ -606,7 +777,10 @@ mod tests {
                 Notice::Joined(w)
                 | Notice::Left(w)
                 | Notice::TimedOut(w)
-                | Notice::WasRemoved(w) => (w, &text[w.len() + 1..]),
+                | Notice::WasRemoved(w)
+                | Notice::LeftSaying { who: w, .. }
+                | Notice::IsAway { who: w, .. }
+                | Notice::TopicSet { who: w, .. } => (w, &text[w.len() + 1..]),
                 _ => unreachable!("only these follow a label"),
             };
             assert!(text.starts_with(label));

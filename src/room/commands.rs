@@ -1,13 +1,16 @@
-//! The `/commands` a member can send: `/nick`, `/who`, `/me`, `/msg`, `/help` (and
+//! The `/commands` a member can send: `/nick`, `/who`, `/me`, `/msg` and `/reply`,
+//! `/away` and `/back`, `/ignore` and `/unignore`, `/topic`, `/quit`, `/help` (and
 //! `/join`, which only an address not yet a member needs).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::debug;
 
+use super::manners::Presence;
 use super::members::RenameError;
-use super::{Outbox, Room};
+use super::{Departure, Outbox, Room};
 use crate::proto::{Command, Name, NameError, Notice};
 
 /// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
@@ -49,43 +52,175 @@ impl Room {
                 };
                 debug!("{notice}");
                 let payload = out.notice(notice);
-                self.broadcast(payload, now, out);
+                self.broadcast(payload, Some(from), now, out);
                 return;
             }
             Command::Msg { to: "", .. } | Command::Msg { text: "", .. } => Notice::MsgUsage,
             Command::Msg { to, text } => match self.members.find(to) {
                 Some(target) if target == from => Notice::ThatIsYou,
-                Some(target) => {
-                    let (Some(sender), Some(receiver)) =
-                        (self.members.get(from), self.members.get(target))
-                    else {
-                        return;
-                    };
-                    debug!(
-                        "private message from {} to {}",
-                        sender.label(),
-                        receiver.label()
-                    );
-                    let private_from = out.notice(Notice::PrivateFrom {
-                        from: sender.label(),
-                        text,
-                    });
-                    let private_to = out.notice(Notice::PrivateTo {
-                        to: receiver.label(),
-                        text,
-                    });
-                    self.deliver(target, private_from, out);
-                    self.deliver(from, private_to, out);
-                    return;
-                }
+                Some(target) => return self.whisper(from, target, text, now, out),
                 None => Notice::NoSuchMember(to),
             },
+            Command::Reply("") => Notice::ReplyUsage,
+            Command::Reply(text) => {
+                let Some(to) = self
+                    .members
+                    .get(from)
+                    .and_then(|m| m.manners().reply_to.clone())
+                else {
+                    let payload = out.notice(Notice::NoOneToReply);
+                    return self.deliver(from, payload, out);
+                };
+                match self.members.find(&to) {
+                    Some(target) if target != from => {
+                        return self.whisper(from, target, text, now, out);
+                    }
+                    _ => {
+                        let payload = out.notice(Notice::NoSuchMember(&to));
+                        return self.deliver(from, payload, out);
+                    }
+                }
+            }
+            Command::Away(message) => {
+                let Some(member) = self.members.get_mut(from) else {
+                    return;
+                };
+                member.manners_mut().presence = Presence::Away {
+                    since: now,
+                    message: message.to_string(),
+                };
+                Notice::YouAreAway(message)
+            }
+            Command::Back => {
+                if let Some(member) = self.members.get_mut(from) {
+                    member.manners_mut().presence = Presence::Here;
+                }
+                Notice::YouAreBack
+            }
+            Command::Ignore("") | Command::Unignore("") => {
+                listing = self.ignore_listing(from);
+                Notice::Ignoring { listing: &listing }
+            }
+            Command::Ignore(who) => {
+                let target = self.members.find(who);
+                if target == Some(from) {
+                    Notice::ThatIsYou
+                } else {
+                    // Someone here is ignored as they are shown; a name not here (someone
+                    // who keeps coming back), as typed, if it can be a name at all.
+                    let label = match target.and_then(|t| self.members.get(t)) {
+                        Some(member) => Some(member.label().to_string()),
+                        None => Name::parse(who).ok().map(|name| name.to_string()),
+                    };
+                    match label {
+                        Some(label) => {
+                            self.members.ignore(from, &label);
+                            listing = label;
+                            Notice::NowIgnoring(&listing)
+                        }
+                        None => Notice::NoSuchMember(who),
+                    }
+                }
+            }
+            Command::Unignore(who) => match self.members.unignore(from, who) {
+                Some(label) => {
+                    listing = label;
+                    Notice::Unignored(&listing)
+                }
+                None => Notice::NotIgnoring(who),
+            },
+            Command::Topic("") => match &self.topic {
+                Some(topic) => {
+                    let payload = out.notice(Notice::Topic {
+                        topic: &topic.text,
+                        by: &topic.by,
+                    });
+                    return self.deliver(from, payload, out);
+                }
+                None => Notice::NoTopic,
+            },
+            Command::Topic(text) => {
+                let Some(label) = self.members.get(from).map(|m| m.label().to_string()) else {
+                    return;
+                };
+                return self.set_topic(text, &label, out);
+            }
+            Command::Quit(message) => {
+                return self.remove(from, Departure::Left { message }, now, out);
+            }
             Command::Help => Notice::Help,
             Command::Join(_) => Notice::AlreadyIn,
             Command::Unknown(word) => Notice::UnknownCommand(word),
         };
         let payload = out.notice(answer);
         self.deliver(from, payload, out);
+    }
+
+    /// A private message from `from` to `target` (not `from`): the target is sent it
+    /// unless it ignores the sender (then it counts as hidden), the sender is sent a
+    /// copy, and told if the target is away. The target's `/reply` answers the sender.
+    fn whisper(
+        &mut self,
+        from: SocketAddr,
+        target: SocketAddr,
+        text: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let (Some(sender), Some(receiver)) = (self.members.get(from), self.members.get(target))
+        else {
+            return;
+        };
+        debug!(
+            "private message from {} to {}",
+            sender.label(),
+            receiver.label()
+        );
+        let sender_label = sender.label().to_string();
+        let private_to = out.notice(Notice::PrivateTo {
+            to: receiver.label(),
+            text,
+        });
+        let away = receiver.manners().away_message().map(|message| {
+            out.notice(Notice::IsAway {
+                who: receiver.label(),
+                message,
+            })
+        });
+        let ignored = receiver
+            .manners()
+            .ignores(&crate::proto::name::skeleton(&sender_label));
+        if ignored {
+            if let Some(count) = self
+                .members
+                .get_mut(target)
+                .and_then(|m| m.manners_mut().hide(now))
+            {
+                let told = out.notice(Notice::Hidden { count });
+                self.deliver(target, told, out);
+            }
+        } else {
+            let private_from = out.notice(Notice::PrivateFrom {
+                from: &sender_label,
+                text,
+            });
+            self.deliver(target, private_from, out);
+            if let Some(receiver) = self.members.get_mut(target) {
+                receiver.manners_mut().reply_to = Some(sender_label);
+            }
+        }
+        self.deliver(from, private_to, out);
+        if let Some(away) = away {
+            self.deliver(from, away, out);
+        }
+    }
+
+    /// `you ignore: a, b` for `/ignore` alone.
+    fn ignore_listing(&self, from: SocketAddr) -> String {
+        self.members
+            .get(from)
+            .map(|m| m.manners().ignored().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
     }
 
     /// Renames `from` if it may take `name`, telling everyone else; the answer for it,
@@ -152,12 +287,21 @@ impl Room {
             let separator = if i == 0 { "" } else { ", " };
             let is_last = i + 1 == n;
             let reserve = if is_last { 0 } else { ENDING };
-            if listing.len() + separator.len() + member.label().len() + reserve > budget {
+            let shown = match member.manners().away_message() {
+                None => Cow::Borrowed(member.label()),
+                Some("") => Cow::Owned(format!("{} (away)", member.label())),
+                Some(message) => Cow::Owned(format!(
+                    "{} (away: {})",
+                    member.label(),
+                    crate::proto::notice::quote(message)
+                )),
+            };
+            if listing.len() + separator.len() + shown.len() + reserve > budget {
                 listing.push_str(&format!("{separator}… and {} more", n - i));
                 break;
             }
             listing.push_str(separator);
-            listing.push_str(member.label());
+            listing.push_str(&shown);
         }
         listing
     }

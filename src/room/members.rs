@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::manners::Manners;
 use super::stream::{Stream, HELD_TYPED_HOST_BYTES, REPAIR_HOST_BURST, REPAIR_HOST_RATE};
 use super::throttle::{Allowance, TokenBucket};
 use crate::outbox::Wrap;
@@ -34,6 +35,12 @@ pub struct Member {
     pub stream: Option<Stream>,
     /// Its place in the join order.
     joined: u64,
+    /// Away, whom it ignores, whom it replies to. Whom it ignores changes only through
+    /// [`Members::ignore`] and [`Members::unignore`], which count who ignores anyone.
+    manners: Manners,
+    /// The bytes of chat text it sent while a member: under `--verify`, what pays for
+    /// the one notice it is sent when it times out.
+    pub bytes_said: u64,
 }
 
 /// The members, kept in step: by address, by join order, by name's skeleton.
@@ -48,6 +55,9 @@ pub struct Members {
     /// [`Host`]).
     by_host: HashMap<Host, HostShare>,
     n_joined: u64,
+    /// How many members ignore anyone: while none does, a line goes to everyone
+    /// without asking each.
+    ignorers: usize,
     /// No member can have timed out before this instant; `None` when there is no member
     /// (or none can ever time out). Keeps eviction from scanning on every datagram.
     next_timeout: Option<Instant>,
@@ -103,6 +113,8 @@ impl Member {
             allowance,
             n_dropped_untold: 0,
             joined: 0,
+            manners: Manners::default(),
+            bytes_said: 0,
         }
     }
 }
@@ -116,6 +128,16 @@ impl Member {
     /// Its name, if it took one.
     pub fn name(&self) -> Option<&Name> {
         self.name.as_ref()
+    }
+
+    /// Away, whom it ignores, whom it replies to.
+    pub fn manners(&self) -> &Manners {
+        &self.manners
+    }
+
+    /// Its manners, to change all but whom it ignores.
+    pub fn manners_mut(&mut self) -> &mut Manners {
+        &mut self.manners
     }
 
     /// Whether it is in a session: only datagrams with its token speak for it.
@@ -218,6 +240,9 @@ impl Members {
         if let Some(name) = &member.name {
             self.by_name.remove(&name.skeleton());
         }
+        if member.manners.ignores_anyone() {
+            self.ignorers -= 1;
+        }
         if self.by_addr.is_empty() {
             self.next_timeout = None;
         }
@@ -241,6 +266,34 @@ impl Members {
         let old = std::mem::replace(&mut member.label, name.to_string());
         member.name = Some(name);
         Ok(old)
+    }
+
+    /// Makes `addr` ignore `label`; false if it did already, or is no member.
+    pub fn ignore(&mut self, addr: SocketAddr, label: &str) -> bool {
+        let Some(member) = self.by_addr.get_mut(&addr) else {
+            return false;
+        };
+        let before = member.manners.ignores_anyone();
+        let added = member.manners.ignore(label);
+        if !before && member.manners.ignores_anyone() {
+            self.ignorers += 1;
+        }
+        added
+    }
+
+    /// Makes `addr` no longer ignore `who`; the label it ignored, if any.
+    pub fn unignore(&mut self, addr: SocketAddr, who: &str) -> Option<String> {
+        let member = self.by_addr.get_mut(&addr)?;
+        let removed = member.manners.unignore(who);
+        if removed.is_some() && !member.manners.ignores_anyone() {
+            self.ignorers -= 1;
+        }
+        removed
+    }
+
+    /// Whether any member ignores anyone.
+    pub fn anyone_ignores(&self) -> bool {
+        self.ignorers > 0
     }
 
     /// Whether no member has `name` or one too like it.

@@ -19,6 +19,7 @@
 mod commands;
 mod departed;
 mod history;
+mod manners;
 mod members;
 mod stream;
 mod throttle;
@@ -36,6 +37,7 @@ use crate::proto::{self, Chat, Command, Notice, RateLimit, Request, NOTICE_PREFI
 use departed::{Departed, Recent};
 use history::History;
 pub use history::HISTORY_BYTES;
+pub use manners::{Presence, HIDDEN_NOTICE_INTERVAL, MAX_IGNORED};
 pub use members::Host;
 use members::{Member, Members};
 use stream::{Sent, Stream};
@@ -173,7 +175,16 @@ pub struct Room {
     history: History,
     /// What the room sent sessions lately, for repairs.
     sent: Sent,
+    /// The room's topic and who set it.
+    topic: Option<Topic>,
     stats: Stats,
+}
+
+/// The room's topic, as `/topic` or the console's `topic` set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Topic {
+    text: String,
+    by: String,
 }
 
 /// A member as a listing shows it.
@@ -183,15 +194,18 @@ pub struct MemberInfo {
     pub addr: SocketAddr,
     /// How the member is shown to others: its name, or else its address.
     pub label: String,
-    /// Time since the member was last heard from.
+    /// Time since the member last said something (a line or a command; joining
+    /// counts), not since it was last heard from: heartbeats are not activity.
     pub idle: Duration,
+    /// Whether it is away, since when, and why.
+    pub presence: Presence,
 }
 
 /// Why a member left the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Departure {
-    /// It sent `quit` or an empty datagram.
-    Left,
+enum Departure<'a> {
+    /// It sent `quit`, an empty datagram, or `/quit MESSAGE` (the message may be empty).
+    Left { message: &'a str },
     /// It was silent for longer than the timeout.
     TimedOut,
     /// The operator kicked it.
@@ -220,6 +234,7 @@ impl Room {
             budgets: Budgets::new(),
             history,
             sent,
+            topic: None,
             stats: Stats::default(),
         }
     }
@@ -341,7 +356,7 @@ impl Room {
                     }
                 }
             }
-            Request::Leave => self.remove(from, Departure::Left, now, out),
+            Request::Leave => self.remove(from, Departure::Left { message: "" }, now, out),
             Request::Text(raw) if self.is_welcome_to_us(raw) => {
                 // Only a server writes this, to us: answering could start an endless
                 // exchange between two servers.
@@ -361,6 +376,7 @@ impl Room {
                 if self.admit(from, now, wrap, out) && self.take_message(from, now, out) {
                     if let Some(member) = self.members.get_mut(from) {
                         member.last_said = now;
+                        member.bytes_said = member.bytes_said.saturating_add(raw.len() as u64);
                     }
                     self.handle_text(raw, from, now, out);
                 }
@@ -602,8 +618,46 @@ impl Room {
         });
         for addr in self.members.timed_out(now, self.config.timeout) {
             self.stats.timed_out += 1;
+            self.tell_timed_out(addr, out);
             self.remove(addr, Departure::TimedOut, now, out);
         }
+    }
+
+    /// Tells a line-mode member (netcat) it is being evicted for silence: nothing else
+    /// would, and it would stop hearing the room without a word. Under `--verify`, only
+    /// if it said at least a third of the notice's bytes while a member, so a forged
+    /// line that brings a proven address back cannot draw more than three times itself.
+    fn tell_timed_out(&mut self, addr: SocketAddr, out: &mut Outbox) {
+        let Some(member) = self.members.get(addr).filter(|m| m.wrap == Wrap::Line) else {
+            return;
+        };
+        let secs = self.config.timeout.as_secs_f64().ceil() as u64;
+        let payload = out.notice(Notice::YouTimedOut { secs });
+        let cost = out.wrapped_len(payload, Wrap::Line) as u64;
+        if !self.config.verify || member.bytes_said.saturating_mul(3) >= cost {
+            out.push(addr, payload, Wrap::Line);
+        }
+    }
+
+    /// The room's topic and who set it, if it has one.
+    pub fn topic(&self) -> Option<(&str, &str)> {
+        self.topic
+            .as_ref()
+            .map(|t| (t.text.as_str(), t.by.as_str()))
+    }
+
+    /// Sets the room's topic and tells everyone who set it.
+    pub fn set_topic(&mut self, text: &str, by: &str, out: &mut Outbox) {
+        let text = proto::terminal_safe(text.trim());
+        let payload = out.notice(Notice::TopicSet {
+            who: by,
+            topic: &text,
+        });
+        self.deliver_to_all(payload, None, out);
+        self.topic = Some(Topic {
+            text: text.into_owned(),
+            by: by.to_string(),
+        });
     }
 
     /// When [`Room::handle_timeout`] next has something to do, if ever.
@@ -662,7 +716,8 @@ impl Room {
             .map(|(addr, m)| MemberInfo {
                 addr,
                 label: m.label().to_string(),
-                idle: now.saturating_duration_since(m.last_seen),
+                idle: now.saturating_duration_since(m.last_said),
+                presence: m.manners().presence.clone(),
             })
             .collect()
     }
@@ -845,10 +900,17 @@ impl Room {
             limit,
         });
         self.deliver(to, payload, out);
+        if let Some(topic) = &self.topic {
+            let payload = out.notice(Notice::Topic {
+                topic: &topic.text,
+                by: &topic.by,
+            });
+            self.deliver(to, payload, out);
+        }
     }
 
     /// Removes `addr` if it is a member, remembering it and telling the others.
-    fn remove(&mut self, addr: SocketAddr, how: Departure, now: Instant, out: &mut Outbox) {
+    fn remove(&mut self, addr: SocketAddr, how: Departure<'_>, now: Instant, out: &mut Outbox) {
         let Some(member) = self.members.remove(addr) else {
             return;
         };
@@ -872,7 +934,7 @@ impl Room {
         }
         // A classic member that proved itself and left of itself stays proven a while:
         // its next line brings it back.
-        let left_itself = matches!(how, Departure::Left | Departure::TimedOut);
+        let left_itself = matches!(how, Departure::Left { .. } | Departure::TimedOut);
         if self.config.verify && !member.is_session() && left_itself {
             if let Some(until) = now.checked_add(REMEMBER_PROVEN_FOR) {
                 self.proven.remember(addr, (), until);
@@ -880,7 +942,11 @@ impl Room {
         }
         let label = member.label();
         let notice = match how {
-            Departure::Left => Notice::Left(label),
+            Departure::Left { message: "" } => Notice::Left(label),
+            Departure::Left { message } => Notice::LeftSaying {
+                who: label,
+                message,
+            },
             Departure::TimedOut => Notice::TimedOut(label),
             Departure::Removed => Notice::WasRemoved(label),
             Departure::Server => {
@@ -956,15 +1022,17 @@ impl Room {
             return;
         }
         match proto::parse_chat(&text) {
-            Chat::Text("") => {}
+            // A line of only spaces says nothing (netcat sends one as typed).
+            Chat::Text(text) if text.trim().is_empty() => {}
             Chat::Text(text) => {
+                self.come_back(from, out);
                 let Some(member) = self.members.get(from) else {
                     return;
                 };
                 let label = member.label();
                 debug!("{label} {text}");
                 let payload = out.payload(|buf| proto::wire::write_chat_line(buf, label, text));
-                self.broadcast(payload, now, out);
+                self.broadcast(payload, Some(from), now, out);
             }
             Chat::Command(command) => self.handle_command(command, from, now, out),
         }
@@ -990,11 +1058,57 @@ impl Room {
         }
     }
 
-    /// Says a line to everyone (chat, `/me`), and keeps it in the history.
-    fn broadcast(&mut self, payload: Payload, now: Instant, out: &mut Outbox) {
-        self.deliver_to_all(payload, None, out);
+    /// Says a line of `from`'s to everyone (chat, `/me`) but those who ignore it, and
+    /// keeps it in the history.
+    fn broadcast(
+        &mut self,
+        payload: Payload,
+        from: Option<SocketAddr>,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let sender = from
+            .filter(|_| self.members.anyone_ignores())
+            .and_then(|from| self.members.get(from))
+            .map(|member| proto::name::skeleton(member.label()));
+        match sender {
+            None => self.deliver_to_all(payload, None, out),
+            Some(sender) => self.deliver_to_all_but_ignorers(payload, &sender, now, out),
+        }
         self.history.record(out.payload_bytes(payload), now);
         self.stats.broadcasts += 1;
+    }
+
+    /// As [`Room::deliver_to_all`], but not to members who ignore the label whose
+    /// skeleton is `sender`; they are told how much was hidden, at most once a minute.
+    fn deliver_to_all_but_ignorers(
+        &mut self,
+        payload: Payload,
+        sender: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let mut id = None;
+        for (addr, member) in self.members.iter_mut() {
+            if !member.manners().ignores(sender) {
+                id = push_line(addr, member, payload, id, &mut self.sent, out);
+            } else if let Some(count) = member.manners_mut().hide(now) {
+                let told = out.notice(Notice::Hidden { count });
+                push_line(addr, member, told, None, &mut self.sent, out);
+            }
+        }
+    }
+
+    /// A member that was away and says something is back; it is told so.
+    fn come_back(&mut self, from: SocketAddr, out: &mut Outbox) {
+        let Some(member) = self.members.get_mut(from) else {
+            return;
+        };
+        if member.manners().away_message().is_some() {
+            member.manners_mut().presence = Presence::Here;
+            let payload = out.notice(Notice::YouAreBack);
+            self.deliver(from, payload, out);
+        }
     }
 
     /// Sends a payload to every member but `except`: formatted once, and kept once

@@ -369,7 +369,7 @@ fn verify_keeps_a_classic_member_proven_a_while_after_it_leaves() {
     // Gone again, and past ten minutes: it proves itself again.
     room.remove(
         addr(5),
-        Departure::Left,
+        Departure::Left { message: "" },
         evicted + Duration::from_secs(6),
         &mut out,
     );

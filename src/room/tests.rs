@@ -779,10 +779,12 @@ fn stats_count_datagrams_and_broadcasts() {
 }
 
 #[test]
-fn members_are_listed_in_join_order_with_idle_time() {
+fn members_are_listed_in_join_order_with_idle_time_since_their_last_line() {
     let t = Instant::now();
     let mut room = room_with(&[5, 3, 9], t);
-    feed(&mut room, b"@im@", 5, t + Duration::from_secs(2));
+    feed(&mut room, b"hi", 5, t + Duration::from_secs(2));
+    // Issue 19, item 1: a heartbeat is not activity.
+    feed(&mut room, b"@im@", 3, t + Duration::from_secs(3));
     let members = room.members(t + Duration::from_secs(4));
     let listed: Vec<_> = members
         .iter()
@@ -1296,4 +1298,292 @@ fn one_host_takes_no_more_than_its_seats() {
     room.handle_datagram(b"quit", at("10.0.0.7", 1), t, &mut out);
     room.handle_datagram(b"@im@", at("10.0.0.7", 4), t, &mut out);
     assert_eq!(room.len(), 12);
+}
+
+// Issue 19: the manners of a good chat, for every kind of client (here in text, as
+// netcat and the Python client see them).
+
+#[test]
+fn away_and_back_show_in_who_and_answer_a_private_message() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick bob", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/away lunch\n", 2, t),
+        to(
+            &[2],
+            "* you are away: lunch; a line or /back brings you back\n"
+        )
+    );
+    assert_eq!(
+        feed(&mut room, b"/who", 1, t),
+        to(&[1], "* 2 here: alice, bob (away: lunch)")
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg bob are you there?", 1, t),
+        vec![
+            (1, "* bob is away: lunch".into()),
+            (1, "* private to bob: are you there?".into()),
+            (2, "* private from alice: are you there?\n".into()),
+        ]
+    );
+    let who = room.members(t + Duration::from_secs(90));
+    assert!(matches!(&who[1].presence, Presence::Away { message, .. } if message == "lunch"));
+    // Any line brings a member back; it is told.
+    assert_eq!(
+        feed(&mut room, b"back now\n", 2, t),
+        vec![
+            (1, "bob back now".into()),
+            (2, "* you are back\n".into()),
+            (2, "bob back now\n".into()),
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"/who", 1, t),
+        to(&[1], "* 2 here: alice, bob")
+    );
+    feed(&mut room, b"/away", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/who", 1, t),
+        to(&[1], "* 2 here: alice, bob (away)")
+    );
+    assert_eq!(feed(&mut room, b"/back", 2, t), to(&[2], "* you are back"));
+    assert_eq!(room.members(t)[1].presence, Presence::Here);
+}
+
+#[test]
+fn reply_answers_whoever_whispered_last() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick bob", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/r hi", 2, t),
+        to(&[2], "* no one has sent you a private message to reply to")
+    );
+    feed(&mut room, b"/msg bob psst", 1, t);
+    feed(&mut room, b"/msg bob hey", 3, t);
+    assert_eq!(
+        feed(&mut room, b"/reply who is this?", 2, t),
+        vec![
+            (2, "* private to 127.0.0.1:3: who is this?".into()),
+            (3, "* private from bob: who is this?".into()),
+        ]
+    );
+    assert_eq!(
+        feed(&mut room, b"/r", 2, t),
+        to(&[2], "* usage: /reply TEXT (or /r TEXT)")
+    );
+    // The one to answer left: said plainly.
+    feed(&mut room, b"quit", 3, t);
+    assert_eq!(
+        feed(&mut room, b"/r still there?", 2, t),
+        to(&[2], "* no one here is called 127.0.0.1:3")
+    );
+}
+
+#[test]
+fn ignore_hides_lines_actions_and_whispers_and_says_so_once_a_minute() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick bob", 2, t);
+    assert_eq!(
+        feed(&mut room, b"/ignore", 1, t),
+        to(&[1], "* you ignore no one")
+    );
+    assert_eq!(
+        feed(&mut room, b"/ignore B0B", 1, t),
+        to(
+            &[1],
+            "* you now ignore bob: their lines and private messages are hidden"
+        )
+    );
+    assert_eq!(
+        feed(&mut room, b"/ignore alice", 1, t),
+        to(&[1], "* that is you")
+    );
+    assert_eq!(
+        feed(&mut room, b"hello all", 2, t),
+        vec![
+            (
+                1,
+                "* hidden from you: 1 message from people you ignore (/ignore lists them)".into()
+            ),
+            (2, "bob hello all".into()),
+            (3, "bob hello all".into()),
+        ]
+    );
+    let later = t + Duration::from_secs(1);
+    assert_eq!(
+        feed(&mut room, b"/me waves", 2, later),
+        to(&[2, 3], "* bob waves"),
+        "told at most once a minute"
+    );
+    assert_eq!(
+        feed(&mut room, b"/msg alice psst", 2, later),
+        to(&[2], "* private to alice: psst"),
+        "the ignored cannot tell"
+    );
+    assert_eq!(
+        feed(&mut room, b"again", 2, t + HIDDEN_NOTICE_INTERVAL),
+        vec![
+            (
+                1,
+                "* hidden from you: 3 messages from people you ignore (/ignore lists them)".into()
+            ),
+            (2, "bob again".into()),
+            (3, "bob again".into()),
+        ]
+    );
+    // Others' lines still reach alice; presence notices too.
+    assert_eq!(feed(&mut room, b"hi", 3, later).len(), 3);
+    assert_eq!(
+        feed(&mut room, b"/ignore", 1, t),
+        to(&[1], "* you ignore: bob")
+    );
+    assert_eq!(
+        feed(&mut room, b"/unignore bob", 1, t),
+        to(&[1], "* you no longer ignore bob")
+    );
+    assert_eq!(
+        feed(&mut room, b"/unignore bob", 1, t),
+        to(&[1], "* you do not ignore bob")
+    );
+    assert_eq!(feed(&mut room, b"back to normal", 2, later).len(), 3);
+}
+
+#[test]
+fn quit_with_a_message_tells_the_others_why() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    assert_eq!(
+        feed(&mut room, b"/quit bye all\n", 1, t),
+        to(&[2, 3], "* alice left (bye all)")
+    );
+    assert_eq!(
+        feed(&mut room, b"/exit", 2, t),
+        to(&[3], "* 127.0.0.1:2 left")
+    );
+    assert_eq!(room.len(), 1);
+}
+
+#[test]
+fn lines_of_only_spaces_are_not_relayed() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    assert!(feed(&mut room, b"   \n", 1, t).is_empty());
+    assert!(feed(&mut room, "\t \u{3000} \n".as_bytes(), 1, t).is_empty());
+    assert_eq!(feed(&mut room, b"  indented\n", 1, t).len(), 2);
+}
+
+#[test]
+fn a_netcat_user_evicted_for_silence_is_told_once() {
+    let t = Instant::now();
+    let mut room = room_with(&[2], t);
+    feed(&mut room, b"hello\n", 1, t);
+    feed(&mut room, b"@im@", 2, t + Duration::from_secs(5));
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT + Duration::from_millis(1), &mut out);
+    assert_eq!(
+        sorted(&out),
+        vec![
+            (
+                1,
+                "* you timed out after 10 s without a line; send anything to come back\n".into()
+            ),
+            (2, "* 127.0.0.1:1 timed out".into()),
+        ],
+        "the netcat user is told; the others (not line mode) as before"
+    );
+    assert_eq!(room.len(), 1);
+    // The classic client that heartbeats and never wrote a newline is no netcat user.
+    let mut out = Outbox::new();
+    room.handle_timeout(t + Duration::from_secs(5) + TIMEOUT * 2, &mut out);
+    assert!(room.is_empty());
+    assert!(!sorted(&out).iter().any(|(port, _)| *port == 2));
+}
+
+#[test]
+fn under_verify_the_timeout_notice_is_paid_by_what_the_member_said() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            verify: true,
+            ..config()
+        },
+        t,
+    );
+    // Two proven line-mode members: one said little, one said enough.
+    for (port, line) in [
+        (1u16, &b"k\n"[..]),
+        (2, &b"a line long enough to pay for it\n"[..]),
+    ] {
+        let mut out = Outbox::new();
+        let code = room.cookies.code(addr(port), t);
+        room.handle_datagram(
+            format!("/join {code}\n").as_bytes(),
+            addr(port),
+            t,
+            &mut out,
+        );
+        room.handle_datagram(line, addr(port), t, &mut out);
+    }
+    assert_eq!(room.len(), 2);
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT + Duration::from_millis(1), &mut out);
+    let told: Vec<u16> = sorted(&out)
+        .into_iter()
+        .filter(|(_, text)| text.starts_with("* you timed out"))
+        .map(|(port, _)| port)
+        .collect();
+    assert_eq!(
+        told,
+        vec![2],
+        "3 bytes said cannot pay for a 72-byte notice"
+    );
+}
+
+#[test]
+fn the_topic_is_set_told_to_everyone_and_to_newcomers_after_their_welcome() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    assert_eq!(
+        feed(&mut room, b"/topic", 2, t),
+        to(&[2], "* no topic is set; /topic TEXT sets one")
+    );
+    assert_eq!(
+        feed(&mut room, b"/topic release on Friday ", 1, t),
+        to(&[1, 2], "* alice set the topic: release on Friday")
+    );
+    assert_eq!(
+        feed(&mut room, b"/topic", 2, t),
+        to(&[2], "* topic: release on Friday (set by alice)")
+    );
+    let joined = feed(&mut room, b"@im@", 3, t);
+    let to_newcomer: Vec<&str> = joined
+        .iter()
+        .filter(|(port, _)| *port == 3)
+        .map(|(_, text)| text.as_str())
+        .collect();
+    assert_eq!(to_newcomer.len(), 2);
+    assert!(to_newcomer[1].starts_with("* you joined as 127.0.0.1:3"));
+    assert_eq!(to_newcomer[0], "* topic: release on Friday (set by alice)");
+    let mut out = Outbox::new();
+    room.handle_datagram(b"@im@", addr(4), t, &mut out);
+    let first = out.to_vec().into_iter().find(|(to, _)| *to == addr(4));
+    assert!(
+        first.is_some_and(|(_, text)| text.starts_with(b"* you joined")),
+        "the welcome comes first, the topic after it"
+    );
+    let mut out = Outbox::new();
+    room.set_topic("maintenance at 5", "server", &mut out);
+    assert_eq!(
+        sorted(&out),
+        to(&[1, 2, 3, 4], "* server set the topic: maintenance at 5")
+    );
+    assert_eq!(room.topic(), Some(("maintenance at 5", "server")));
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use crate::room::{Config, Outbox, Room};
+use crate::room::{Config, Outbox, Presence, Room};
 use crate::sockerr::{self, Meaning};
 use backlog::Backlog;
 
@@ -36,6 +36,8 @@ pub enum ConsoleCommand {
     Say(String),
     /// What the limits did.
     Stats,
+    /// Set the room's topic (`Some`), shown as set by `server`, or tell it (`None`).
+    Topic(Option<String>),
 }
 
 /// Receive buffer size: larger than any UDP payload, so nothing is silently truncated.
@@ -45,7 +47,8 @@ pub const RECV_BUFFER: usize = 65_536;
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// What the console prints for anything it does not understand.
 const CONSOLE_HELP: &str = "commands: who (list clients), kick ADDR|NAME (remove one), \
-                            say TEXT (tell everyone), stats (counters), quit (stop the server)";
+                            say TEXT (tell everyone), topic [TEXT] (set or tell the topic), \
+                            stats (counters), quit (stop the server)";
 /// The least time between two log lines summing up dropped datagrams.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 /// How long the console waits for the room's answer before it gives up on it.
@@ -365,6 +368,15 @@ impl Server {
                     continue;
                 }
                 ConsoleCommand::Stats => self.stats(),
+                ConsoleCommand::Topic(Some(text)) => {
+                    info!("topic set: {text}");
+                    self.room.set_topic(&text, "server", out);
+                    continue;
+                }
+                ConsoleCommand::Topic(None) => match self.room.topic() {
+                    Some((text, by)) => format!("topic: {text} (set by {by})"),
+                    None => "no topic is set".to_string(),
+                },
             };
             // The console may have given up waiting; the answer is then lost, harmlessly.
             let _ = answer.send(text);
@@ -381,10 +393,14 @@ impl Server {
             } else {
                 format!("{} ({addr})", member.label)
             };
-            text.push_str(&format!(
-                "\n  {shown} idle {:.1}s",
-                member.idle.as_secs_f64()
-            ));
+            text.push_str(&format!("\n  {shown} idle {}", short_duration(member.idle)));
+            if let Presence::Away { since, message } = &member.presence {
+                let away = short_duration(now.saturating_duration_since(*since));
+                match message.as_str() {
+                    "" => text.push_str(&format!(", away {away}")),
+                    message => text.push_str(&format!(", away {away}: {message}")),
+                }
+            }
         }
         text
     }
@@ -496,7 +512,10 @@ impl Handle {
     /// Runs `command` on the room's thread, waking it at once, and returns its answer:
     /// `None` when it has none (`say`), or the server has stopped or did not answer.
     pub fn run(&self, command: ConsoleCommand) -> Option<String> {
-        let wants_answer = !matches!(command, ConsoleCommand::Say(_));
+        let wants_answer = !matches!(
+            command,
+            ConsoleCommand::Say(_) | ConsoleCommand::Topic(Some(_))
+        );
         let (answer, answered) = mpsc::channel();
         self.commands.send((command, answer)).ok()?;
         if let Err(e) = self.waker.send_to(&self.wake_token, self.wake_addr) {
@@ -535,6 +554,8 @@ pub fn run_console(input: impl BufRead, output: &mut impl Write, handle: &Handle
                 continue;
             }
             ("say", text) => ConsoleCommand::Say(text.to_string()),
+            ("topic", "") => ConsoleCommand::Topic(None),
+            ("topic", text) => ConsoleCommand::Topic(Some(text.to_string())),
             _ => {
                 print_console(output, CONSOLE_HELP);
                 continue;
@@ -551,6 +572,16 @@ pub fn run_console(input: impl BufRead, output: &mut impl Write, handle: &Handle
         }
     }
     info!("console input closed; serving until killed");
+}
+
+/// A duration as the console shows it: `4.5s` under a minute, else `12m`, `3h05m`.
+fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m", secs / 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+    }
 }
 
 /// A token no one else can guess: two words from std's hasher, whose keys are random

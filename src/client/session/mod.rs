@@ -185,13 +185,13 @@ pub enum Standing {
 }
 
 /// Whether the user's input is still open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     /// Lines come as typed.
     Chatting,
     /// The input ended (or `quit` was typed): leave once every line typed has been
-    /// sent and relayed back.
-    Closing,
+    /// sent and relayed back, saying `farewell` if there is one (`/quit MESSAGE`).
+    Closing { farewell: String },
     /// Nothing more is done.
     Ended,
 }
@@ -294,10 +294,13 @@ impl Session {
         match input {
             // What was typed before `quit` is sent first, as piped input would expect;
             // with the server away, there is no one to send it to.
-            Input::Typed(line) if is_quit(line) && self.standing() == Standing::Away => {
-                self.leave(now, actions)
+            Input::Typed(line) if quit_farewell(line).is_some() => {
+                let farewell = quit_farewell(line).unwrap_or_default().to_string();
+                self.phase = Phase::Closing { farewell };
+                if self.standing() == Standing::Away {
+                    self.leave(now, actions);
+                }
             }
-            Input::Typed(line) if is_quit(line) => self.phase = Phase::Closing,
             Input::Interrupt => self.leave(now, actions),
             Input::Typed(line) if line.trim().is_empty() => {}
             Input::Typed(line) => {
@@ -306,7 +309,11 @@ impl Session {
                 }
             }
             Input::InputClosed if self.standing() == Standing::Away => self.leave(now, actions),
-            Input::InputClosed => self.phase = Phase::Closing,
+            Input::InputClosed => {
+                self.phase = Phase::Closing {
+                    farewell: String::new(),
+                }
+            }
             Input::Datagram(datagram) => self.receive(datagram, now, actions),
             Input::Dropped(n) => {
                 self.n_dropped_untold += n;
@@ -414,7 +421,7 @@ impl Session {
             } => unanswered.since.checked_add(self.session_lost_after()),
             _ => None,
         };
-        let closing = (self.phase == Phase::Closing && self.link.is_unheard())
+        let closing = (matches!(self.phase, Phase::Closing { .. }) && self.link.is_unheard())
             .then_some(self.started + NO_ANSWER_AFTER);
         [
             self.timers.next_of(&dues),
@@ -487,7 +494,7 @@ impl Session {
                 actions.push(action);
             }
         }
-        if self.phase != Phase::Closing {
+        if !matches!(self.phase, Phase::Closing { .. }) {
             return;
         }
         match self.link {
@@ -515,7 +522,7 @@ impl Session {
             Link::Connecting { .. } => return self.end(Outcome::ServerDown, now, actions),
             _ => {}
         }
-        if !self.config.reconnect || self.phase == Phase::Closing {
+        if !self.config.reconnect || matches!(self.phase, Phase::Closing { .. }) {
             return self.end(Outcome::ServerDown, now, actions);
         }
         let keys = self.config.leave_keys;
@@ -526,7 +533,7 @@ impl Session {
 
     /// Transition: our secured session went unanswered too long: join again at once.
     fn session_lost(&mut self, cause: Silence, now: Instant, actions: &mut Vec<Action>) {
-        if !self.config.reconnect || self.phase == Phase::Closing {
+        if !self.config.reconnect || matches!(self.phase, Phase::Closing { .. }) {
             return self.end(Outcome::ServerDown, now, actions);
         }
         let notice = match cause {
@@ -817,8 +824,16 @@ impl Session {
             Trust::Any => None,
         };
         match self.link {
+            // Only our server, in a session, reads `/quit MESSAGE`; a classic server
+            // would relay it as a line.
             Link::Secured { token, .. } => {
-                actions.push(Action::Send(frame::session(token, proto::QUIT)))
+                let goodbye = match &self.phase {
+                    Phase::Closing { farewell } if !farewell.is_empty() => {
+                        format!("/quit {farewell}").into_bytes()
+                    }
+                    _ => proto::QUIT.to_vec(),
+                };
+                actions.push(Action::Send(frame::session(token, &goodbye)))
             }
             // The echo may have made us a member of a session (ours) or the hello a
             // classic member (of a classic server): a `quit` for each.
@@ -1089,13 +1104,19 @@ impl SeenLines {
     }
 }
 
-/// Whether a typed line means leaving: `quit` (which the server reads as such), or the
-/// client's own `/quit` and `/exit`, in any case.
-fn is_quit(line: &str) -> bool {
+/// If a typed line means leaving, what it says on the way out (often nothing): `quit`
+/// (which the server reads as such), or `/quit [MESSAGE]` and `/exit [MESSAGE]`, in any
+/// case.
+fn quit_farewell(line: &str) -> Option<&str> {
     let line = line.trim();
-    ["quit", "/quit", "/exit"]
+    if line.eq_ignore_ascii_case("quit") {
+        return Some("");
+    }
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    ["/quit", "/exit"]
         .iter()
-        .any(|word| line.eq_ignore_ascii_case(word))
+        .any(|quit| word.eq_ignore_ascii_case(quit))
+        .then(|| rest.trim())
 }
 
 /// Whether a line from the server deserves the bell: a private message to us, or

@@ -1528,3 +1528,32 @@ fn while_handshakes_wait_the_client_is_a_classic_member() {
     let later = sends(&run_until(&mut s, &mut now, until));
     assert!(later.contains(&"@IM@".to_string()), "{later:?}");
 }
+
+// Issue 19, item 5: `/quit MESSAGE` goes to our server, in the session, which tells
+// the others why; a classic server is sent the bare word.
+#[test]
+fn quit_with_a_message_says_it_on_the_way_out() {
+    let t = Instant::now();
+    let (mut s, token) = secured(t, false);
+    let actions = step(&mut s, Input::Typed("/quit bye all"), t);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Send(frame::session(token, b"/quit bye all")),
+            Action::End(Outcome::Quit)
+        ]
+    );
+    let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(WELCOME), t);
+    assert_eq!(
+        step(&mut s, Input::Typed("/exit see you"), t),
+        vec![send(b"quit"), Action::End(Outcome::Quit)],
+        "a classic server would relay `/quit see you` as a line"
+    );
+    let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(WELCOME), t);
+    assert!(
+        sends(&step(&mut s, Input::Typed("/quitter"), t)) == ["/quitter"],
+        "a longer word is no quit"
+    );
+}

@@ -1,0 +1,143 @@
+//! What a member asked of the room about itself: whether it is away, whom it ignores,
+//! and whom `/reply` answers.
+
+use std::time::{Duration, Instant};
+
+use crate::proto::name::skeleton;
+
+/// The most labels one member ignores; ignoring one more forgets the oldest.
+pub const MAX_IGNORED: usize = 32;
+/// The least time between two notices telling a member what was hidden from it.
+pub const HIDDEN_NOTICE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A member's manners: away or here, whom it ignores, whom it replies to.
+#[derive(Debug, Default)]
+pub struct Manners {
+    /// Here, or away since when and why.
+    pub presence: Presence,
+    /// How the member who sent it a private message last was shown: `/reply` finds it
+    /// by that name.
+    pub reply_to: Option<String>,
+    /// Whom it ignores, oldest first.
+    ignored: Vec<Ignored>,
+    /// What was hidden from it and not yet told.
+    hidden: Hidden,
+}
+
+/// Whether a member is at its keyboard, as it says.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Presence {
+    #[default]
+    Here,
+    /// `/away MESSAGE` (the message may be empty).
+    Away { since: Instant, message: String },
+}
+
+/// A label ignored, and the key it is matched under (its skeleton, as names are unique).
+#[derive(Debug)]
+struct Ignored {
+    skeleton: String,
+    label: String,
+}
+
+/// Deliveries held back from a member because it ignores their sender.
+#[derive(Debug, Default)]
+struct Hidden {
+    untold: u64,
+    last_told: Option<Instant>,
+}
+
+impl Manners {
+    /// Whether it ignores the member shown as the label whose skeleton is `sender`.
+    pub fn ignores(&self, sender: &str) -> bool {
+        self.ignored.iter().any(|i| i.skeleton == sender)
+    }
+
+    /// Whether it ignores anyone.
+    pub fn ignores_anyone(&self) -> bool {
+        !self.ignored.is_empty()
+    }
+
+    /// Ignores `label`; false if it did already. The oldest is forgotten past
+    /// [`MAX_IGNORED`].
+    pub fn ignore(&mut self, label: &str) -> bool {
+        let key = skeleton(label);
+        if self.ignores(&key) {
+            return false;
+        }
+        if self.ignored.len() >= MAX_IGNORED {
+            self.ignored.remove(0);
+        }
+        self.ignored.push(Ignored {
+            skeleton: key,
+            label: label.to_string(),
+        });
+        true
+    }
+
+    /// No longer ignores `who` (under its skeleton); the label it had, if it was ignored.
+    pub fn unignore(&mut self, who: &str) -> Option<String> {
+        let key = skeleton(who);
+        let at = self.ignored.iter().position(|i| i.skeleton == key)?;
+        Some(self.ignored.remove(at).label)
+    }
+
+    /// The labels it ignores, oldest first.
+    pub fn ignored(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ignored.iter().map(|i| i.label.as_str())
+    }
+
+    /// Counts one delivery hidden at `now`; returns how many to tell of now, at most
+    /// once every [`HIDDEN_NOTICE_INTERVAL`].
+    pub fn hide(&mut self, now: Instant) -> Option<u64> {
+        self.hidden.untold += 1;
+        let due = self
+            .hidden
+            .last_told
+            .is_none_or(|told| now.saturating_duration_since(told) >= HIDDEN_NOTICE_INTERVAL);
+        if !due {
+            return None;
+        }
+        self.hidden.last_told = Some(now);
+        Some(std::mem::take(&mut self.hidden.untold))
+    }
+
+    /// Its away message, if it is away.
+    pub fn away_message(&self) -> Option<&str> {
+        match &self.presence {
+            Presence::Here => None,
+            Presence::Away { message, .. } => Some(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignoring_goes_by_the_names_skeleton_and_forgets_the_oldest_when_full() {
+        let mut manners = Manners::default();
+        assert!(manners.ignore("bob"));
+        assert!(!manners.ignore("BOB"), "one name under its skeleton");
+        assert!(manners.ignores(&skeleton("b0b")));
+        assert_eq!(manners.unignore("Bob").as_deref(), Some("bob"));
+        assert!(!manners.ignores_anyone());
+        for n in 0..=MAX_IGNORED {
+            assert!(manners.ignore(&format!("user{n}")));
+        }
+        assert_eq!(manners.ignored().count(), MAX_IGNORED);
+        assert!(!manners.ignores(&skeleton("user0")), "the oldest went");
+        assert!(manners.ignores(&skeleton(&format!("user{MAX_IGNORED}"))));
+    }
+
+    #[test]
+    fn what_was_hidden_is_told_at_most_once_a_minute_and_nothing_is_lost_from_the_count() {
+        let t = Instant::now();
+        let mut manners = Manners::default();
+        assert_eq!(manners.hide(t), Some(1));
+        assert_eq!(manners.hide(t + Duration::from_secs(1)), None);
+        assert_eq!(manners.hide(t + Duration::from_secs(30)), None);
+        assert_eq!(manners.hide(t + Duration::from_secs(60)), Some(3));
+    }
+}
