@@ -25,8 +25,8 @@ use rustix::termios::{LocalModes, Termios};
 use vt100::{Color, Parser, Screen};
 
 use common::{Peer, TestServer, CLIENT, DEADLINE};
-use udpchat::client::screen::color_of;
 use udpchat::client::session::ClientNotice;
+use udpchat::client::style::basic_color;
 
 /// The terminal's size.
 const ROWS: u16 = 24;
@@ -280,7 +280,9 @@ fn a_half_typed_line_survives_an_incoming_message() {
     assert_eq!(count(&screen, "half-typed"), 1, "{view}");
     // The sender's name in its color, the text after it plain.
     let name_color = screen.cell(row, column).unwrap().fgcolor();
-    assert_eq!(name_color, Color::Idx(color_of(&who) - 30), "{view}");
+    let code = basic_color(&who);
+    let index = if code >= 90 { code - 90 + 8 } else { code - 30 };
+    assert_eq!(name_color, Color::Idx(index), "{view}");
     let text_column = column + width(&who) as u16 + 1;
     let text_color = screen.cell(row, text_column).unwrap().fgcolor();
     assert_eq!(text_color, Color::Default, "{view}");
@@ -294,6 +296,44 @@ fn a_half_typed_line_survives_an_incoming_message() {
     let view = shown(&screen);
     assert_eq!(count(&screen, "half-typed by alice"), 1, "{view}");
     alice.wait_input("alice> ");
+}
+
+// Issue 19, item 2: our own line has our name in bold; a line that names us is in
+// reverse video, and so is an action that does.
+#[test]
+fn our_own_lines_and_lines_that_name_us_stand_out() {
+    let server = TestServer::start(&[]);
+    let alice = client(&server, "alice");
+    let raw = server.joined_peer();
+    alice.keys("my own line");
+    alice.keys(ENTER);
+    let screen = alice.wait("the echo", |s| find(s, "alice my own line").is_some());
+    let view = shown(&screen);
+    let (row, column) = find(&screen, "alice my own line").unwrap();
+    assert!(screen.cell(row, column).unwrap().bold(), "{view}");
+    assert!(!screen.cell(row, column + 6).unwrap().inverse(), "{view}");
+    raw.send(b"hey Alice, look");
+    let screen = alice.wait("the mention", |s| find(s, " hey Alice, look").is_some());
+    let view = shown(&screen);
+    let (row, column) = find(&screen, " hey Alice, look").unwrap();
+    assert!(screen.cell(row, column + 2).unwrap().inverse(), "{view}");
+    assert!(!screen.cell(row, 9).unwrap().bold(), "{view}");
+    raw.send(b"just chatting");
+    let screen = alice.wait("a plain line", |s| find(s, " just chatting").is_some());
+    let (row, column) = find(&screen, " just chatting").unwrap();
+    assert!(
+        !screen.cell(row, column + 2).unwrap().inverse(),
+        "{}",
+        shown(&screen)
+    );
+    raw.send(b"/me waves at alice");
+    let screen = alice.wait("the action", |s| find(s, " waves at alice").is_some());
+    let (row, column) = find(&screen, " waves at alice").unwrap();
+    assert!(
+        screen.cell(row, column + 1).unwrap().inverse(),
+        "{}",
+        shown(&screen)
+    );
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn chat(args: Cli) -> ExitCode {
     let terminal = raw.as_ref().map(|raw| client::Terminal {
         screen: client::Screen {
             columns: client::terminal::size().map_or(80, |(_, columns)| columns),
-            colors: client::terminal::colors_wanted(),
+            palette: client::terminal::palette(),
         },
         raw,
     });

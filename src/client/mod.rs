@@ -12,6 +12,7 @@ pub mod inbound;
 pub mod screen;
 pub mod session;
 pub mod split;
+pub mod style;
 pub mod terminal;
 pub mod width;
 

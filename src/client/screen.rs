@@ -2,11 +2,11 @@
 //! input line (wrapped with a hanging indent under the text, names in a stable color,
 //! notices dim), and the input line drawn again exactly as it was, in one write.
 
-use std::hash::{Hash, Hasher};
-
 use super::editor::Editor;
-use super::session::{Standing, CLIENT_MARKER};
+use super::session::{whose, Standing, Whose, CLIENT_MARKER};
+use super::style::{Palette, DIM, RESET, REVERSE};
 use super::width::{char_width_after, text_width};
+use crate::proto::Notice;
 
 /// The width of `HH:MM:SS `: continuation rows start under the text, so no row of a
 /// wrapped message can pass for a message of its own.
@@ -31,8 +31,9 @@ pub fn earlier_mark(said_at: Option<&str>) -> String {
 pub struct Screen {
     /// The terminal's width in columns.
     pub columns: usize,
-    /// Whether to use colors (not with `NO_COLOR`, `TERM=dumb`, or output not a terminal).
-    pub colors: bool,
+    /// What the terminal is given beyond plain text (no colors with `NO_COLOR`, nothing
+    /// with `TERM=dumb`).
+    pub palette: Palette,
 }
 
 /// What the prompt shows: our name, lines not in the room yet, where we stand.
@@ -63,9 +64,18 @@ impl Screen {
         // A tab would jump to a column the wrap cannot know: one space instead.
         let text = text.replace('\t', " ");
         let text = text.as_str();
-        // Notices (the server's and our own), and lines said before we joined, are dim.
-        let notice = text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || earlier;
-        let who_len = if notice {
+        // Notices (the server's and our own), and lines said before we joined, are dim;
+        // our own lines have our name in bold, and a line that names us (an action
+        // too) is in reverse video, even without colors.
+        let whose = if text.starts_with(CLIENT_MARKER) {
+            Whose::Other
+        } else {
+            whose(text, Notice::parse(text), prompt.name.as_deref())
+        };
+        let mention = whose == Whose::MentionsUs && self.palette.has_attributes();
+        let notice =
+            !mention && (text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || earlier);
+        let who_len = if notice || text.starts_with("* ") {
             0
         } else {
             text.find(' ').unwrap_or(0)
@@ -80,18 +90,31 @@ impl Screen {
             } else {
                 out.extend_from_slice(&[b' '; INDENT]);
             }
-            if self.colors && notice {
-                out.extend_from_slice(b"\x1b[2m");
-                out.extend_from_slice(row.as_bytes());
-                out.extend_from_slice(b"\x1b[0m");
-            } else if self.colors && i == 0 && who_len > 0 && who_len <= row.len() {
-                let (who, rest) = row.split_at(who_len);
-                out.extend_from_slice(format!("\x1b[{}m", color_of(who)).as_bytes());
-                out.extend_from_slice(who.as_bytes());
-                out.extend_from_slice(b"\x1b[0m");
-                out.extend_from_slice(rest.as_bytes());
+            let (who, rest) = if i == 0 && who_len > 0 && who_len <= row.len() {
+                row.split_at(who_len)
             } else {
+                ("", row.as_str())
+            };
+            let name_start = self.palette.name_start(who, whose == Whose::Ours);
+            if notice && self.palette.has_colors() {
+                out.extend_from_slice(DIM.as_bytes());
                 out.extend_from_slice(row.as_bytes());
+                out.extend_from_slice(RESET.as_bytes());
+            } else if !who.is_empty() && !name_start.is_empty() {
+                out.extend_from_slice(name_start.as_bytes());
+                out.extend_from_slice(who.as_bytes());
+                out.extend_from_slice(RESET.as_bytes());
+            } else {
+                out.extend_from_slice(who.as_bytes());
+            }
+            if !notice || !self.palette.has_colors() {
+                if mention {
+                    out.extend_from_slice(REVERSE.as_bytes());
+                    out.extend_from_slice(rest.as_bytes());
+                    out.extend_from_slice(RESET.as_bytes());
+                } else {
+                    out.extend_from_slice(rest.as_bytes());
+                }
             }
             out.extend_from_slice(b"\r\n");
         }
@@ -191,30 +214,6 @@ pub fn wrap(text: &str, columns: usize) -> Vec<String> {
     rows
 }
 
-/// A stable color for a name: one of six, from a hash of it.
-pub fn color_of(name: &str) -> u8 {
-    // A fixed hasher (not the random one), so a name keeps its color across runs.
-    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
-    name.to_ascii_lowercase().hash(&mut hasher);
-    31 + (hasher.finish() % 6) as u8
-}
-
-/// FNV-1a, for colors only.
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,7 +222,7 @@ mod tests {
     fn plain(columns: usize) -> Screen {
         Screen {
             columns,
-            colors: false,
+            palette: Palette::Plain,
         }
     }
 
@@ -310,16 +309,13 @@ mod tests {
 
     #[test]
     fn names_keep_their_color_and_notices_are_dim() {
-        assert_eq!(color_of("alice"), color_of("ALICE"));
         let colored = Screen {
             columns: 80,
-            colors: true,
+            palette: Palette::Basic,
         };
         let line = shown(&colored, "bob hi");
-        assert!(
-            line.contains(&format!("\x1b[{}mbob\x1b[0m hi", color_of("bob"))),
-            "{line:?}"
-        );
+        let bob = Palette::Basic.name_start("bob", false);
+        assert!(line.contains(&format!("{bob}bob\x1b[0m hi")), "{line:?}");
         let notice = shown(&colored, "* bob left");
         assert!(notice.contains("\x1b[2m* bob left\x1b[0m"), "{notice:?}");
         let ours = shown(&colored, "-!- back in the room");
@@ -329,9 +325,52 @@ mod tests {
         );
         let plain = shown(&plain(80), "bob hi");
         assert!(
+            !plain.contains("\x1b[") || plain.matches("\x1b[").count() == 2,
+            "{plain:?}"
+        );
+        assert!(
             !plain.contains("\x1b[3") && !plain.contains("\x1b[2m"),
             "{plain:?}"
         );
+    }
+
+    // Issue 19, item 2: our own lines are marked, and lines that name us stand out,
+    // with colors or without.
+    #[test]
+    fn our_lines_are_bold_and_lines_that_name_us_are_in_reverse() {
+        let alice = Prompt {
+            name: Some("alice".into()),
+            ..Prompt::default()
+        };
+        for palette in [Palette::Basic, Palette::Extended, Palette::NoColor] {
+            let screen = Screen {
+                columns: 80,
+                palette,
+            };
+            let show = |text: &str| {
+                let bytes = screen.print_above("t", false, text, false, &alice, &Editor::new());
+                String::from_utf8(bytes).expect("UTF-8")
+            };
+            let ours = show("alice hello");
+            assert!(ours.contains("\x1b[1"), "{palette:?}: {ours:?}");
+            let mention = show("bob hi ALICE, welcome");
+            assert!(
+                mention.contains("\x1b[7m hi ALICE, welcome\x1b[0m"),
+                "{palette:?}: {mention:?}"
+            );
+            assert!(!mention.contains("\x1b[1"), "bob's name is not bold");
+            let action = show("* bob pokes a1ice");
+            assert!(
+                action.contains("\x1b[7m* bob pokes a1ice"),
+                "{palette:?}: {action:?}"
+            );
+            let other = show("bob hi carol");
+            assert!(!other.contains("\x1b[7m") && !other.contains("\x1b[1"));
+            let word_inside = show("bob malice aforethought");
+            assert!(!word_inside.contains("\x1b[7m"), "only whole words");
+        }
+        let dumb = plain(80).print_above("t", false, "bob hi alice", false, &alice, &Editor::new());
+        assert!(!String::from_utf8(dumb).unwrap().contains("\x1b[7m"));
     }
 
     /// What `screen` writes to show `text` above an empty input line.

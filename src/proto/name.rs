@@ -83,12 +83,14 @@ pub fn is_reserved(text: &str) -> bool {
         .any(|word| skeleton(word) == key)
 }
 
-/// Whether `text` mentions `name` as a whole word, in any case.
+/// Whether `text` mentions `name` as a whole word, under the fold names are unique
+/// under ([`skeleton`]: `Alice`, `a1ice`).
 pub fn mentions(text: &str, name: &str) -> bool {
+    let key = skeleton(name);
     !name.is_empty()
         && text
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .any(|word| word.eq_ignore_ascii_case(name))
+            .any(|word| word.len() == name.len() && skeleton(word) == key)
 }
 
 #[cfg(test)]

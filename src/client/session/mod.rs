@@ -1123,21 +1123,38 @@ fn quit_farewell(line: &str) -> Option<&str> {
 /// someone else's chat line or action (`* bob pokes alice`) that mentions our name as
 /// a word.
 fn should_ring(line: &str, notice: Option<Notice<'_>>, own_name: Option<&str>) -> bool {
-    if matches!(notice, Some(Notice::PrivateFrom { .. })) {
-        return true;
-    }
+    matches!(notice, Some(Notice::PrivateFrom { .. }))
+        || whose(line, notice, own_name) == Whose::MentionsUs
+}
+
+/// How a line from the room stands to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// Our own chat line or action.
+    Ours,
+    /// Someone else's chat line or action that names us as a word (under the name
+    /// fold: `Alice`, `a1ice`).
+    MentionsUs,
+    /// Anything else: others' lines, the server's notices.
+    Other,
+}
+
+/// Whose `line` is, for us called `own_name`; `notice` is the line read as one of the
+/// server's notices with fixed words, if it is one.
+pub fn whose(line: &str, notice: Option<Notice<'_>>, own_name: Option<&str>) -> Whose {
     let Some(own) = own_name else {
-        return false;
+        return Whose::Other;
     };
     let said = match line.strip_prefix(proto::NOTICE_PREFIX) {
         // An action reads as `* <who> <action>`; any other notice is the server's.
         Some(action) if notice.is_none() => action,
-        Some(_) => return false,
+        Some(_) => return Whose::Other,
         None => line,
     };
     match said.split_once(' ') {
-        Some((sender, text)) => !sender.eq_ignore_ascii_case(own) && name::mentions(text, own),
-        None => false,
+        Some((sender, _)) if name::skeleton(sender) == name::skeleton(own) => Whose::Ours,
+        Some((_, text)) if name::mentions(text, own) => Whose::MentionsUs,
+        _ => Whose::Other,
     }
 }
 

@@ -21,6 +21,8 @@ pub use lines::{size, stop_self, RawMode};
 
 use std::io::IsTerminal;
 
+use super::style::Palette;
+
 /// Whether Ctrl-Z can stop the client as a job: only where there is job control.
 pub const CAN_STOP: bool = cfg!(unix);
 
@@ -41,9 +43,15 @@ pub fn leave_keys(interactive: bool) -> &'static str {
     }
 }
 
-/// Whether output may use colors: stdout a terminal, no `NO_COLOR`, `TERM` not `dumb`.
-pub fn colors_wanted() -> bool {
-    std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && !std::env::var("TERM").is_ok_and(|term| term == "dumb")
+/// What output may use beyond plain text: nothing unless stdout is a terminal; then
+/// as `TERM`, `COLORTERM` and `NO_COLOR` say.
+pub fn palette() -> Palette {
+    if !std::io::stdout().is_terminal() {
+        return Palette::Plain;
+    }
+    Palette::from_env(
+        std::env::var("TERM").ok().as_deref(),
+        std::env::var("COLORTERM").ok().as_deref(),
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    )
 }
