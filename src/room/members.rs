@@ -6,7 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::manners::Manners;
-use super::stream::{Stream, HELD_TYPED_HOST_BYTES, REPAIR_HOST_BURST, REPAIR_HOST_RATE};
+use super::stream::{
+    Stream, HELD_TYPED_HOST_BYTES, HELD_TYPED_ROOM_BYTES, REPAIR_HOST_BURST, REPAIR_HOST_RATE,
+};
 use super::throttle::{Allowance, TokenBucket};
 use crate::outbox::Wrap;
 use crate::proto::frame::Token;
@@ -58,6 +60,8 @@ pub struct Members {
     /// How many members ignore anyone: while none does, a line goes to everyone
     /// without asking each.
     ignorers: usize,
+    /// Bytes of typed lines all sessions hold behind gaps.
+    held: usize,
     /// No member can have timed out before this instant; `None` when there is no member
     /// (or none can ever time out). Keeps eviction from scanning on every datagram.
     next_timeout: Option<Instant>,
@@ -228,6 +232,9 @@ impl Members {
     pub fn remove(&mut self, addr: SocketAddr) -> Option<Member> {
         let member = self.by_addr.remove(&addr)?;
         self.by_join.remove(&member.joined);
+        self.held = self
+            .held
+            .saturating_sub(member.stream.as_ref().map_or(0, Stream::held_bytes));
         if let Some(host) = Host::of(addr) {
             if let Some(share) = self.by_host.get_mut(&host) {
                 share.members -= 1;
@@ -358,18 +365,21 @@ impl Members {
             .map_or(0, |share| share.members)
     }
 
-    /// The bytes of typed lines `addr`'s host may still have held behind gaps
-    /// ([`HELD_TYPED_HOST_BYTES`] for all its sessions); no limit for loopback.
+    /// The bytes of typed lines `addr`'s session may still have held behind gaps:
+    /// within [`HELD_TYPED_HOST_BYTES`] for all its host's sessions (no such limit for
+    /// loopback) and [`HELD_TYPED_ROOM_BYTES`] for all sessions.
     pub fn held_room(&self, addr: SocketAddr) -> usize {
-        Host::of(addr)
+        let host = Host::of(addr)
             .and_then(|host| self.by_host.get(&host))
             .map_or(usize::MAX, |share| {
                 HELD_TYPED_HOST_BYTES.saturating_sub(share.held)
-            })
+            });
+        host.min(HELD_TYPED_ROOM_BYTES.saturating_sub(self.held))
     }
 
     /// The bytes `addr`'s session holds went from `before` to `after`.
     pub fn held_changed(&mut self, addr: SocketAddr, before: usize, after: usize) {
+        self.held = (self.held + after).saturating_sub(before);
         if let Some(share) = Host::of(addr).and_then(|host| self.by_host.get_mut(&host)) {
             share.held = (share.held + after).saturating_sub(before);
         }

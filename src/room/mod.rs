@@ -145,6 +145,8 @@ pub struct Stats {
     /// Datagrams from sources no peer can have (port 0, a broadcast or multicast
     /// address): forged, and never answered.
     pub impossible_sources: u64,
+    /// Members removed because the socket refused to send to them.
+    pub unreachable: u64,
 }
 
 /// The clients in the room and what the room knows of them.
@@ -264,8 +266,15 @@ impl Room {
             // our client writes (a hello, an echo, its session's frames) it may still
             // send, as no server writes those: a welcome forged from a client's address
             // keeps our client out of nothing (see `IGNORE_SERVERS_AT_LEAST`).
-            Framed::Plain(_) if self.servers.contains(from, now) => {
-                self.stats.from_servers += 1;
+            // A heartbeat clears the mark: no server sends one, so the address is a
+            // client after all (the Python client's is back within 5 s).
+            Framed::Plain(datagram) if self.servers.contains(from, now) => {
+                if proto::parse_request(datagram) == Request::Heartbeat {
+                    self.servers.forget(from);
+                    self.handle_plain(datagram, from, now, out);
+                } else {
+                    self.stats.from_servers += 1;
+                }
             }
             Framed::Plain(datagram) => self.handle_plain(datagram, from, now, out),
             Framed::Hello => self.hello(from, now, out),
@@ -531,10 +540,9 @@ impl Room {
         };
         let repair = stream.repair(first, last, &self.sent);
         let cost = repair.lines.len().max(1) as f64;
-        if !stream
-            .repairs
-            .take_many(cost, REPAIR_RATE, REPAIR_BURST, now)
-        {
+        // The session's allowance and its host's are both asked before either is
+        // spent: a session refused by its host's budget keeps its own.
+        if !stream.repairs.has(cost, REPAIR_RATE, REPAIR_BURST, now) {
             return;
         }
         let bytes: usize = repair
@@ -544,6 +552,11 @@ impl Room {
             .sum();
         if !self.members.take_host_repair(from, bytes, now) {
             return;
+        }
+        if let Some(stream) = self.members.get_mut(from).and_then(|m| m.stream.as_mut()) {
+            stream
+                .repairs
+                .take_many(cost, REPAIR_RATE, REPAIR_BURST, now);
         }
         for (seq, line, earlier) in repair.lines {
             push_numbered(from, token, seq, line, earlier, out);
@@ -636,6 +649,16 @@ impl Room {
         let cost = out.wrapped_len(payload, Wrap::Line) as u64;
         if !self.config.verify || member.bytes_said.saturating_mul(3) >= cost {
             out.push(addr, payload, Wrap::Line);
+        }
+    }
+
+    /// The socket refused to send to `addr` (a broadcast or network address of a LAN,
+    /// which no one can tell from a host's before trying, or one a firewall forbids):
+    /// if it is a member, it is removed, as it can hear nothing.
+    pub fn cannot_reach(&mut self, addr: SocketAddr, now: Instant, out: &mut Outbox) {
+        if self.members.get(addr).is_some() {
+            self.stats.unreachable += 1;
+            self.remove(addr, Departure::Removed, now, out);
         }
     }
 
@@ -934,7 +957,12 @@ impl Room {
         }
         // A classic member that proved itself and left of itself stays proven a while:
         // its next line brings it back.
-        let left_itself = matches!(how, Departure::Left { .. } | Departure::TimedOut);
+        // (Taken for a server, it may have been a client whose address a welcome was
+        // forged from: that costs it its seat, not its proof.)
+        let left_itself = matches!(
+            how,
+            Departure::Left { .. } | Departure::TimedOut | Departure::Server
+        );
         if self.config.verify && !member.is_session() && left_itself {
             if let Some(until) = now.checked_add(REMEMBER_PROVEN_FOR) {
                 self.proven.remember(addr, (), until);

@@ -35,6 +35,9 @@ pub const HELD_TYPED_MAX: usize = 256;
 pub const HELD_TYPED_BYTES: usize = 64 * 1024;
 /// The most bytes of typed lines held behind gaps for all the sessions of one host.
 pub const HELD_TYPED_HOST_BYTES: usize = 1024 * 1024;
+/// The most bytes of typed lines all sessions together hold behind gaps: many hosts (or
+/// loopback, which is no host) cannot make the room hold more.
+pub const HELD_TYPED_ROOM_BYTES: usize = 8 * 1024 * 1024;
 
 /// What the room sent lately, by a room-wide id, each line kept once however many
 /// sessions got it: at most `max_lines` (by default [`SENT_LINES`]) and [`SENT_BYTES`].

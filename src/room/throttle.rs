@@ -82,14 +82,20 @@ impl TokenBucket {
         self.take_many(1.0, rate, burst, now)
     }
 
+    /// Whether [`TokenBucket::take_many`] would take `cost` now (refilling it, taking
+    /// nothing).
+    pub fn has(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.updated = self.updated.max(now);
+        self.tokens >= cost.min(burst)
+    }
+
     /// Refills, then takes `cost` tokens if the bucket holds them, or is full: a cost
     /// above the burst is allowed from a full bucket and leaves it in debt, paid back at
     /// the rate before anything else is allowed.
     pub fn take_many(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(burst);
-        self.updated = self.updated.max(now);
-        if self.tokens >= cost.min(burst) {
+        if self.has(cost, rate, burst, now) {
             self.tokens -= cost;
             true
         } else {

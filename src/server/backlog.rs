@@ -27,6 +27,10 @@ pub const ENTRY_COST: usize = 64;
 pub const QUANTUM: i64 = 512;
 /// The most hosts with queues of their own; datagrams from hosts beyond share one.
 pub const MAX_QUEUES: usize = 256;
+/// The share of the backlog one host's queue may fill: a host that sends far more than
+/// the room can fan out loses its own newest datagrams, rather than have them relayed a
+/// minute late.
+pub const HOST_SHARE: usize = 4;
 /// The most spare buffers kept for reuse, and the largest kept.
 const SPARE_BUFFERS: usize = 1024;
 const SPARE_MAX_BYTES: usize = 2048;
@@ -121,6 +125,11 @@ impl Backlog {
     pub fn push(&mut self, datagram: &[u8], from: SocketAddr, at: Instant) -> bool {
         let cost = datagram.len() + ENTRY_COST;
         let key = self.key_for(Host::sender(from));
+        let own = self.queues.get(&key).map_or(0, |queue| queue.bytes);
+        if own + cost > self.max_bytes / HOST_SHARE {
+            self.dropped += 1;
+            return false;
+        }
         while self.bytes + cost > self.max_bytes {
             let own = self.queues.get(&key).map_or(0, |queue| queue.bytes);
             let longest = self.queues.iter().max_by_key(|(_, queue)| queue.bytes);
@@ -322,7 +331,8 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_and_frees_as_it_empties() {
         let t = Instant::now();
-        let mut backlog = Backlog::new(4 * (4 + ENTRY_COST), t);
+        // One host may fill a quarter: four heartbeats.
+        let mut backlog = Backlog::new(16 * (4 + ENTRY_COST), t);
         let mut kept = 0;
         for _ in 0..10 {
             kept += usize::from(backlog.push(b"@im@", addr(1), t));
@@ -473,17 +483,23 @@ mod tests {
     fn a_full_backlog_takes_room_from_the_host_with_the_most_waiting() {
         let t = Instant::now();
         let each = 100 + ENTRY_COST;
-        let mut backlog = Backlog::new(10 * each, t);
-        for port in 0..10 {
+        // Room for eight; one host may fill two.
+        let mut backlog = Backlog::new(8 * each, t);
+        for port in 0..2 {
             assert!(backlog.push(&[b'x'; 100], host(1, port), t));
         }
         assert!(
-            !backlog.push(&[b'x'; 100], host(1, 10), t),
-            "the flooding host's own newest is dropped"
+            !backlog.push(&[b'x'; 100], host(1, 2), t),
+            "a host past its share loses its own newest"
         );
+        for n in 2..=4 {
+            for port in 0..2 {
+                assert!(backlog.push(&[b'x'; 100], host(n, port), t));
+            }
+        }
         assert!(
-            backlog.push(&[b'y'; 100], host(2, 0), t),
-            "another host's datagram pushes out the flood's newest"
+            backlog.push(&[b'y'; 100], host(5, 0), t),
+            "a fifth host's datagram pushes out a newest of the longest"
         );
         assert_eq!(backlog.dropped(), 2);
         let mut from = Vec::new();
@@ -491,9 +507,10 @@ mod tests {
             from.push(waiting.from);
             backlog.charge(1);
         }
-        assert_eq!(from.len(), 10);
-        assert!(from.contains(&host(2, 0)));
-        assert!(!from.contains(&host(1, 9)), "the flood's newest went");
+        assert_eq!(from.len(), 8);
+        assert!(from.contains(&host(5, 0)));
+        let firsts = (1..=4).filter(|&n| from.contains(&host(n, 0))).count();
+        assert_eq!(firsts, 4, "only a newest went");
         assert!(backlog.is_empty());
     }
 

@@ -415,7 +415,7 @@ impl Server {
              queued at most {} bytes, in sessions {}, sessions opened {}, \
              ignored without session token {}, bad cookies/codes/tokens {}, \
              from addresses not yet proven {}, joined by code {}, repairs {}, \
-             from impossible sources {}",
+             from impossible sources {}, removed as unreachable {}",
             self.room.len(),
             s.datagrams,
             s.broadcasts,
@@ -438,7 +438,8 @@ impl Server {
             s.unproven,
             s.joined_by_code,
             s.repairs,
-            s.impossible_sources
+            s.impossible_sources,
+            s.unreachable
         )
     }
 
@@ -483,6 +484,8 @@ impl Server {
     fn send_all(&mut self, out: &mut Outbox) {
         // A session's frame is put together here, in memory reused send after send.
         let mut frame = std::mem::take(&mut self.frame);
+        // Members the socket will not send to at all; few, so a short list.
+        let mut refused: Vec<SocketAddr> = Vec::new();
         for (to, datagram) in out.iter() {
             self.count_busy(1);
             let bytes = datagram.bytes(&mut frame);
@@ -500,11 +503,22 @@ impl Server {
                     // flood it.
                     self.send_errors += 1;
                     debug!("send to {to}: {e}");
+                    if e.kind() == ErrorKind::PermissionDenied && !refused.contains(&to) {
+                        refused.push(to);
+                    }
                 }
             }
         }
         self.frame = frame;
         out.clear();
+        // Each round removes members, so this ends; what the removals say is sent too.
+        if !refused.is_empty() {
+            let now = Instant::now();
+            for addr in refused {
+                self.room.cannot_reach(addr, now, out);
+            }
+            self.send_all(out);
+        }
     }
 }
 
