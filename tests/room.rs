@@ -428,3 +428,41 @@ fn netcat_hears_the_server_go_in_a_line_and_comes_back_after_a_restart() {
     nc.expect(&format!("{} after the restart\n", nc.addr()));
     raw.expect_chat(&format!("{} after the restart", nc.addr()));
 }
+
+// Issue 19: the new commands work for a classic client in plain text, as netcat and the
+// Python client use them, against the real server.
+#[test]
+fn away_topic_reply_ignore_and_quit_work_in_plain_text() {
+    let server = TestServer::start(&[]);
+    let a = server.joined_peer();
+    let b = server.joined_peer();
+    a.recv(); // b joined
+    a.send(b"/nick alice");
+    a.recv();
+    b.recv();
+    b.send(b"/nick bob");
+    b.recv();
+    a.recv();
+    b.send(b"/away lunch");
+    b.expect("* you are away: lunch; a line or /back brings you back");
+    a.send(b"/who");
+    a.expect("* 2 here: alice, bob (away: lunch)");
+    a.send(b"/msg bob ping");
+    b.expect("* private from alice: ping");
+    a.expect("* private to bob: ping");
+    a.expect("* bob is away: lunch");
+    b.send(b"/r pong");
+    b.expect("* private to alice: pong");
+    a.expect("* private from bob: pong");
+    b.send(b"/topic the plan");
+    a.expect("* bob set the topic: the plan");
+    b.expect("* bob set the topic: the plan");
+    a.send(b"/ignore bob");
+    a.expect("* you now ignore bob: their lines and private messages are hidden");
+    b.send(b"can you hear me?");
+    b.expect("* you are back");
+    b.expect("bob can you hear me?");
+    a.expect("* hidden from you: 1 message from people you ignore (/ignore lists them)");
+    b.send(b"/quit bye all");
+    a.expect("* bob left (bye all)");
+}
