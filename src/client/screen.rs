@@ -150,12 +150,12 @@ impl Screen {
 }
 
 impl Prompt {
-    /// `alice (3 queued)> `, `(away)> `, `(connecting)> `.
+    /// `alice (3 queued)> `, `(reconnecting)> `, `(connecting)> `.
     pub fn text(&self) -> String {
         let mut text = self.name.clone().unwrap_or_default();
         let standing = match self.standing {
             Standing::Connecting => Some("(connecting)"),
-            Standing::Away => Some("(away)"),
+            Standing::Away => Some("(reconnecting)"),
             Standing::Joined => None,
         };
         if let Some(standing) = standing {
@@ -302,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             prompt(Some("alice"), 0, Standing::Away).text(),
-            "alice (away)> "
+            "alice (reconnecting)> "
         );
         assert_eq!(prompt(Some("alice"), 0, Standing::Joined).text(), "alice> ");
     }
