@@ -702,6 +702,17 @@ impl fmt::Display for Notice<'_> {
     }
 }
 
+/// A duration as people read it in a listing: `45s` under a minute, `12m` under an
+/// hour, else `3h05m`.
+pub fn short_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+    }
+}
+
 /// `text` as a notice quotes it: at most [`QUOTE_MAX_BYTES`], cut with `…`.
 pub fn quote(text: &str) -> Cow<'_, str> {
     if text.len() <= QUOTE_MAX_BYTES {

@@ -11,6 +11,7 @@ use log::debug;
 use super::manners::Presence;
 use super::members::RenameError;
 use super::{Departure, Outbox, Room};
+use crate::proto::notice::{quote, short_duration};
 use crate::proto::{Command, Name, NameError, Notice};
 
 /// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
@@ -34,7 +35,7 @@ impl Room {
                 None => return,
             },
             Command::Who => {
-                listing = self.who_listing();
+                listing = self.who_listing(now);
                 Notice::Who {
                     here: self.members.len(),
                     listing: &listing,
@@ -267,7 +268,7 @@ impl Room {
 
     /// `a, b, c` in join order, cut short (`… and K more`) so the whole answer stays
     /// small however large the room; it reads only the members it lists.
-    fn who_listing(&self) -> String {
+    fn who_listing(&self, now: Instant) -> String {
         // Room kept for the `, … and K more` ending, so the whole stays within budget.
         const ENDING: usize = ", … and 4294967295 more".len();
         let n = self.members.len();
@@ -287,14 +288,15 @@ impl Room {
             let separator = if i == 0 { "" } else { ", " };
             let is_last = i + 1 == n;
             let reserve = if is_last { 0 } else { ENDING };
-            let shown = match member.manners().away_message() {
-                None => Cow::Borrowed(member.label()),
-                Some("") => Cow::Owned(format!("{} (away)", member.label())),
-                Some(message) => Cow::Owned(format!(
-                    "{} (away: {})",
-                    member.label(),
-                    crate::proto::notice::quote(message)
-                )),
+            let shown = match &member.manners().presence {
+                Presence::Here => Cow::Borrowed(member.label()),
+                Presence::Away { since, message } => {
+                    let away = short_duration(now.saturating_duration_since(*since));
+                    Cow::Owned(match message.as_str() {
+                        "" => format!("{} (away {away})", member.label()),
+                        message => format!("{} (away {away}: {})", member.label(), quote(message)),
+                    })
+                }
             };
             if listing.len() + separator.len() + shown.len() + reserve > budget {
                 listing.push_str(&format!("{separator}… and {} more", n - i));

@@ -1318,7 +1318,7 @@ fn away_and_back_show_in_who_and_answer_a_private_message() {
     );
     assert_eq!(
         feed(&mut room, b"/who", 1, t),
-        to(&[1], "* 2 here: alice, bob (away: lunch)")
+        to(&[1], "* 2 here: alice, bob (away 0s: lunch)")
     );
     assert_eq!(
         feed(&mut room, b"/msg bob are you there?", 1, t),
@@ -1346,7 +1346,7 @@ fn away_and_back_show_in_who_and_answer_a_private_message() {
     feed(&mut room, b"/away", 2, t);
     assert_eq!(
         feed(&mut room, b"/who", 1, t),
-        to(&[1], "* 2 here: alice, bob (away)")
+        to(&[1], "* 2 here: alice, bob (away 0s)")
     );
     assert_eq!(feed(&mut room, b"/back", 2, t), to(&[2], "* you are back"));
     assert_eq!(room.members(t)[1].presence, Presence::Here);

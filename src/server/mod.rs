@@ -393,9 +393,13 @@ impl Server {
             } else {
                 format!("{} ({addr})", member.label)
             };
-            text.push_str(&format!("\n  {shown} idle {}", short_duration(member.idle)));
+            text.push_str(&format!(
+                "\n  {shown} idle {}",
+                crate::proto::notice::short_duration(member.idle)
+            ));
             if let Presence::Away { since, message } = &member.presence {
-                let away = short_duration(now.saturating_duration_since(*since));
+                let away =
+                    crate::proto::notice::short_duration(now.saturating_duration_since(*since));
                 match message.as_str() {
                     "" => text.push_str(&format!(", away {away}")),
                     message => text.push_str(&format!(", away {away}: {message}")),
@@ -586,16 +590,6 @@ pub fn run_console(input: impl BufRead, output: &mut impl Write, handle: &Handle
         }
     }
     info!("console input closed; serving until killed");
-}
-
-/// A duration as the console shows it: `4.5s` under a minute, else `12m`, `3h05m`.
-fn short_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0..60 => format!("{:.1}s", d.as_secs_f64()),
-        60..3600 => format!("{}m", secs / 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
-    }
 }
 
 /// A token no one else can guess: two words from std's hasher, whose keys are random
