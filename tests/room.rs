@@ -449,7 +449,7 @@ fn away_topic_reply_ignore_and_quit_work_in_plain_text() {
     // How long bob has been away depends on the machine's pace: only its form is known.
     let who = a.recv_text();
     assert!(
-        who.starts_with("* 2 here: alice, bob (away ") && who.ends_with("s: lunch)"),
+        who.starts_with("* 2 here: alice, bob (away ") && who.ends_with(": lunch)"),
         "{who}"
     );
     a.send(b"/msg bob ping");
