@@ -119,7 +119,8 @@ enum Front<'a> {
     Terminal {
         raw: &'a terminal::RawMode,
         screen: Screen,
-        editor: Editor,
+        /// Boxed: the editor is large, and `Lines` holds nothing.
+        editor: Box<Editor>,
         decoder: KeyDecoder,
         /// The prompt as last drawn.
         prompt: Prompt,
@@ -203,7 +204,7 @@ pub fn run(
             Front::Terminal {
                 raw,
                 screen,
-                editor: Editor::new(),
+                editor: Box::new(Editor::new()),
                 decoder: KeyDecoder::default(),
                 prompt: Prompt::default(),
                 size_read: Instant::now(),

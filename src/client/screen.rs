@@ -102,7 +102,8 @@ impl Screen {
     /// Bytes that draw the input line: the row cleared, the prompt, the visible part
     /// of what is typed, the cursor where it belongs.
     pub fn input_line(&self, prompt: &Prompt, editor: &Editor) -> Vec<u8> {
-        let prompt = prompt.text();
+        // A Ctrl-R search says so in place of the prompt.
+        let prompt = editor.search_label().unwrap_or_else(|| prompt.text());
         let room = self.columns.saturating_sub(text_width(&prompt) + 1).max(2);
         let (shown, cursor) = editor.view(room);
         // The row is cleared first, then drawn, and the cursor moved back from the
