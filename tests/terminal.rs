@@ -39,6 +39,15 @@ const ENTER: &str = "\r";
 const LEFT: &str = "\x1b[D";
 const END: &str = "\x1b[F";
 const UP: &str = "\x1b[A";
+const TAB: &str = "\t";
+const ALT_B: &str = "\x1bb";
+const ALT_D: &str = "\x1bd";
+const CTRL_A: &str = "\x01";
+const CTRL_E: &str = "\x05";
+const CTRL_K: &str = "\x0b";
+const CTRL_R: &str = "\x12";
+const CTRL_Y: &str = "\x19";
+const BACKSPACE: &str = "\x7f";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 #[cfg(target_os = "linux")]
@@ -62,8 +71,13 @@ struct Terminal {
 impl Terminal {
     /// Starts `program` with `args` in a new 80x24 terminal.
     fn start(program: &str, args: &[&str]) -> Terminal {
+        Terminal::start_sized(program, args, COLUMNS)
+    }
+
+    /// Starts `program` with `args` in a new terminal of 24 rows and `columns`.
+    fn start_sized(program: &str, args: &[&str], columns: u16) -> Terminal {
         let (pty, pts) = pty_process::blocking::open().expect("open a pseudo-terminal");
-        pty.resize(pty_process::Size::new(ROWS, COLUMNS))
+        pty.resize(pty_process::Size::new(ROWS, columns))
             .expect("set the terminal's size");
         let held_pts = pts
             .as_fd()
@@ -81,7 +95,7 @@ impl Terminal {
             .spawn(pts)
             .unwrap_or_else(|e| panic!("cannot start {program} in a terminal: {e}"));
         let pty = Arc::new(pty);
-        let parser = Arc::new(Mutex::new(Parser::new(ROWS, COLUMNS, 0)));
+        let parser = Arc::new(Mutex::new(Parser::new(ROWS, columns, 0)));
         let reader = {
             let (pty, parser) = (Arc::clone(&pty), Arc::clone(&parser));
             thread::spawn(move || {
@@ -216,7 +230,7 @@ fn expect_line(peer: &Peer, want: &str) {
 /// The rows of the screen, trailing blanks trimmed.
 fn rows(screen: &Screen) -> Vec<String> {
     screen
-        .rows(0, COLUMNS)
+        .rows(0, screen.size().1)
         .map(|row| row.trim_end().to_string())
         .collect()
 }
@@ -654,4 +668,143 @@ fn ctrl_z_stops_under_a_shell_and_fg_comes_back_whole() {
     shell.keys(" and back");
     shell.keys(ENTER);
     expect_line(&raw, "alice half and back");
+}
+
+// Issue "The manners of a good chat", item 4: Tab completes the name of someone in
+// the room; first in the line, it gets `: `.
+#[test]
+fn tab_completes_a_name_in_the_room() {
+    let server = TestServer::start(&[]);
+    let alice = client(&server, "alice");
+    let raw = server.joined_peer();
+    raw.send(b"/nick bob");
+    alice.wait("bob named", |s| find(s, " is now bob").is_some());
+    alice.keys("b");
+    alice.keys(TAB);
+    alice.wait_input("alice> bob: ");
+    alice.keys("hi");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice bob: hi");
+    // In the middle of a line, a space after it; a command after a slash.
+    alice.keys("ask B");
+    alice.keys(TAB);
+    alice.wait_input("alice> ask bob ");
+    alice.keys(CTRL_A);
+    alice.keys(CTRL_K);
+    alice.keys("/wh");
+    alice.keys(TAB);
+    alice.wait_input("alice> /who ");
+}
+
+#[test]
+fn ctrl_r_finds_an_earlier_line_and_enter_sends_it() {
+    let server = TestServer::start(&[]);
+    let alice = client(&server, "alice");
+    let raw = server.joined_peer();
+    for line in ["the cat sat", "on the mat"] {
+        alice.keys(line);
+        alice.keys(ENTER);
+        expect_line(&raw, &format!("alice {line}"));
+    }
+    alice.wait_input("alice> ");
+    alice.keys(CTRL_R);
+    alice.keys("cat");
+    // The match shown, the cursor on it.
+    let shown_match = "(search 'cat') the cat sat";
+    alice.wait("the match", |s| {
+        input_row(s) == shown_match && cursor_column(s) == width("(search 'cat') the ")
+    });
+    alice.keys(ENTER);
+    expect_line(&raw, "alice the cat sat");
+    alice.wait_input("alice> ");
+}
+
+#[test]
+fn alt_b_and_alt_d_edit_by_word() {
+    let server = TestServer::start(&[]);
+    let alice = client(&server, "alice");
+    let raw = server.joined_peer();
+    alice.keys("hello big world");
+    alice.wait_input("alice> hello big world");
+    alice.keys(ALT_B);
+    alice.keys(ALT_B);
+    alice.keys(ALT_D);
+    alice.wait(" big killed", |s| {
+        input_row(s) == "alice> hello  world" && cursor_column(s) == width("alice> hello ")
+    });
+    alice.keys("small");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice hello small world");
+}
+
+#[test]
+fn ctrl_k_kills_and_ctrl_y_yanks() {
+    let server = TestServer::start(&[]);
+    let alice = client(&server, "alice");
+    let raw = server.joined_peer();
+    alice.keys("hello world");
+    alice.keys(ALT_B);
+    alice.keys(CTRL_K);
+    alice.wait_input("alice> hello ");
+    alice.keys(CTRL_A);
+    alice.keys(CTRL_Y);
+    alice.keys(" ");
+    alice.keys(CTRL_E);
+    alice.keys(BACKSPACE);
+    alice.wait_input("alice> world hello");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice world hello");
+}
+
+// Issue "The manners of a good chat", item 4: a terminal 12 columns wide shows a long
+// line wrapped under a short indent, no row overflowing, and the input line works.
+#[test]
+fn a_twelve_column_terminal_wraps_long_lines_without_overflowing_a_row() {
+    const NARROW: u16 = 12;
+    let server = TestServer::start(&[]);
+    let addr = server.addr.to_string();
+    let alice = Terminal::start_sized(CLIENT, &[&addr, "--name", "alice"], NARROW);
+    // The prompt is cut to leave half the row for typing.
+    alice.wait_input("al…> ");
+    let raw = server.joined_peer();
+    alice.keys("the quick brown fox jumps over the lazy dog");
+    alice.keys(ENTER);
+    expect_line(&raw, "alice the quick brown fox jumps over the lazy dog");
+    let screen = alice.wait("the last word", |s| {
+        rows(s).iter().any(|row| row == "  dog")
+    });
+    let view = shown(&screen);
+    let all = rows(&screen);
+    let at = all
+        .iter()
+        .position(|row| row == "  alice the")
+        .unwrap_or_else(|| panic!("no row starts the text\n{view}"));
+    // The time alone above the text, the text's rows under a two-column indent.
+    assert!(
+        all[at - 1].len() == 8 && all[at - 1].contains(':'),
+        "{view}"
+    );
+    let text: Vec<&str> = all[at..]
+        .iter()
+        .take_while(|r| r.starts_with("  "))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "  alice the",
+            "  quick",
+            "  brown fox",
+            "  jumps over",
+            "  the lazy",
+            "  dog"
+        ],
+        "{view}"
+    );
+    for row in 0..ROWS {
+        assert!(!screen.row_wrapped(row), "row {row} overflowed\n{view}");
+    }
+    alice.wait_input("al…> ");
+    alice.keys("typing on");
+    alice.wait("the typed text", |s| input_row(s) == "al…> ng on");
 }

@@ -9,6 +9,7 @@
 
 pub mod editor;
 pub mod inbound;
+pub mod roster;
 pub mod screen;
 pub mod session;
 pub mod split;
@@ -29,7 +30,7 @@ use log::{debug, warn};
 
 use crate::proto;
 use crate::sockerr::{self, Meaning};
-use editor::{Edit, Editor, KeyDecoder};
+use editor::{Candidates, Edit, Editor, Key, KeyDecoder};
 use screen::Prompt;
 pub use screen::Screen;
 use session::{Action, Gate, Input, Random, Session, Verdict};
@@ -120,8 +121,11 @@ enum Front<'a> {
     Terminal {
         raw: &'a terminal::RawMode,
         screen: Screen,
-        editor: Editor,
+        /// Boxed: the editor is large, and `Lines` holds nothing.
+        editor: Box<Editor>,
         decoder: KeyDecoder,
+        /// The names in the room, for Tab.
+        roster: roster::Roster,
         /// The prompt as last drawn.
         prompt: Prompt,
         /// When the terminal's size was last read: no signal tells us it changed.
@@ -204,8 +208,9 @@ pub fn run(
             Front::Terminal {
                 raw,
                 screen,
-                editor: Editor::new(),
+                editor: Box::new(Editor::new()),
                 decoder: KeyDecoder::default(),
+                roster: roster::Roster::new(),
                 prompt: Prompt::default(),
                 size_read: Instant::now(),
             }
@@ -375,6 +380,9 @@ impl Front<'_> {
         text: &str,
         bell: bool,
     ) -> io::Result<()> {
+        if let Front::Terminal { roster, .. } = self {
+            roster.learn(text);
+        }
         let time = match mark {
             Some(mark) => mark.to_string(),
             None => chrono::Local::now().format("%H:%M:%S").to_string(),
@@ -458,6 +466,7 @@ impl Front<'_> {
             screen,
             editor,
             decoder,
+            roster,
             size_read,
             ..
         } = self
@@ -470,7 +479,16 @@ impl Front<'_> {
         let mut interrupted = false;
         let mut suspended = false;
         for key in decoder.feed(bytes) {
-            match editor.key(key) {
+            // The names are gathered only for Tab, which completes from them.
+            let names: Vec<&str> = match key {
+                Key::Tab => roster.names().collect(),
+                _ => Vec::new(),
+            };
+            let candidates = Candidates {
+                names: &names,
+                commands: proto::command::COMMANDS,
+            };
+            match editor.key_completing(key, candidates) {
                 Edit::Submit(line) => {
                     typed.push(line);
                     redraw = true;

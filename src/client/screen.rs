@@ -6,6 +6,7 @@ use super::editor::Editor;
 use super::session::{whose, Standing, Whose, CLIENT_MARKER};
 use super::style::{Palette, DIM, RESET, REVERSE};
 use super::width::{char_width_after, text_width};
+use crate::proto::notice::NOTICE_PREFIX;
 use crate::proto::Notice;
 
 /// The width of `HH:MM:SS `: continuation rows start under the text, so no row of a
@@ -16,6 +17,13 @@ pub const INDENT: usize = 9;
 pub const EARLIER: &str = "earlier:";
 
 const _: () = assert!(EARLIER.len() + 1 == INDENT);
+
+/// The fewest columns of text a row under the full indent keeps: on a terminal
+/// narrower than [`INDENT`] and this, continuation rows take [`NARROW_INDENT`] instead,
+/// which still tells them from a message's first row (that starts with the time).
+pub const MIN_TEXT_COLUMNS: usize = 10;
+/// The indent of continuation rows on a narrow terminal.
+pub const NARROW_INDENT: usize = 2;
 
 /// What stands in place of the time before a line said before we joined: when it was
 /// said (`(14:02)`), or [`EARLIER`] if the server did not say; no wider than the time.
@@ -80,17 +88,25 @@ impl Screen {
         } else {
             text.find(' ').unwrap_or(0)
         };
-        for (i, row) in wrap(text, self.columns.saturating_sub(INDENT).max(10))
-            .iter()
-            .enumerate()
-        {
+        let (indent, first, rest) = self.layout(text);
+        // The row the text starts on: the second when the time stands alone.
+        let starts = usize::from(first == 0);
+        for (i, row) in wrap_rows(text, first, rest).iter().enumerate() {
             if i == 0 {
-                // Padded to the time's width, so continuation rows line up under it.
-                out.extend_from_slice(format!("{time:<w$} ", w = INDENT - 1).as_bytes());
+                // Padded to the time's width, so continuation rows line up under it;
+                // cut, on a terminal too narrow for it.
+                let time: String = time.chars().take(self.columns.max(1) - 1).collect();
+                let stamp = format!("{time:<w$} ", w = INDENT - 1);
+                let stamp = if row.is_empty() {
+                    stamp.trim_end()
+                } else {
+                    &stamp
+                };
+                out.extend_from_slice(stamp.as_bytes());
             } else {
-                out.extend_from_slice(&[b' '; INDENT]);
+                out.extend_from_slice(" ".repeat(indent).as_bytes());
             }
-            let (who, rest) = if i == 0 && who_len > 0 && who_len <= row.len() {
+            let (who, rest) = if i == starts && who_len > 0 && who_len <= row.len() {
                 row.split_at(who_len)
             } else {
                 ("", row.as_str())
@@ -122,10 +138,44 @@ impl Screen {
         out
     }
 
+    /// How a message's rows are laid out: the indent of continuation rows, the columns
+    /// of text on the first row (after the time; 0 when the time stands alone) and on
+    /// the others. The full indent stays while it leaves [`MIN_TEXT_COLUMNS`]; on a
+    /// narrower terminal the text starts after the time only if its first word fits
+    /// there.
+    fn layout(&self, text: &str) -> (usize, usize, usize) {
+        let columns = self.columns;
+        if columns >= INDENT + MIN_TEXT_COLUMNS {
+            return (INDENT, columns - INDENT, columns - INDENT);
+        }
+        let indent = if columns > NARROW_INDENT + 1 {
+            NARROW_INDENT
+        } else {
+            0
+        };
+        let first = columns.saturating_sub(INDENT);
+        // A notice's marker goes with the word after it: `* bob` is its first word.
+        let marker = [NOTICE_PREFIX, CLIENT_MARKER]
+            .into_iter()
+            .find(|marker| text.starts_with(marker))
+            .map_or(0, str::len);
+        let first_word = text[marker..].split(' ').next().unwrap_or("");
+        let first = if marker + text_width(first_word) <= first {
+            first
+        } else {
+            0
+        };
+        (indent, first, columns.saturating_sub(indent).max(1))
+    }
+
     /// Bytes that draw the input line: the row cleared, the prompt, the visible part
-    /// of what is typed, the cursor where it belongs.
+    /// of what is typed, the cursor where it belongs. On a narrow terminal the prompt
+    /// is cut short so that half the row is left for typing.
     pub fn input_line(&self, prompt: &Prompt, editor: &Editor) -> Vec<u8> {
-        let prompt = prompt.text();
+        // A Ctrl-R search says so in place of the prompt.
+        let prompt = editor.search_label().unwrap_or_else(|| prompt.text());
+        let typing = (self.columns / 2).min(MIN_TEXT_COLUMNS);
+        let prompt = fit_prompt(&prompt, self.columns.saturating_sub(1 + typing));
         let room = self.columns.saturating_sub(text_width(&prompt) + 1).max(2);
         let (shown, cursor) = editor.view(room);
         // The row is cleared first, then drawn, and the cursor moved back from the
@@ -176,10 +226,43 @@ impl Prompt {
     }
 }
 
+/// `prompt` cut to at most `columns` columns, `alice (conn…> `, if it is wider.
+fn fit_prompt(prompt: &str, columns: usize) -> String {
+    if text_width(prompt) <= columns {
+        return prompt.to_string();
+    }
+    const CUT: &str = "…> ";
+    let mut cut = String::new();
+    let mut width = 0;
+    let mut prev = None;
+    for c in prompt.chars() {
+        let w = char_width_after(prev, c);
+        prev = Some(c);
+        if width + w + text_width(CUT) > columns {
+            break;
+        }
+        cut.push(c);
+        width += w;
+    }
+    cut.push_str(CUT);
+    cut
+}
+
 /// `text` in rows of at most `columns` columns, cut between words when a space is near.
 pub fn wrap(text: &str, columns: usize) -> Vec<String> {
-    let columns = columns.max(1);
+    wrap_rows(text, columns, columns)
+}
+
+/// `text` in rows, the first of at most `first` columns (none: an empty first row),
+/// the others of at most `rest`, cut between words when a space is near.
+fn wrap_rows(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let rest = rest.max(1);
+    let mut columns = first;
     let mut rows = Vec::new();
+    if first == 0 {
+        rows.push(String::new());
+        columns = rest;
+    }
     let mut row = String::new();
     let mut width = 0;
     let mut prev = None;
@@ -189,6 +272,7 @@ pub fn wrap(text: &str, columns: usize) -> Vec<String> {
         if width + w > columns && c == ' ' {
             // A space at the edge: the row ends there.
             rows.push(std::mem::take(&mut row));
+            columns = rest;
             width = 0;
             continue;
         }
@@ -199,12 +283,13 @@ pub fn wrap(text: &str, columns: usize) -> Vec<String> {
                 .filter(|&at| text_width(&row[..at]) >= columns / 2);
             match cut {
                 Some(at) => {
-                    let rest = row[at + 1..].to_string();
+                    let tail = row[at + 1..].to_string();
                     row.truncate(at);
-                    rows.push(std::mem::replace(&mut row, rest));
+                    rows.push(std::mem::replace(&mut row, tail));
                 }
                 None => rows.push(std::mem::take(&mut row)),
             }
+            columns = rest;
             width = text_width(&row);
         }
         row.push(c);
@@ -377,5 +462,90 @@ mod tests {
     fn shown(screen: &Screen, text: &str) -> String {
         let bytes = screen.print_above("t", false, text, false, &Prompt::default(), &Editor::new());
         String::from_utf8(bytes).expect("UTF-8")
+    }
+
+    /// The rows `screen` prints for `text` (escapes and the input line left out).
+    fn printed_rows(screen: &Screen, time: &str, text: &str) -> Vec<String> {
+        let bytes =
+            screen.print_above(time, false, text, false, &Prompt::default(), &Editor::new());
+        let printed = String::from_utf8(bytes).expect("UTF-8");
+        let mut rows: Vec<String> = printed
+            .split("\r\n")
+            .map(|row| row.replace("\r\x1b[0K", ""))
+            .collect();
+        rows.pop();
+        rows
+    }
+
+    #[test]
+    fn narrow_terminals_keep_rows_whole_and_drop_the_indent_only_when_it_does_not_fit() {
+        let text = "mallory hello there, this is a rather long line * server: maintenance";
+        for columns in [10, 12, 15, 19, 20, 40] {
+            let rows = printed_rows(&plain(columns), "12:00:00", text);
+            let view = format!("{columns} columns: {rows:#?}");
+            for row in &rows {
+                assert!(text_width(row) <= columns, "{view}");
+            }
+            assert!(rows[0].starts_with("12:00:00"), "{view}");
+            let indent = if columns >= 19 { INDENT } else { NARROW_INDENT };
+            for row in &rows[1..] {
+                // Under the text, never at the row's start; no row starts a message.
+                assert!(row.starts_with(&" ".repeat(indent)), "{view}");
+                assert!(!row[indent..].starts_with(' '), "{view}");
+            }
+            // Nothing lost: the rows hold the text, in order (spaces aside, as a row may
+            // end at one and a long word be cut).
+            let shown: String = rows.concat()[8..].replace(' ', "");
+            assert_eq!(shown, text.replace(' ', ""), "{view}");
+        }
+        // At 15 columns a short first word follows the time; at 12 a long one does not.
+        assert_eq!(
+            printed_rows(&plain(15), "12:00:00", "bob hello there"),
+            vec!["12:00:00 bob", "  hello there"]
+        );
+        assert_eq!(
+            printed_rows(&plain(12), "12:00:00", "mallory hi"),
+            vec!["12:00:00", "  mallory hi"]
+        );
+        assert_eq!(
+            printed_rows(&plain(12), "12:00:00", "* bob joined"),
+            vec!["12:00:00", "  * bob", "  joined"]
+        );
+    }
+
+    #[test]
+    fn on_a_narrow_terminal_the_prompt_is_cut_and_half_the_row_left_for_typing() {
+        let typed = || {
+            let mut editor = Editor::new();
+            for c in "a long line typed here".chars() {
+                editor.key(Key::Char(c));
+            }
+            editor
+        };
+        let prompt = Prompt {
+            name: Some("alice".into()),
+            queued: 2,
+            standing: Standing::Connecting,
+        };
+        for columns in [10, 12, 15, 19, 20] {
+            let editor = typed();
+            let drawn =
+                String::from_utf8(plain(columns).input_line(&prompt, &editor)).expect("UTF-8");
+            let row = drawn
+                .trim_start_matches("\r\x1b[0K")
+                .split("\x1b[")
+                .next()
+                .unwrap_or("");
+            assert!(text_width(row) < columns, "{columns}: {row:?}");
+            assert!(row.contains("…> "), "{columns}: {row:?}");
+            assert!(row.ends_with("here"), "{columns}: {row:?}");
+            let typed = row.split("> ").nth(1).unwrap_or("");
+            assert!(text_width(typed) >= columns / 2 - 1, "{columns}: {row:?}");
+        }
+        let wide = String::from_utf8(plain(80).input_line(&prompt, &typed())).expect("UTF-8");
+        assert!(
+            wide.contains("alice (connecting) (2 queued)> a long"),
+            "{wide:?}"
+        );
     }
 }

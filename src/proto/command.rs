@@ -1,5 +1,25 @@
 //! The grammar of chat text: a `/command` for the server, or text for everyone.
 
+/// Every command word a member can type, as typed: what the client's Tab completes
+/// after a `/` at the start of a line.
+pub const COMMANDS: &[&str] = &[
+    "/nick",
+    "/who",
+    "/me",
+    "/msg",
+    "/help",
+    "/join",
+    "/quit",
+    "/exit",
+    "/away",
+    "/back",
+    "/reply",
+    "/r",
+    "/ignore",
+    "/unignore",
+    "/topic",
+];
+
 /// What chat text asks for, once decoded and made terminal-safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chat<'a> {
