@@ -71,6 +71,14 @@ impl Roster {
                 return;
             }
         }
+        // `alice left (bye all)`: a name has no space, so the first ` left (` ends it.
+        if let Some((who, _)) = text
+            .split_once(" left (")
+            .filter(|(who, _)| !who.contains(' ') && text.ends_with(')'))
+        {
+            self.forget(who);
+            return;
+        }
         if let Some(who) = text.strip_suffix(" joined") {
             self.touch(who);
             return;
@@ -90,9 +98,13 @@ impl Roster {
     /// A `/who` listing, `a, b, … and 3 more`: each listed name is here (after those
     /// seen active); if the listing is whole, names not in it have gone.
     fn learn_who(&mut self, listing: &str) {
+        // `bob (away 3m: lunch)` is bob; an away message's own commas make pieces
+        // with spaces, which are no names.
         let listed: Vec<&str> = listing
             .split(", ")
             .filter(|who| !who.starts_with('…'))
+            .map(|who| who.split_once(" (away").map_or(who, |(name, _)| name))
+            .filter(|who| !who.contains(' '))
             .collect();
         if !listing.contains('…') {
             self.names
@@ -179,6 +191,19 @@ mod tests {
                 "* no one here is called frank",
             ]),
             vec!["ivy", "hal", "bobby", "gina"]
+        );
+    }
+
+    #[test]
+    fn leaving_with_a_message_and_being_away_are_understood() {
+        assert_eq!(
+            learned(&[
+                "* bob joined",
+                "* carol joined",
+                "* bob left (bye all, see you)",
+                "* 2 here: carol, dave (away 3m: lunch, back at 2), erin (away 5s)",
+            ]),
+            vec!["carol", "dave", "erin"]
         );
     }
 
