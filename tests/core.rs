@@ -208,6 +208,16 @@ fn bad_options_are_refused_with_usage_status() {
 }
 
 #[test]
+fn each_program_names_itself_in_its_version() {
+    for (program, name) in [(SERVER, "udpchat-server"), (CLIENT, "udpchat-client")] {
+        let mut proc = Proc::spawn(program, &["--version"]);
+        assert_eq!(proc.wait_exit().code(), Some(0), "{}", proc.report());
+        let want = format!("{name} {}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(proc.stdout_lines(), [want], "{}", proc.report());
+    }
+}
+
+#[test]
 fn two_client_binaries_chat_and_quit() {
     let server = TestServer::start(&[]);
     let mut alice = server.client(&[]);

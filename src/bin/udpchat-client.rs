@@ -10,7 +10,7 @@ use udpchat::{cli, limits, proto};
 
 /// Chat in a UDP chat room. Type a line to send it; `quit` or end of input leaves.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "udpchat-client", version)]
 struct Cli {
     /// The server, as host:port or just host (port 9999), e.g. 127.0.0.1:9999,
     /// localhost, [::1]:9999.

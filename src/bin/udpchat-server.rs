@@ -12,7 +12,7 @@ use udpchat::{cli, limits, room, server};
 /// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT, stats
 /// and quit.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "udpchat-server", version)]
 struct Cli {
     /// Address to listen on, e.g. 0.0.0.0:9999 or [::]:9999.
     #[arg(long, default_value = "127.0.0.1:9999")]
