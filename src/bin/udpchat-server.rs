@@ -14,7 +14,8 @@ use udpchat::{cli, limits, room, server};
 #[derive(Debug, Parser)]
 #[command(name = "udpchat-server", version)]
 struct Cli {
-    /// Address to listen on, e.g. 0.0.0.0:9999 or [::]:9999.
+    /// Address to listen on, as host:port or just host (port 9999), e.g. 0.0.0.0:9999,
+    /// [::]:9999, localhost.
     #[arg(long, default_value = "127.0.0.1:9999")]
     bind: String,
     /// Seconds of silence after which a client is evicted (fractions allowed).
@@ -97,13 +98,13 @@ fn serve(args: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let socket = match UdpSocket::bind(&args.bind) {
+    let bind = cli::server_address(&args.bind);
+    let socket = match UdpSocket::bind(&bind) {
         Ok(socket) => socket,
         Err(e) => {
             eprintln!(
-                "udpchat-server: cannot bind {}: {}",
-                args.bind,
-                cli::describe_address_error(&args.bind, &e)
+                "udpchat-server: cannot bind {bind}: {}",
+                cli::describe_address_error(&bind, &e)
             );
             return ExitCode::from(2);
         }
