@@ -1,6 +1,7 @@
 //! The default and the range of every number a person can set on the command line, in
-//! one place: the binaries' options are built from these, and `tests/docs.rs` checks
-//! that README.md and docs/PROTOCOL.md quote the same numbers.
+//! one place: the binaries' options and their `--help` texts are built from these, and
+//! `tests/docs.rs` checks that README.md, docs/PROTOCOL.md and `--help` quote the same
+//! numbers.
 
 /// Seconds any duration option takes at least (`--timeout`, `--heartbeat`).
 pub const MIN_SECS: f64 = 0.001;

@@ -16,12 +16,18 @@ struct Cli {
     /// localhost, [::1]:9999.
     #[arg(default_value = "127.0.0.1:9999")]
     server: String,
-    /// Seconds between heartbeats (fractions allowed).
-    #[arg(long, default_value_t = cli::Secs::whole(limits::DEFAULT_HEARTBEAT_SECS), allow_negative_numbers = true)]
+    // The numbers in these helps come from `limits` and `proto`, as the parsers' do.
+    #[arg(long, value_name = "SECS",
+          help = format!("Seconds between heartbeats (fractions allowed, {} to {})",
+                         limits::MIN_SECS, limits::MAX_SECS),
+          default_value_t = cli::Secs::whole(limits::DEFAULT_HEARTBEAT_SECS),
+          allow_negative_numbers = true)]
     heartbeat: cli::Secs,
-    /// Take this name in the room (1-16 ASCII letters, digits, _ or -, starting with a
-    /// letter), and take it again whenever the server forgets it.
-    #[arg(long, value_parser = cli::parse_name)]
+    #[arg(long, value_name = "NAME",
+          help = format!("Take this name in the room (1 to {} ASCII letters, digits, _ or -, \
+                          starting with a letter), and take it again whenever the server \
+                          forgets it", proto::MAX_NAME),
+          value_parser = cli::parse_name)]
     name: Option<String>,
     /// Ring the terminal bell when someone mentions your name or messages you privately.
     #[arg(long)]
