@@ -113,14 +113,19 @@ pub fn server_address(text: &str) -> String {
     }
 }
 
-/// An I/O error about `address` in a user's words: without the `(os error N)` suffix,
-/// and with a hint when the port is missing.
-pub fn describe_address_error(address: &str, error: &io::Error) -> String {
+/// An I/O error in a user's words: without the `(os error N)` suffix.
+pub fn plain_error(error: &io::Error) -> String {
     let text = error.to_string();
-    let text = match text.rfind(" (os error ") {
+    match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
-    };
+    }
+}
+
+/// An I/O error about `address` in a user's words ([`plain_error`]), with a hint when
+/// the port is missing.
+pub fn describe_address_error(address: &str, error: &io::Error) -> String {
+    let text = plain_error(error);
     if address
         .rsplit_once(':')
         .is_none_or(|(_, port)| port.parse::<u16>().is_err())

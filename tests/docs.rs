@@ -179,6 +179,7 @@ fn options() -> Vec<OptionDoc> {
             None,
             &[format!("1 to {MAX_NAME} ASCII letters, digits, ")],
         ),
+        option(client, "--log", "FILE", None, &[]),
     ]
 }
 

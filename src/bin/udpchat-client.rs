@@ -35,6 +35,10 @@ struct Cli {
     /// When the server goes away, end (exit status 1) instead of trying it again.
     #[arg(long)]
     no_reconnect: bool,
+    /// Append what you see to FILE (created if missing), each line after its full date
+    /// and time, without colors: a transcript to grep.
+    #[arg(long, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn chat(args: Cli) -> ExitCode {
     let server = cli::server_address(&args.server);
     let config = client::Config {
         server: server.clone(),
+        log: args.log,
         session: client::SessionConfig {
             server,
             heartbeat: args.heartbeat.0,
@@ -92,10 +97,11 @@ fn chat(args: Cli) -> ExitCode {
         Err(e) => {
             eprintln!("udpchat-client: {e}");
             match e {
-                // The server named cannot be found: a usage problem.
-                client::Error::Resolve { .. } | client::Error::NoAddress { .. } => {
-                    ExitCode::from(2)
-                }
+                // The server named cannot be found, or the log cannot be written: a
+                // usage problem.
+                client::Error::Resolve { .. }
+                | client::Error::NoAddress { .. }
+                | client::Error::Log { .. } => ExitCode::from(2),
                 client::Error::Socket(_) | client::Error::Output(_) => ExitCode::FAILURE,
             }
         }
