@@ -13,8 +13,8 @@ pub const DEFAULT_TIMEOUT_SECS: u32 = 10;
 /// `--heartbeat`: seconds between our client's heartbeats.
 pub const DEFAULT_HEARTBEAT_SECS: u32 = 5;
 
-/// `--max-message`: the longest chat message, in bytes, by default (and what our client
-/// splits to until a welcome says otherwise).
+/// `--max-message`: the longest chat message, in bytes, by default, and what our client
+/// splits a long typed line to, whatever the server's limit (no welcome says it).
 pub const DEFAULT_MAX_MESSAGE: u32 = crate::proto::DEFAULT_MAX_MESSAGE as u32;
 /// `--max-message` takes at least this many bytes.
 pub const MIN_MAX_MESSAGE: u32 = 64;

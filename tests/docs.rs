@@ -232,6 +232,12 @@ fn the_readme_option_tables_give_the_programs_defaults_and_ranges() {
         format!("`* room is full for your host ({DEFAULT_MAX_PER_HOST} clients from one host)`"),
         "`0` for no limit".to_string(),
         format!("refuses a `--max-message` above {MACOS_MAX_MESSAGE} at start"),
+        // Where our client splits a long typed line (`client::split`).
+        format!(
+            "longer than {DEFAULT_MAX_MESSAGE} bytes, the server's default `--max-message`, \
+             is sent as several messages of at most {DEFAULT_MAX_MESSAGE} bytes"
+        ),
+        format!("The client cuts at {DEFAULT_MAX_MESSAGE} bytes whatever the server's limit"),
     ] {
         require(name, &doc, &phrase);
     }
