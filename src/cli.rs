@@ -1,5 +1,5 @@
-//! Small pieces both binaries share: parsing durations and names, plain address
-//! errors, and a logger that never makes the logging thread wait.
+//! Small pieces both binaries share: parsing durations, names and addresses, plain
+//! address errors, and a logger that never makes the logging thread wait.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,11 +93,16 @@ pub fn parse_name(text: &str) -> Result<String, String> {
 /// The port a server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9999;
 
-/// A server as the user wrote it, with [`DEFAULT_PORT`] added when it has no port:
-/// `localhost`, `127.0.0.1`, `::1` and `[::1]` all get `:9999`.
+/// A server's address as the user wrote it (the client's SERVER, the server's
+/// `--bind`), with [`DEFAULT_PORT`] added when it has no port: `localhost`,
+/// `127.0.0.1`, `::1` and `[::1]` all get `:9999`. A bare number is left alone: it is
+/// a port without its host (`9999`), which the resolver then refuses with a hint,
+/// rather than an IPv4 address in the resolver's old shorthand (`0.0.39.15`).
 pub fn server_address(text: &str) -> String {
     let text = text.trim();
-    if text.parse::<std::net::SocketAddr>().is_ok() {
+    if text.parse::<std::net::SocketAddr>().is_ok()
+        || (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+    {
         return text.to_string();
     }
     let bare = text.trim_start_matches('[').trim_end_matches(']');
@@ -108,14 +113,19 @@ pub fn server_address(text: &str) -> String {
     }
 }
 
-/// An I/O error about `address` in a user's words: without the `(os error N)` suffix,
-/// and with a hint when the port is missing.
-pub fn describe_address_error(address: &str, error: &io::Error) -> String {
+/// An I/O error in a user's words: without the `(os error N)` suffix.
+pub fn plain_error(error: &io::Error) -> String {
     let text = error.to_string();
-    let text = match text.rfind(" (os error ") {
+    match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
-    };
+    }
+}
+
+/// An I/O error about `address` in a user's words ([`plain_error`]), with a hint when
+/// the port is missing.
+pub fn describe_address_error(address: &str, error: &io::Error) -> String {
+    let text = plain_error(error);
     if address
         .rsplit_once(':')
         .is_none_or(|(_, port)| port.parse::<u16>().is_err())
@@ -255,6 +265,18 @@ mod tests {
         assert_eq!(server_address("[::1]:7"), "[::1]:7");
         assert_eq!(server_address("localhost"), "localhost:9999");
         assert_eq!(server_address("localhost:12"), "localhost:12");
+        assert_eq!(server_address(" 0.0.0.0 "), "0.0.0.0:9999");
+        assert_eq!(server_address("::"), "[::]:9999");
+        assert_eq!(server_address("[::]"), "[::]:9999");
+        assert_eq!(server_address("[fe80::1%2]:5"), "[fe80::1%2]:5");
+    }
+
+    #[test]
+    fn a_bare_number_is_a_port_without_its_host_and_stays_as_written() {
+        // The resolver refuses it, and the error says to write host:port.
+        assert_eq!(server_address("9999"), "9999");
+        let error = io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address");
+        assert!(describe_address_error("9999", &error).contains("write host:port"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The default and the range of every number a person can set on the command line, in
-//! one place: the binaries' options are built from these, and `tests/docs.rs` checks
-//! that README.md and docs/PROTOCOL.md quote the same numbers.
+//! one place: the binaries' options and their `--help` texts are built from these, and
+//! `tests/docs.rs` checks that README.md, docs/PROTOCOL.md and `--help` quote the same
+//! numbers.
 
 /// Seconds any duration option takes at least (`--timeout`, `--heartbeat`).
 pub const MIN_SECS: f64 = 0.001;
@@ -12,8 +13,8 @@ pub const DEFAULT_TIMEOUT_SECS: u32 = 10;
 /// `--heartbeat`: seconds between our client's heartbeats.
 pub const DEFAULT_HEARTBEAT_SECS: u32 = 5;
 
-/// `--max-message`: the longest chat message, in bytes, by default (and what our client
-/// splits to until a welcome says otherwise).
+/// `--max-message`: the longest chat message, in bytes, by default, and what our client
+/// splits a long typed line to, whatever the server's limit (no welcome says it).
 pub const DEFAULT_MAX_MESSAGE: u32 = crate::proto::DEFAULT_MAX_MESSAGE as u32;
 /// `--max-message` takes at least this many bytes.
 pub const MIN_MAX_MESSAGE: u32 = 64;

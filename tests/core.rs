@@ -166,7 +166,12 @@ fn bad_bind_addresses_get_one_clear_line() {
         .unwrap_or(&in_use)
         .to_string();
     for (bind, reason) in [
-        ("nonsense", "cannot bind nonsense: "),
+        ("nonsense", "cannot bind nonsense:9999: "),
+        // A port without its host.
+        (
+            "9999",
+            "cannot bind 9999: invalid socket address (write host:port",
+        ),
         (taken.as_str(), in_use.as_str()),
     ] {
         let mut server = Proc::spawn(SERVER, &["--bind", bind]);
@@ -179,6 +184,34 @@ fn bad_bind_addresses_get_one_clear_line() {
             "{stderr:?}"
         );
         assert!(stderr[0].contains(reason), "{stderr:?}");
+    }
+}
+
+#[test]
+fn a_bind_address_without_a_port_takes_the_default_one_as_the_client_does() {
+    // Port 9999 may be taken on this machine: either way the server names it.
+    let mut binds = vec![("127.0.0.1", "127.0.0.1:9999")];
+    if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+        binds.extend([("::1", "[::1]:9999"), ("[::1]", "[::1]:9999")]);
+    }
+    for (bind, full) in binds {
+        let server = Proc::spawn(SERVER, &["--bind", bind]);
+        let line = server.wait_stderr("saying where it listens, or why not", |l| {
+            l.contains("listening on ") || l.starts_with("udpchat-server: cannot bind ")
+        });
+        if line.starts_with("udpchat-server: cannot bind ") {
+            assert!(
+                line.starts_with(&format!("udpchat-server: cannot bind {full}: ")),
+                "{}",
+                server.report()
+            );
+        } else {
+            assert!(
+                line.contains(&format!("listening on {full}")),
+                "{}",
+                server.report()
+            );
+        }
     }
 }
 
@@ -205,6 +238,16 @@ fn bad_options_are_refused_with_usage_status() {
     assert_eq!(server.wait_exit().code(), Some(2), "{}", server.report());
     let mut client = Proc::spawn(CLIENT, &["127.0.0.1:9", "--heartbeat", "soon"]);
     assert_eq!(client.wait_exit().code(), Some(2), "{}", client.report());
+}
+
+#[test]
+fn each_program_names_itself_in_its_version() {
+    for (program, name) in [(SERVER, "udpchat-server"), (CLIENT, "udpchat-client")] {
+        let mut proc = Proc::spawn(program, &["--version"]);
+        assert_eq!(proc.wait_exit().code(), Some(0), "{}", proc.report());
+        let want = format!("{name} {}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(proc.stdout_lines(), [want], "{}", proc.report());
+    }
 }
 
 #[test]

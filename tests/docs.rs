@@ -1,11 +1,15 @@
 //! The docs say what the program does: every default and limit of a command-line option
-//! that README.md and docs/PROTOCOL.md quote is the program's own, read from
-//! `udpchat::limits` (where the binaries' options come from). Change a default and this
-//! fails until the docs follow.
+//! that README.md, docs/PROTOCOL.md and each program's `--help` quote is the program's
+//! own, read from `udpchat::limits` (where the binaries' options come from). Change a
+//! default or a range and this fails until the docs follow; add an option that takes a
+//! value and it fails until its range is written here.
+
+mod common;
 
 use std::path::Path;
 
 use udpchat::limits::*;
+use udpchat::proto::MAX_NAME;
 use udpchat::room::{HISTORY_BYTES, SENT_BYTES};
 
 /// A document as one line: runs of white space made one space, and numbers written in
@@ -70,44 +74,219 @@ fn defaults() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// One option of a program as its `--help` and README's option table show it.
+struct OptionDoc {
+    program: &'static str,
+    /// `--timeout`.
+    option: &'static str,
+    /// `SECS`: `<SECS>` in `--help`, `` `--timeout SECS` `` in README's table.
+    value: &'static str,
+    /// The default, as README's table writes it; `None` for an option with none.
+    default: Option<String>,
+    /// What both must say of the values taken: the range, from the constants.
+    range: Vec<String>,
+}
+
+/// Every option of both programs that takes a value, with its default and range.
+fn options() -> Vec<OptionDoc> {
+    let secs = format!("{MIN_SECS} to {MAX_SECS}");
+    let option = |program, option, value, default: Option<String>, range: &[String]| OptionDoc {
+        program,
+        option,
+        value,
+        default,
+        range: range.to_vec(),
+    };
+    let (server, client) = (common::SERVER, common::CLIENT);
+    vec![
+        option(server, "--bind", "ADDR", Some("127.0.0.1:9999".into()), &[]),
+        option(
+            server,
+            "--timeout",
+            "SECS",
+            Some(DEFAULT_TIMEOUT_SECS.to_string()),
+            &[format!("(fractions allowed, {secs})")],
+        ),
+        option(
+            server,
+            "--max-message",
+            "BYTES",
+            Some(DEFAULT_MAX_MESSAGE.to_string()),
+            &[format!(
+                "({MIN_MAX_MESSAGE} to {MAX_MAX_MESSAGE}, so any accepted text fits one \
+                 datagram with its sender's label"
+            )],
+        ),
+        option(
+            server,
+            "--max-clients",
+            "N",
+            Some(DEFAULT_MAX_CLIENTS.to_string()),
+            &[format!("(at least {MIN_MAX_CLIENTS})")],
+        ),
+        option(
+            server,
+            "--max-per-host",
+            "N",
+            Some(DEFAULT_MAX_PER_HOST.to_string()),
+            &[format!("at least {MIN_MAX_PER_HOST}; ")],
+        ),
+        option(
+            server,
+            "--rate",
+            "MSGS_PER_SEC",
+            Some(DEFAULT_RATE.to_string()),
+            &["0 or more".to_string(), "fractions allowed".to_string()],
+        ),
+        option(
+            server,
+            "--burst",
+            "N",
+            Some(DEFAULT_BURST.to_string()),
+            &[format!("(at least {MIN_BURST})")],
+        ),
+        option(
+            server,
+            "--history",
+            "N",
+            Some(DEFAULT_HISTORY.to_string()),
+            &[format!(
+                "0 to {MAX_HISTORY}, and at most {} KiB of them",
+                HISTORY_BYTES / 1024
+            )],
+        ),
+        option(
+            server,
+            "--repair-lines",
+            "N",
+            Some(DEFAULT_REPAIR_LINES.to_string()),
+            &[format!(
+                "0 to {MAX_REPAIR_LINES}, and at most {} KiB of them",
+                SENT_BYTES / 1024
+            )],
+        ),
+        option(
+            client,
+            "--heartbeat",
+            "SECS",
+            Some(DEFAULT_HEARTBEAT_SECS.to_string()),
+            &[format!("(fractions allowed, {secs})")],
+        ),
+        option(
+            client,
+            "--name",
+            "NAME",
+            None,
+            &[format!("1 to {MAX_NAME} ASCII letters, digits, ")],
+        ),
+        option(client, "--log", "FILE", None, &[]),
+    ]
+}
+
+/// README's table row for `option`, as written (one line).
+fn readme_row<'a>(readme: &'a str, option: &OptionDoc) -> &'a str {
+    let start = format!("| `{} {}` |", option.option, option.value);
+    readme
+        .lines()
+        .find(|line| line.starts_with(&start))
+        .unwrap_or_else(|| panic!("README.md has no option table row starting {start:?}"))
+}
+
+/// `program --help`, its options one to a line (clap does not wrap them).
+fn help(program: &str) -> String {
+    let mut proc = common::Proc::spawn(program, &["--help"]);
+    assert_eq!(proc.wait_exit().code(), Some(0), "{}", proc.report());
+    proc.stdout_lines().join("\n")
+}
+
 #[test]
 fn the_readme_option_tables_give_the_programs_defaults_and_ranges() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    for option in options() {
+        // README names the unit after a range of lines (`0 to 1000 lines, and …`).
+        let row = readme_row(&readme, &option).replace(" lines,", ",");
+        let default = option.default.as_deref().unwrap_or("");
+        let cell = match default {
+            "" => " ".to_string(),
+            default => format!(" `{default}` "),
+        };
+        assert!(
+            row.starts_with(&format!("| `{} {}` |{cell}|", option.option, option.value)),
+            "README.md should give {} the default {default:?}, which is what the program \
+             does (udpchat::limits):\n{row}",
+            option.option
+        );
+        for range in &option.range {
+            assert!(
+                row.contains(range.as_str()),
+                "README.md should say {range:?} of {}, which is what the program takes \
+                 (udpchat::limits):\n{row}",
+                option.option
+            );
+        }
+    }
     let name = "README.md";
     let doc = read_doc(name);
-    let secs = format!("{MIN_SECS} to {MAX_SECS}");
-    for (row, default) in [
-        ("`--timeout SECS`", DEFAULT_TIMEOUT_SECS.to_string()),
-        ("`--heartbeat SECS`", DEFAULT_HEARTBEAT_SECS.to_string()),
-        ("`--max-message BYTES`", DEFAULT_MAX_MESSAGE.to_string()),
-        ("`--max-clients N`", DEFAULT_MAX_CLIENTS.to_string()),
-        ("`--max-per-host N`", DEFAULT_MAX_PER_HOST.to_string()),
-        ("`--rate MSGS_PER_SEC`", DEFAULT_RATE.to_string()),
-        ("`--burst N`", DEFAULT_BURST.to_string()),
-        ("`--history N`", DEFAULT_HISTORY.to_string()),
-        ("`--repair-lines N`", DEFAULT_REPAIR_LINES.to_string()),
-    ] {
-        require(name, &doc, &format!("| {row} | `{default}` |"));
-    }
     for phrase in [
-        format!("longer than this (fractions allowed, {secs})"),
-        format!("time between heartbeats (fractions allowed, {secs})"),
-        format!("({MIN_MAX_MESSAGE} to {MAX_MAX_MESSAGE}, so any accepted text"),
-        format!("most members at once (at least {MIN_MAX_CLIENTS})"),
-        format!("IPv6 /64 (at least {MIN_MAX_PER_HOST}; loopback counts as no host)"),
         format!("`* room is full for your host ({DEFAULT_MAX_PER_HOST} clients from one host)`"),
-        format!("before `--rate` applies (at least {MIN_BURST})"),
         "`0` for no limit".to_string(),
         format!("refuses a `--max-message` above {MACOS_MAX_MESSAGE} at start"),
+        // Where our client splits a long typed line (`client::split`).
         format!(
-            "0 for none; at most {MAX_HISTORY} lines and {} KiB",
-            HISTORY_BYTES / 1024
+            "longer than {DEFAULT_MAX_MESSAGE} bytes, the server's default `--max-message`, \
+             is sent as several messages of at most {DEFAULT_MAX_MESSAGE} bytes"
         ),
-        format!(
-            "(at most {MAX_REPAIR_LINES} lines and {} KiB); 0 keeps none",
-            SENT_BYTES / 1024
-        ),
+        format!("The client cuts at {DEFAULT_MAX_MESSAGE} bytes whatever the server's limit"),
     ] {
         require(name, &doc, &phrase);
+    }
+}
+
+#[test]
+fn every_option_that_takes_a_value_says_its_range_in_help() {
+    let options = options();
+    for program in [common::SERVER, common::CLIENT] {
+        let help = help(program);
+        for line in help
+            .lines()
+            .filter(|line| line.trim_start().starts_with("--"))
+        {
+            let mut words = line.split_whitespace();
+            let (Some(flag), Some(value)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if !value.starts_with('<') {
+                continue; // A flag without a value.
+            }
+            assert!(
+                options
+                    .iter()
+                    .any(|o| o.program == program && o.option == flag),
+                "{program} --help has {flag}, which tests/docs.rs does not know: add its \
+                 range to `options()`\n{help}"
+            );
+        }
+        for option in options.iter().filter(|o| o.program == program) {
+            let flag = format!("{} <{}>", option.option, option.value);
+            let line = help
+                .lines()
+                .find(|line| line.trim_start().starts_with(&flag))
+                .unwrap_or_else(|| panic!("{program} --help has no {flag}\n{help}"));
+            for range in &option.range {
+                assert!(
+                    line.contains(range.as_str()),
+                    "{program} --help should say {range:?} of {}:\n{line}",
+                    option.option
+                );
+            }
+            if let Some(default) = &option.default {
+                assert!(
+                    line.ends_with(&format!("[default: {default}]")),
+                    "{program} --help:\n{line}"
+                );
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! End-to-end tests of what makes the room pleasant: presence notices, names and
 //! /commands, line-mode (netcat) clients, control stripping, the console's kick and say,
-//! IPv6, and the client's --name and --bell.
+//! IPv6, and the client's --name, --bell and --log.
 
 mod common;
 
@@ -362,6 +362,96 @@ fn the_client_exits_when_kicked() {
     assert!(client
         .stderr_lines()
         .contains(&"udpchat-client: the server removed you from the room".to_string()));
+}
+
+/// A fresh path for a test's transcript, in the target directory.
+fn log_path(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Whether `line` starts with a full date and time, `2026-12-05 14:03:07 `.
+fn dated(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.len() > 20
+        && bytes[..20].iter().enumerate().all(|(i, &b)| match i {
+            4 | 7 => b == b'-',
+            10 | 19 => b == b' ',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+#[test]
+fn the_log_has_every_line_shown_with_its_date_and_nothing_else() {
+    let server = TestServer::start(&[]);
+    let raw = server.joined_peer();
+    raw.send(b"said before alice came");
+    raw.expect_chat(&format!("{} said before alice came", raw.addr()));
+    let path = log_path("line-mode");
+    let log = path.to_string_lossy().into_owned();
+    let mut alice = server.client(&["--name", "alice", "--log", &log]);
+    alice.wait_stdout("her name", |l| l.ends_with("* you are now alice"));
+    raw.send(b"welcome alice");
+    alice.type_line("thanks");
+    alice.wait_stdout("her own line", |l| l.ends_with(" alice thanks"));
+    alice.type_line("quit");
+    assert_eq!(alice.wait_exit().code(), Some(0), "{}", alice.report());
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let report = format!("--- the log:\n{text}\n{}", alice.report());
+    assert!(lines[0].starts_with("--- log opened "), "{report}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("--- log closed ")),
+        "{report}"
+    );
+    // Each line shown, in order, after its date and time in place of the screen's time
+    // (or mark: a line from the room's history keeps `earlier:`).
+    let shown: Vec<String> = alice
+        .stdout_lines()
+        .iter()
+        .map(|line| match line.strip_prefix('(') {
+            Some(earlier) => format!("earlier: {}", &earlier[earlier.find(") ").unwrap() + 2..]),
+            None => line[9..].to_string(),
+        })
+        .collect();
+    let logged: Vec<&str> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|line| {
+            assert!(dated(line), "{line:?} has no date\n{report}");
+            &line[20..]
+        })
+        .collect();
+    assert_eq!(logged, shown, "{report}");
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.starts_with("earlier: ") && l.ends_with(" said before alice came")),
+        "{report}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_stops_the_client_with_one_line() {
+    let server = TestServer::start(&[]);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.to_string_lossy().into_owned();
+    let mut client = server.client(&["--log", &log]);
+    assert_eq!(client.wait_exit().code(), Some(2), "{}", client.report());
+    let stderr = client.stderr_lines();
+    assert_eq!(stderr.len(), 1, "{}", client.report());
+    assert!(
+        stderr[0].starts_with(&format!("udpchat-client: cannot open the log {log}: ")),
+        "{}",
+        client.report()
+    );
+    assert!(!stderr[0].contains("os error"), "{}", client.report());
 }
 
 /// Fails unless `nc` is installed. The test that needs it is ignored by default;

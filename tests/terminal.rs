@@ -416,6 +416,55 @@ fn ctrl_c_leaves_at_once_and_restores_the_terminal() {
 }
 
 #[test]
+fn the_log_keeps_what_was_shown_without_colors_or_the_line_being_typed() {
+    let server = TestServer::start(&[]);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("terminal-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let read_log = || std::fs::read_to_string(&path).unwrap_or_default();
+    let (addr, log) = (server.addr.to_string(), path.to_string_lossy().into_owned());
+    let mut alice = Terminal::start(CLIENT, &[&addr, "--name", "alice", "--log", &log]);
+    alice.wait("the name taken", |s| {
+        find(s, "* you are now alice").is_some()
+    });
+    let raw = server.joined_peer();
+    alice.keys("half-typed");
+    alice.wait_input("alice> half-typed");
+    raw.send(b"interrupting you!");
+    let line = format!("{} interrupting you!", raw.addr());
+    alice.wait("the message", |s| find(s, &line).is_some());
+    // Written as it was shown (a line at a time), and not the line being typed.
+    let text = read_log();
+    assert!(text.lines().any(|l| l.ends_with(&line)), "{text}");
+    assert!(!text.contains("half-typed"), "{text}");
+    alice.keys(ENTER);
+    alice.wait("its echo", |s| find(s, "alice half-typed").is_some());
+    alice.keys(CTRL_D);
+    let status = alice.wait_exit();
+    assert!(status.success(), "{status}\n{}", shown(&alice.screen()));
+    let text = read_log();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("--- log opened "), "{text}");
+    assert!(
+        lines[lines.len() - 1].starts_with("--- log closed "),
+        "{text}"
+    );
+    for shown in ["* you are now alice", &line, "alice half-typed"] {
+        assert_eq!(
+            lines.iter().filter(|l| l.ends_with(shown)).count(),
+            1,
+            "{shown:?} once\n{text}"
+        );
+    }
+    // No colors, no cursor moves, no prompt: what the room said, and nothing else.
+    assert!(
+        !text.contains('\x1b') && !text.contains("alice> "),
+        "{text:?}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn arrows_edit_and_up_brings_back_the_last_line() {
     let server = TestServer::start(&[]);
     let alice = client(&server, "alice");

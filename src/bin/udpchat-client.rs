@@ -10,18 +10,24 @@ use udpchat::{cli, limits, proto};
 
 /// Chat in a UDP chat room. Type a line to send it; `quit` or end of input leaves.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "udpchat-client", version)]
 struct Cli {
     /// The server, as host:port or just host (port 9999), e.g. 127.0.0.1:9999,
     /// localhost, [::1]:9999.
     #[arg(default_value = "127.0.0.1:9999")]
     server: String,
-    /// Seconds between heartbeats (fractions allowed).
-    #[arg(long, default_value_t = cli::Secs::whole(limits::DEFAULT_HEARTBEAT_SECS), allow_negative_numbers = true)]
+    // The numbers in these helps come from `limits` and `proto`, as the parsers' do.
+    #[arg(long, value_name = "SECS",
+          help = format!("Seconds between heartbeats (fractions allowed, {} to {})",
+                         limits::MIN_SECS, limits::MAX_SECS),
+          default_value_t = cli::Secs::whole(limits::DEFAULT_HEARTBEAT_SECS),
+          allow_negative_numbers = true)]
     heartbeat: cli::Secs,
-    /// Take this name in the room (1-16 ASCII letters, digits, _ or -, starting with a
-    /// letter), and take it again whenever the server forgets it.
-    #[arg(long, value_parser = cli::parse_name)]
+    #[arg(long, value_name = "NAME",
+          help = format!("Take this name in the room (1 to {} ASCII letters, digits, _ or -, \
+                          starting with a letter), and take it again whenever the server \
+                          forgets it", proto::MAX_NAME),
+          value_parser = cli::parse_name)]
     name: Option<String>,
     /// Ring the terminal bell when someone mentions your name or messages you privately.
     #[arg(long)]
@@ -29,6 +35,10 @@ struct Cli {
     /// When the server goes away, end (exit status 1) instead of trying it again.
     #[arg(long)]
     no_reconnect: bool,
+    /// Append what you see to FILE (created if missing), each line after its full date
+    /// and time, without colors: a transcript to grep.
+    #[arg(long, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +57,7 @@ fn chat(args: Cli) -> ExitCode {
     let server = cli::server_address(&args.server);
     let config = client::Config {
         server: server.clone(),
+        log: args.log,
         session: client::SessionConfig {
             server,
             heartbeat: args.heartbeat.0,
@@ -86,10 +97,11 @@ fn chat(args: Cli) -> ExitCode {
         Err(e) => {
             eprintln!("udpchat-client: {e}");
             match e {
-                // The server named cannot be found: a usage problem.
-                client::Error::Resolve { .. } | client::Error::NoAddress { .. } => {
-                    ExitCode::from(2)
-                }
+                // The server named cannot be found, or the log cannot be written: a
+                // usage problem.
+                client::Error::Resolve { .. }
+                | client::Error::NoAddress { .. }
+                | client::Error::Log { .. } => ExitCode::from(2),
                 client::Error::Socket(_) | client::Error::Output(_) => ExitCode::FAILURE,
             }
         }

@@ -12,30 +12,42 @@ use udpchat::{cli, limits, room, server};
 /// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT, stats
 /// and quit.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "udpchat-server", version)]
 struct Cli {
-    /// Address to listen on, e.g. 0.0.0.0:9999 or [::]:9999.
-    #[arg(long, default_value = "127.0.0.1:9999")]
+    /// Address to listen on, as host:port or just host (port 9999), e.g. 0.0.0.0:9999,
+    /// [::]:9999, localhost.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9999")]
     bind: String,
-    /// Seconds of silence after which a client is evicted (fractions allowed).
-    #[arg(long, default_value_t = cli::Secs::whole(limits::DEFAULT_TIMEOUT_SECS), allow_negative_numbers = true)]
+    // Each number's help is built from `limits`, so it says the range the parser takes.
+    #[arg(long, value_name = "SECS",
+          help = format!("Seconds of silence after which a client is evicted (fractions \
+                          allowed, {} to {})", limits::MIN_SECS, limits::MAX_SECS),
+          default_value_t = cli::Secs::whole(limits::DEFAULT_TIMEOUT_SECS),
+          allow_negative_numbers = true)]
     timeout: cli::Secs,
-    /// Longest chat message, in bytes, from 64 to what always fits one datagram with its
-    /// sender's label; longer ones get a notice instead.
-    #[arg(long, default_value_t = limits::DEFAULT_MAX_MESSAGE,
+    #[arg(long, value_name = "BYTES",
+          help = format!("Longest chat message, in bytes ({} to {}, so any accepted text \
+                          fits one datagram with its sender's label); longer ones get a \
+                          notice instead", limits::MIN_MAX_MESSAGE, limits::MAX_MAX_MESSAGE),
+          default_value_t = limits::DEFAULT_MAX_MESSAGE,
           value_parser = clap::value_parser!(u32)
               .range(i64::from(limits::MIN_MAX_MESSAGE)..=i64::from(limits::MAX_MAX_MESSAGE)))]
     max_message: u32,
-    /// Most clients in the room at once; newcomers past it are refused.
-    #[arg(long, default_value_t = limits::DEFAULT_MAX_CLIENTS,
+    #[arg(long, value_name = "N",
+          help = format!("Most clients in the room at once (at least {}); newcomers past it \
+                          are refused", limits::MIN_MAX_CLIENTS),
+          default_value_t = limits::DEFAULT_MAX_CLIENTS,
           value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_MAX_CLIENTS)..))]
     max_clients: u32,
-    /// Chat messages and commands per second per client (heartbeats are free); 0 turns
-    /// the limit off.
-    #[arg(long, default_value_t = limits::DEFAULT_RATE, value_parser = parse_rate, allow_negative_numbers = true)]
+    /// Chat messages and commands per second per client (heartbeats are free), 0 or
+    /// more, fractions allowed; 0 turns the limit off.
+    #[arg(long, value_name = "MSGS_PER_SEC", default_value_t = limits::DEFAULT_RATE,
+          value_parser = parse_rate, allow_negative_numbers = true)]
     rate: f64,
-    /// Messages a client may send at once before --rate applies.
-    #[arg(long, default_value_t = limits::DEFAULT_BURST,
+    #[arg(long, value_name = "N",
+          help = format!("Messages a client may send at once before --rate applies (at least \
+                          {})", limits::MIN_BURST),
+          default_value_t = limits::DEFAULT_BURST,
           value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_BURST)..))]
     burst: u32,
     /// Let an address in only once it proves it receives there: our client does so by
@@ -49,19 +61,25 @@ struct Cli {
     /// server an amplifier).
     #[arg(long)]
     open: bool,
-    /// How many of the room's last chat lines our client is shown when it joins (at most
-    /// 64 KiB of them); 0 for none. Private messages are never kept.
-    #[arg(long, default_value_t = limits::DEFAULT_HISTORY,
+    #[arg(long, value_name = "N",
+          help = format!("How many of the room's last chat lines our client is shown when it \
+                          joins (0 to {}, and at most {} KiB of them); 0 for none. Private \
+                          messages are never kept", limits::MAX_HISTORY, room::HISTORY_BYTES / 1024),
+          default_value_t = limits::DEFAULT_HISTORY,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_HISTORY)))]
     history: u32,
-    /// How many of the last lines sent our clients the server keeps, to send again to
-    /// one that missed some (at most 256 KiB of them); 0 keeps none.
-    #[arg(long, default_value_t = limits::DEFAULT_REPAIR_LINES,
+    #[arg(long, value_name = "N",
+          help = format!("How many of the last lines sent our clients the server keeps, to \
+                          send again to one that missed some (0 to {}, and at most {} KiB of \
+                          them); 0 keeps none", limits::MAX_REPAIR_LINES, room::SENT_BYTES / 1024),
+          default_value_t = limits::DEFAULT_REPAIR_LINES,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_REPAIR_LINES)))]
     repair_lines: u32,
-    /// Most members from one host (an IPv4 address, or an IPv6 /64; loopback counts as
-    /// none), so one host cannot take every seat; a LAN behind one NAT still fits.
-    #[arg(long, default_value_t = limits::DEFAULT_MAX_PER_HOST,
+    #[arg(long, value_name = "N",
+          help = format!("Most members from one host (at least {}; an IPv4 address, or an \
+                          IPv6 /64; loopback counts as none), so one host cannot take every \
+                          seat; a LAN behind one NAT still fits", limits::MIN_MAX_PER_HOST),
+          default_value_t = limits::DEFAULT_MAX_PER_HOST,
           value_parser = clap::value_parser!(u32).range(i64::from(limits::MIN_MAX_PER_HOST)..))]
     max_per_host: u32,
 }
@@ -97,13 +115,13 @@ fn serve(args: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let socket = match UdpSocket::bind(&args.bind) {
+    let bind = cli::server_address(&args.bind);
+    let socket = match UdpSocket::bind(&bind) {
         Ok(socket) => socket,
         Err(e) => {
             eprintln!(
-                "udpchat-server: cannot bind {}: {}",
-                args.bind,
-                cli::describe_address_error(&args.bind, &e)
+                "udpchat-server: cannot bind {bind}: {}",
+                cli::describe_address_error(&bind, &e)
             );
             return ExitCode::from(2);
         }

@@ -15,11 +15,13 @@ pub mod session;
 pub mod split;
 pub mod style;
 pub mod terminal;
+pub mod transcript;
 pub mod width;
 
 use std::fmt;
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,7 @@ use screen::Prompt;
 pub use screen::Screen;
 use session::{Action, Gate, Input, Random, Session, Verdict};
 pub use session::{Outcome, SessionConfig};
+use transcript::Transcript;
 
 /// How long the recv thread blocks before it checks whether to stop; the longest a
 /// clean exit waits for it.
@@ -64,6 +67,8 @@ const SIZE_READ_EVERY: Duration = Duration::from_secs(2);
 pub struct Config {
     /// The server as the user wrote it: `host:port`.
     pub server: String,
+    /// Where to append what the person sees (`--log`), if anywhere.
+    pub log: Option<PathBuf>,
     /// What the session does.
     pub session: SessionConfig,
 }
@@ -79,6 +84,8 @@ pub enum Error {
     Socket(io::Error),
     /// Writing to the output failed.
     Output(io::Error),
+    /// The transcript (`--log`) could not be opened, or its first line written.
+    Log { path: PathBuf, source: io::Error },
 }
 
 /// A socket connected to a live-looking server address.
@@ -159,6 +166,12 @@ impl fmt::Display for Error {
             Error::NoAddress { server } => write!(f, "{server} resolves to no address"),
             Error::Socket(e) => write!(f, "socket error: {e}"),
             Error::Output(e) => write!(f, "cannot write output: {e}"),
+            Error::Log { path, source } => write!(
+                f,
+                "cannot open the log {}: {}",
+                proto::terminal_safe(&path.display().to_string()),
+                crate::cli::plain_error(source)
+            ),
         }
     }
 }
@@ -170,6 +183,7 @@ impl std::error::Error for Error {}
 /// Without `screen`, lines are read from `input` and received lines are written to
 /// `output` as `HH:MM:SS <line>`. With a `screen` (a terminal in raw mode), `input`
 /// gives keys for the line editor and `output` shows the room above the input line.
+/// With a `log`, every line shown is appended to it too (see [`transcript`]).
 /// The recv thread is joined before returning; a blocking read of stdin cannot be
 /// interrupted, so the input thread ends with the process.
 pub fn run(
@@ -178,6 +192,14 @@ pub fn run(
     output: &mut impl Write,
     terminal: Option<Terminal<'_>>,
 ) -> Result<Outcome, Error> {
+    // Opened first: a log that cannot be written sends nothing to the server.
+    let mut transcript = match &config.log {
+        Some(path) => Transcript::open(path).map_err(|source| Error::Log {
+            path: path.clone(),
+            source,
+        })?,
+        None => Transcript::off(),
+    };
     let Some(Connected { socket, first }) = connect(&config.server)? else {
         return Ok(Outcome::ServerDown);
     };
@@ -227,6 +249,7 @@ pub fn run(
         &backlog,
         &mut front,
         output,
+        &mut transcript,
     );
     if let Front::Terminal { screen, .. } = &front {
         let _ = output.write_all(&screen.clear_input_line());
@@ -249,6 +272,7 @@ fn main_loop(
     backlog: &Backlog,
     front: &mut Front,
     output: &mut impl Write,
+    transcript: &mut Transcript,
 ) -> Result<Outcome, Error> {
     let mut actions = Vec::new();
     let mut session = Session::start(
@@ -266,6 +290,8 @@ fn main_loop(
             *gate = session.gate();
         }
         let mut refused = false;
+        // What is about to be shown goes to the `--log` transcript too.
+        actions.extend(transcript.record(&actions, chrono::Local::now()));
         for action in actions.drain(..) {
             match action {
                 Action::Send(datagram) => {

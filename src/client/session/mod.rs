@@ -240,6 +240,16 @@ struct SeenLines {
     hashes: VecDeque<u64>,
 }
 
+impl Action {
+    /// Shows one of the client's own notices (the session's, or the client's around it).
+    pub fn notice(notice: ClientNotice<'_>) -> Action {
+        Action::Show {
+            text: notice.to_string(),
+            bell: false,
+        }
+    }
+}
+
 impl Session {
     /// A session whose first heartbeat (a hello) went out `now`, as the client found
     /// the server; its first actions go into `actions`. `random` jitters its
@@ -761,10 +771,7 @@ impl Session {
 
     /// Shows one of the client's own notices.
     fn show(&self, notice: ClientNotice<'_>, actions: &mut Vec<Action>) {
-        actions.push(Action::Show {
-            text: notice.to_string(),
-            bell: false,
-        });
+        actions.push(Action::notice(notice));
     }
 
     /// Shows how many datagrams were ignored for want of our token: at once for the

@@ -35,6 +35,8 @@ pub enum ClientNotice<'a> {
     Forged(u64),
     /// Numbered lines of our session that could not be repaired.
     Lost(u64),
+    /// Writing the transcript (`--log`) failed: it stops, the chat goes on.
+    LogStopped { path: &'a str, error: &'a str },
 }
 
 impl fmt::Display for ClientNotice<'_> {
@@ -88,6 +90,10 @@ impl fmt::Display for ClientNotice<'_> {
                 plural(n, "datagram", "datagrams")
             ),
             ClientNotice::Lost(n) => write!(f, "{n} {} lost", plural(n, "message", "messages")),
+            ClientNotice::LogStopped { path, error } => write!(
+                f,
+                "the log stopped: cannot write {path}: {error}; the chat goes on without it"
+            ),
         }
     }
 }
@@ -117,6 +123,10 @@ impl ClientNotice<'_> {
             ClientNotice::DroppedHere(2),
             ClientNotice::Forged(3),
             ClientNotice::Lost(1),
+            ClientNotice::LogStopped {
+                path: "chat.log",
+                error: "No space left on device",
+            },
         ];
         debug_assert!(all.iter().enumerate().all(|(i, n)| n.kind_index() == i));
         all
@@ -136,6 +146,7 @@ impl ClientNotice<'_> {
             ClientNotice::DroppedHere(_) => 8,
             ClientNotice::Forged(_) => 9,
             ClientNotice::Lost(_) => 10,
+            ClientNotice::LogStopped { .. } => 11,
         }
     }
 }
@@ -161,7 +172,7 @@ mod tests {
     #[test]
     fn every_notice_of_ours_starts_with_a_mark_no_relayed_line_can_start_with() {
         let examples = ClientNotice::examples();
-        assert_eq!(examples.len(), 11);
+        assert_eq!(examples.len(), 12);
         for notice in examples {
             let text = notice.to_string();
             assert!(text.starts_with(CLIENT_MARKER), "{text}");
