@@ -82,6 +82,27 @@ fn join_by_code(room: &mut Room, port: u16, now: Instant) {
     assert!(room.members(now).iter().any(|m| m.addr == addr(port)));
 }
 
+/// Feeds one datagram from `from` (any address) and returns what the room sends.
+fn send_from(
+    room: &mut Room,
+    datagram: &[u8],
+    from: SocketAddr,
+    now: Instant,
+) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut out = Outbox::new();
+    room.handle_datagram(datagram, from, now, &mut out);
+    out.to_vec()
+}
+
+/// Opens a session with [`TOKEN`] from `from` (any address): hello, cookie, echo.
+fn open_from(room: &mut Room, from: SocketAddr, now: Instant) {
+    let answer = send_from(room, frame::HELLO, from, now);
+    let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
+        panic!("no cookie for {from}: {answer:?}");
+    };
+    send_from(room, &echo(cookie, TOKEN), from, now);
+}
+
 fn open(room: &mut Room, port: u16, now: Instant) -> Vec<(u16, String)> {
     let cookie = cookie_for(room, port, now);
     shown(&feed(room, &echo(cookie, TOKEN), port, now))
@@ -769,18 +790,11 @@ fn one_hosts_sessions_share_one_budget_of_repairs() {
         t,
     );
     let host = |port: u16| SocketAddr::from(([10, 0, 0, 7], port));
-    let send = |room: &mut Room, datagram: &[u8], from: SocketAddr| {
-        let mut out = Outbox::new();
-        room.handle_datagram(datagram, from, t, &mut out);
-        out.to_vec()
-    };
+    let send =
+        |room: &mut Room, datagram: &[u8], from: SocketAddr| send_from(room, datagram, from, t);
     // Twenty sessions from one host.
     for port in 1..=20 {
-        let answer = send(&mut room, frame::HELLO, host(port));
-        let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
-            panic!("no cookie");
-        };
-        send(&mut room, &echo(cookie, TOKEN), host(port));
+        open_from(&mut room, host(port), t);
     }
     assert_eq!(room.sessions(), 20);
     // A classic member says ten long lines, numbered 2..=11 or so in every session.
@@ -823,18 +837,9 @@ fn one_hosts_sessions_share_one_budget_of_held_lines() {
         t,
     );
     let host = |port: u16| SocketAddr::from(([10, 0, 0, 7], port));
-    let send = |room: &mut Room, datagram: &[u8], from: SocketAddr| {
-        let mut out = Outbox::new();
-        room.handle_datagram(datagram, from, t, &mut out);
-        out.to_vec()
-    };
-    let open = |room: &mut Room, port: u16| {
-        let answer = send(room, frame::HELLO, host(port));
-        let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
-            panic!("no cookie");
-        };
-        send(room, &echo(cookie, TOKEN), host(port));
-    };
+    let send =
+        |room: &mut Room, datagram: &[u8], from: SocketAddr| send_from(room, datagram, from, t);
+    let open = |room: &mut Room, port: u16| open_from(room, host(port), t);
     let held = |room: &mut Room| -> usize {
         (1..=40)
             .filter_map(|port| room.stream_of(host(port)).map(|s| s.held_bytes()))
@@ -882,18 +887,9 @@ fn all_sessions_together_hold_no_more_than_the_rooms_budget() {
         },
         t,
     );
-    let send = |room: &mut Room, datagram: &[u8], from: SocketAddr| {
-        let mut out = Outbox::new();
-        room.handle_datagram(datagram, from, t, &mut out);
-        out.to_vec()
-    };
-    let open = |room: &mut Room, from: SocketAddr| {
-        let answer = send(room, frame::HELLO, from);
-        let Some(Framed::Cookie(cookie)) = answer.first().map(|(_, d)| frame::read(d)) else {
-            panic!("no cookie");
-        };
-        send(room, &echo(cookie, TOKEN), from);
-    };
+    let send =
+        |room: &mut Room, datagram: &[u8], from: SocketAddr| send_from(room, datagram, from, t);
+    let open = |room: &mut Room, from: SocketAddr| open_from(room, from, t);
     // 20 hosts of 10.0.x.1 and loopback, 16 sessions each, each holding 50 000 bytes.
     let mut addrs: Vec<SocketAddr> = (0..20u8)
         .flat_map(|x| (1..=16u16).map(move |port| SocketAddr::from(([10, 0, x, 1], port))))

@@ -172,6 +172,23 @@ impl Model {
 
 const HEARTBEAT_BYTES: &[u8] = b"@im@";
 
+/// A room of up to a thousand members, open, with no history or repairs, and seats
+/// not counted per host (one host may have them all: seats are not what is tried).
+fn model_config() -> Config {
+    Config {
+        timeout: Duration::from_secs(10),
+        max_message_bytes: 1024,
+        max_clients: 1000,
+        rate_per_sec: 0.0,
+        burst: 10,
+        local_addr: None,
+        verify: false,
+        history_lines: 0,
+        repair_lines: 0,
+        max_per_host: usize::MAX,
+    }
+}
+
 fn member(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -183,15 +200,9 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
     let ms = |n: u64| Duration::from_micros(n * 1000);
     let config = Config {
         timeout: TIMEOUT,
-        max_message_bytes: 1024,
         max_clients: 2000,
         rate_per_sec: 0.0,
-        burst: 10,
-        local_addr: None,
-        verify: false,
-        history_lines: 0,
-        repair_lines: 0,
-        max_per_host: usize::MAX,
+        ..model_config()
     };
     // A loaded machine: a fan-out to a thousand takes 100 ms.
     let mut model = Model::new(config, t0, Duration::from_micros(100));
@@ -252,17 +263,9 @@ fn one_host_saturating_the_room_delays_another_hosts_lines_by_a_turn_or_two() {
     let t0 = Instant::now();
     let ms = |n: u64| Duration::from_micros(n * 1000);
     let config = Config {
-        timeout: Duration::from_secs(10),
-        max_message_bytes: 1024,
-        max_clients: 1000,
         rate_per_sec: crate::limits::DEFAULT_RATE,
         burst: crate::limits::DEFAULT_BURST,
-        local_addr: None,
-        verify: false,
-        history_lines: 0,
-        repair_lines: 0,
-        // Seats are not what is tried here: one host may have them all.
-        max_per_host: usize::MAX,
+        ..model_config()
     };
     // A fast machine: 3 µs a send, so a line to the room takes 1.8 ms and the room
     // fans out about 550 lines a second; the flood's host asks for 2 400.
