@@ -46,6 +46,15 @@ pub fn classify(error: &io::Error) -> Meaning {
     }
 }
 
+/// Whether a send's `error` says the system will never send to that destination: a
+/// broadcast address without `SO_BROADCAST` (EACCES, 13 on Linux and macOS; WSAEACCES,
+/// 10013 on Windows), returned by the send itself. Not EPERM (1), which a firewall's
+/// drop or a full connection table returns for a while.
+pub fn is_refused_destination(error: &io::Error) -> bool {
+    const EACCES: i32 = if cfg!(windows) { 10013 } else { 13 };
+    error.raw_os_error() == Some(EACCES)
+}
+
 /// Numbers std gives no kind of its own that an ICMP error turns into on a connected
 /// UDP socket, each saying the host cannot be reached that way for now: EHOSTDOWN,
 /// EMSGSIZE (fragmentation needed), ENOPROTOOPT (protocol unreachable), EPROTO
@@ -108,6 +117,25 @@ mod tests {
         ] {
             assert_eq!(classify(&io::Error::from(kind)), meaning, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn only_a_send_the_system_refuses_for_good_drops_a_destination() {
+        let eacces = if cfg!(windows) { 10013 } else { 13 };
+        assert!(is_refused_destination(&io::Error::from_raw_os_error(
+            eacces
+        )));
+        // EPERM (a firewall's drop, a full connection table) passes.
+        let eperm = if cfg!(windows) { 10065 } else { 1 };
+        assert!(!is_refused_destination(&io::Error::from_raw_os_error(
+            eperm
+        )));
+        assert!(!is_refused_destination(&io::Error::from(
+            ErrorKind::PermissionDenied
+        )));
+        assert!(!is_refused_destination(&io::Error::from(
+            ErrorKind::ConnectionRefused
+        )));
     }
 
     #[cfg(target_os = "linux")]

@@ -357,3 +357,24 @@ fn every_option_quoted_with_a_number_quotes_its_default() {
         }
     }
 }
+
+/// PROTOCOL's list of the names reserved by the server's notices is the list the
+/// server derives from them: a new notice's first word joins it.
+#[test]
+fn the_reserved_names_protocol_lists_are_the_servers() {
+    let protocol = read_doc("docs/PROTOCOL.md");
+    let marker = "reserved under the same fold (";
+    let at = protocol
+        .find(marker)
+        .unwrap_or_else(|| panic!("docs/PROTOCOL.md does not say {marker:?}"));
+    let rest = &protocol[at + marker.len()..];
+    let listed: Vec<String> = rest[..rest.find(')').expect("a closing parenthesis")]
+        .split(", ")
+        .map(|word| word.trim_matches('`').to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        udpchat::proto::Notice::fixed_first_words(),
+        "docs/PROTOCOL.md's reserved words"
+    );
+}

@@ -829,9 +829,10 @@ fn a_twelve_column_terminal_wraps_long_lines_without_overflowing_a_row() {
         .position(|row| row == "  alice the")
         .unwrap_or_else(|| panic!("no row starts the text\n{view}"));
     // The time alone above the text, the text's rows under a two-column indent.
+    let time = at.checked_sub(1).map(|above| all[above].as_str());
     assert!(
-        all[at - 1].len() == 8 && all[at - 1].contains(':'),
-        "{view}"
+        time.is_some_and(|time| time.len() == 8 && time.contains(':')),
+        "no time alone above the text\n{view}"
     );
     let text: Vec<&str> = all[at..]
         .iter()

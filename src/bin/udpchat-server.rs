@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use udpchat::{cli, limits, room, server};
 
-/// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT, stats
-/// and quit.
+/// A UDP chat room. Its console on stdin takes who, kick ADDR|NAME, say TEXT,
+/// topic [TEXT], stats and quit.
 #[derive(Debug, Parser)]
 #[command(name = "udpchat-server", version)]
 struct Cli {

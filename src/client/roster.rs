@@ -106,7 +106,11 @@ impl Roster {
             .map(|who| who.split_once(" (away").map_or(who, |(name, _)| name))
             .filter(|who| !who.contains(' '))
             .collect();
-        if !listing.contains('…') {
+        // Cut short, a listing ends `… and N more`: it says nothing of who is gone.
+        let cut_short = listing
+            .rsplit_once("… and ")
+            .is_some_and(|(_, rest)| rest.ends_with(" more"));
+        if !cut_short {
             self.names
                 .retain(|known| listed.iter().any(|who| who.eq_ignore_ascii_case(known)));
         }

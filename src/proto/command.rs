@@ -112,6 +112,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_command_a_member_can_type_is_understood_and_in_the_help() {
+        let help = crate::proto::Notice::Help.to_string();
+        for word in COMMANDS {
+            assert!(
+                !matches!(parse_chat(word), Chat::Command(Command::Unknown(_))),
+                "{word} is not understood"
+            );
+            // Aliases and what only a newcomer needs are named by what they stand for.
+            if !["/r", "/exit", "/join"].contains(word) {
+                assert!(help.contains(word), "{word} is not in /help");
+            }
+        }
+    }
+
+    #[test]
     fn chat_text_and_double_slash() {
         assert_eq!(parse_chat("hello"), Chat::Text("hello"));
         assert_eq!(parse_chat(" /nick x"), Chat::Text(" /nick x"));

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use log::debug;
 
-use super::manners::Presence;
+use super::manners::{Presence, ReplyTo};
 use super::members::RenameError;
 use super::{Departure, Outbox, Room};
 use crate::proto::notice::{quote, short_duration};
@@ -72,15 +72,16 @@ impl Room {
                     let payload = out.notice(Notice::NoOneToReply);
                     return self.deliver(from, payload, out);
                 };
-                match self.members.find(&to) {
-                    Some(target) if target != from => {
-                        return self.whisper(from, target, text, now, out);
-                    }
-                    _ => {
-                        let payload = out.notice(Notice::NoSuchMember(&to));
-                        return self.deliver(from, payload, out);
-                    }
+                // The very member who whispered, not whoever has its name or address now.
+                let still_here = self
+                    .members
+                    .get(to.addr)
+                    .is_some_and(|m| m.joined() == to.joined);
+                if still_here && to.addr != from {
+                    return self.whisper(from, to.addr, text, now, out);
                 }
+                let payload = out.notice(Notice::NoSuchMember(&to.label));
+                return self.deliver(from, payload, out);
             }
             Command::Away(message) => {
                 let Some(member) = self.members.get_mut(from) else {
@@ -115,7 +116,7 @@ impl Room {
                     };
                     match label {
                         Some(label) => {
-                            self.members.ignore(from, &label);
+                            self.members.ignore(from, &label, target);
                             listing = label;
                             Notice::NowIgnoring(&listing)
                         }
@@ -178,6 +179,7 @@ impl Room {
             receiver.label()
         );
         let sender_label = sender.label().to_string();
+        let sender_joined = sender.joined();
         let private_to = out.notice(Notice::PrivateTo {
             to: receiver.label(),
             text,
@@ -190,7 +192,7 @@ impl Room {
         });
         let ignored = receiver
             .manners()
-            .ignores(&crate::proto::name::skeleton(&sender_label));
+            .ignores(&crate::proto::name::skeleton(&sender_label), from);
         if ignored {
             if let Some(count) = self
                 .members
@@ -207,7 +209,11 @@ impl Room {
             });
             self.deliver(target, private_from, out);
             if let Some(receiver) = self.members.get_mut(target) {
-                receiver.manners_mut().reply_to = Some(sender_label);
+                receiver.manners_mut().reply_to = Some(ReplyTo {
+                    addr: from,
+                    joined: sender_joined,
+                    label: sender_label,
+                });
             }
         }
         self.deliver(from, private_to, out);

@@ -1,6 +1,7 @@
 //! What a member asked of the room about itself: whether it is away, whom it ignores,
 //! and whom `/reply` answers.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::proto::name::skeleton;
@@ -15,9 +16,9 @@ pub const HIDDEN_NOTICE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Manners {
     /// Here, or away since when and why.
     pub presence: Presence,
-    /// How the member who sent it a private message last was shown: `/reply` finds it
-    /// by that name.
-    pub reply_to: Option<String>,
+    /// The member who sent it a private message last: `/reply` answers that member,
+    /// and no one who has since taken its name or its address.
+    pub reply_to: Option<ReplyTo>,
     /// Whom it ignores, oldest first.
     ignored: Vec<Ignored>,
     /// What was hidden from it and not yet told.
@@ -33,11 +34,23 @@ pub enum Presence {
     Away { since: Instant, message: String },
 }
 
-/// A label ignored, and the key it is matched under (its skeleton, as names are unique).
+/// Whom `/reply` answers: a member, as it was when it whispered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub addr: SocketAddr,
+    /// Its place in the join order: the same address joining again is someone else.
+    pub joined: u64,
+    /// How it was shown, to say it is gone.
+    pub label: String,
+}
+
+/// A member ignored: matched by the skeleton of the label it had (names are unique
+/// under it), and by its address, so a new name does not shake the ignore off.
 #[derive(Debug)]
 struct Ignored {
     skeleton: String,
     label: String,
+    addr: Option<SocketAddr>,
 }
 
 /// Deliveries held back from a member because it ignores their sender.
@@ -48,9 +61,12 @@ struct Hidden {
 }
 
 impl Manners {
-    /// Whether it ignores the member shown as the label whose skeleton is `sender`.
-    pub fn ignores(&self, sender: &str) -> bool {
-        self.ignored.iter().any(|i| i.skeleton == sender)
+    /// Whether it ignores the member at `addr` shown as the label whose skeleton is
+    /// `sender`.
+    pub fn ignores(&self, sender: &str, addr: SocketAddr) -> bool {
+        self.ignored
+            .iter()
+            .any(|i| i.skeleton == sender || i.addr == Some(addr))
     }
 
     /// Whether it ignores anyone.
@@ -58,11 +74,11 @@ impl Manners {
         !self.ignored.is_empty()
     }
 
-    /// Ignores `label`; false if it did already. The oldest is forgotten past
-    /// [`MAX_IGNORED`].
-    pub fn ignore(&mut self, label: &str) -> bool {
+    /// Ignores `label`, and the member at `addr` if it is here; false if it did
+    /// already. The oldest is forgotten past [`MAX_IGNORED`].
+    pub(super) fn ignore(&mut self, label: &str, addr: Option<SocketAddr>) -> bool {
         let key = skeleton(label);
-        if self.ignores(&key) {
+        if self.ignored.iter().any(|i| i.skeleton == key) {
             return false;
         }
         if self.ignored.len() >= MAX_IGNORED {
@@ -71,12 +87,13 @@ impl Manners {
         self.ignored.push(Ignored {
             skeleton: key,
             label: label.to_string(),
+            addr,
         });
         true
     }
 
     /// No longer ignores `who` (under its skeleton); the label it had, if it was ignored.
-    pub fn unignore(&mut self, who: &str) -> Option<String> {
+    pub(super) fn unignore(&mut self, who: &str) -> Option<String> {
         let key = skeleton(who);
         let at = self.ignored.iter().position(|i| i.skeleton == key)?;
         Some(self.ignored.remove(at).label)
@@ -117,18 +134,27 @@ mod tests {
 
     #[test]
     fn ignoring_goes_by_the_names_skeleton_and_forgets_the_oldest_when_full() {
+        let somewhere = SocketAddr::from(([10, 0, 0, 1], 1));
+        let bobs = SocketAddr::from(([10, 0, 0, 2], 2));
         let mut manners = Manners::default();
-        assert!(manners.ignore("bob"));
-        assert!(!manners.ignore("BOB"), "one name under its skeleton");
-        assert!(manners.ignores(&skeleton("b0b")));
+        assert!(manners.ignore("bob", Some(bobs)));
+        assert!(!manners.ignore("BOB", None), "one name under its skeleton");
+        assert!(manners.ignores(&skeleton("b0b"), somewhere));
+        assert!(
+            manners.ignores(&skeleton("bobby"), bobs),
+            "a new name does not shake it off"
+        );
         assert_eq!(manners.unignore("Bob").as_deref(), Some("bob"));
         assert!(!manners.ignores_anyone());
         for n in 0..=MAX_IGNORED {
-            assert!(manners.ignore(&format!("user{n}")));
+            assert!(manners.ignore(&format!("user{n}"), None));
         }
         assert_eq!(manners.ignored().count(), MAX_IGNORED);
-        assert!(!manners.ignores(&skeleton("user0")), "the oldest went");
-        assert!(manners.ignores(&skeleton(&format!("user{MAX_IGNORED}"))));
+        assert!(
+            !manners.ignores(&skeleton("user0"), somewhere),
+            "the oldest went"
+        );
+        assert!(manners.ignores(&skeleton(&format!("user{MAX_IGNORED}")), somewhere));
     }
 
     #[test]

@@ -134,6 +134,11 @@ impl Member {
         self.name.as_ref()
     }
 
+    /// Its place in the join order: the same address joining again is someone else.
+    pub fn joined(&self) -> u64 {
+        self.joined
+    }
+
     /// Away, whom it ignores, whom it replies to.
     pub fn manners(&self) -> &Manners {
         &self.manners
@@ -238,7 +243,9 @@ impl Members {
         if let Some(host) = Host::of(addr) {
             if let Some(share) = self.by_host.get_mut(&host) {
                 share.members -= 1;
-                share.held -= member.stream.as_ref().map_or(0, Stream::held_bytes);
+                share.held = share
+                    .held
+                    .saturating_sub(member.stream.as_ref().map_or(0, Stream::held_bytes));
                 if share.members == 0 {
                     self.by_host.remove(&host);
                 }
@@ -248,7 +255,7 @@ impl Members {
             self.by_name.remove(&name.skeleton());
         }
         if member.manners.ignores_anyone() {
-            self.ignorers -= 1;
+            self.ignorers = self.ignorers.saturating_sub(1);
         }
         if self.by_addr.is_empty() {
             self.next_timeout = None;
@@ -275,13 +282,14 @@ impl Members {
         Ok(old)
     }
 
-    /// Makes `addr` ignore `label`; false if it did already, or is no member.
-    pub fn ignore(&mut self, addr: SocketAddr, label: &str) -> bool {
+    /// Makes `addr` ignore `label` (and the member at `target`, if it is here); false
+    /// if it did already, or is no member.
+    pub fn ignore(&mut self, addr: SocketAddr, label: &str, target: Option<SocketAddr>) -> bool {
         let Some(member) = self.by_addr.get_mut(&addr) else {
             return false;
         };
         let before = member.manners.ignores_anyone();
-        let added = member.manners.ignore(label);
+        let added = member.manners.ignore(label, target);
         if !before && member.manners.ignores_anyone() {
             self.ignorers += 1;
         }
@@ -293,7 +301,7 @@ impl Members {
         let member = self.by_addr.get_mut(&addr)?;
         let removed = member.manners.unignore(who);
         if removed.is_some() && !member.manners.ignores_anyone() {
-            self.ignorers -= 1;
+            self.ignorers = self.ignorers.saturating_sub(1);
         }
         removed
     }

@@ -381,6 +381,13 @@ impl Room {
                     self.servers.remember(from, (), until);
                 }
             }
+            // Leaving with a message is a leave: never dropped for the member's rate,
+            // as a bare `quit` is not (its client has gone and would not send it again).
+            // (From an address not a member, it leaves nothing, as a bare `quit`.)
+            Request::Text(raw) if is_quit_command(raw) => {
+                let message = self.farewell(raw);
+                self.remove(from, Departure::Left { message: &message }, now, out);
+            }
             Request::Text(raw) => {
                 if self.admit(from, now, wrap, out) && self.take_message(from, now, out) {
                     if let Some(member) = self.members.get_mut(from) {
@@ -669,16 +676,22 @@ impl Room {
             .map(|t| (t.text.as_str(), t.by.as_str()))
     }
 
-    /// Sets the room's topic and tells everyone who set it.
+    /// Sets the room's topic and tells everyone who set it; a topic longer than a
+    /// message may be is cut to fit.
     pub fn set_topic(&mut self, text: &str, by: &str, out: &mut Outbox) {
-        let text = proto::terminal_safe(text.trim());
+        let mut text = proto::terminal_safe(text.trim()).into_owned();
+        let mut cut = text.len().min(self.config.max_message_bytes);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
         let payload = out.notice(Notice::TopicSet {
             who: by,
             topic: &text,
         });
         self.deliver_to_all(payload, None, out);
         self.topic = Some(Topic {
-            text: text.into_owned(),
+            text,
             by: by.to_string(),
         });
     }
@@ -1066,6 +1079,20 @@ impl Room {
         }
     }
 
+    /// What `/quit MESSAGE` says on the way out: terminal-safe, cut to a message's limit.
+    fn farewell(&self, raw: &[u8]) -> String {
+        let decoded = proto::decode(raw);
+        let text = proto::terminal_safe(&decoded);
+        let Chat::Command(Command::Quit(message)) = proto::parse_chat(&text) else {
+            return String::new();
+        };
+        let mut cut = message.len().min(self.config.max_message_bytes);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message[..cut].to_string()
+    }
+
     /// Counts a message over the limit and tells its sender, at most once a second.
     fn refuse_too_long(&mut self, len: usize, from: SocketAddr, now: Instant, out: &mut Outbox) {
         self.stats.too_long += 1;
@@ -1097,28 +1124,32 @@ impl Room {
     ) {
         let sender = from
             .filter(|_| self.members.anyone_ignores())
-            .and_then(|from| self.members.get(from))
-            .map(|member| proto::name::skeleton(member.label()));
+            .and_then(|from| Some((from, self.members.get(from)?)))
+            .map(|(from, member)| (from, proto::name::skeleton(member.label())));
         match sender {
             None => self.deliver_to_all(payload, None, out),
-            Some(sender) => self.deliver_to_all_but_ignorers(payload, &sender, now, out),
+            Some((from, sender)) => {
+                self.deliver_to_all_but_ignorers(payload, from, &sender, now, out)
+            }
         }
         self.history.record(out.payload_bytes(payload), now);
         self.stats.broadcasts += 1;
     }
 
-    /// As [`Room::deliver_to_all`], but not to members who ignore the label whose
-    /// skeleton is `sender`; they are told how much was hidden, at most once a minute.
+    /// As [`Room::deliver_to_all`], but not to members who ignore the member at `from`
+    /// (whose label's skeleton is `sender`); they are told how much was hidden, at most
+    /// once a minute. A member's own lines always reach it.
     fn deliver_to_all_but_ignorers(
         &mut self,
         payload: Payload,
+        from: SocketAddr,
         sender: &str,
         now: Instant,
         out: &mut Outbox,
     ) {
         let mut id = None;
         for (addr, member) in self.members.iter_mut() {
-            if !member.manners().ignores(sender) {
+            if addr == from || !member.manners().ignores(sender, from) {
                 id = push_line(addr, member, payload, id, &mut self.sent, out);
             } else if let Some(count) = member.manners_mut().hide(now) {
                 let told = out.notice(Notice::Hidden { count });
@@ -1149,6 +1180,15 @@ impl Room {
             }
         }
     }
+}
+
+/// Whether chat text is `/quit …` or `/exit …` (the word alone, or before a space).
+fn is_quit_command(raw: &[u8]) -> bool {
+    [&b"/quit"[..], b"/exit"].iter().any(|word| {
+        raw.len() >= word.len()
+            && raw[..word.len()].eq_ignore_ascii_case(word)
+            && raw.get(word.len()).is_none_or(|c| c.is_ascii_whitespace())
+    })
 }
 
 /// Whether a datagram's source can be a peer at all: not port 0, not an unspecified,

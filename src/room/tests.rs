@@ -1587,3 +1587,78 @@ fn the_topic_is_set_told_to_everyone_and_to_newcomers_after_their_welcome() {
     );
     assert_eq!(room.topic(), Some(("maintenance at 5", "server")));
 }
+
+// Found in review: /reply answers the very member who whispered, not whoever took its
+// name since.
+#[test]
+fn reply_never_reaches_whoever_took_the_whisperers_name() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2, 3], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick bob", 2, t);
+    feed(&mut room, b"/msg bob psst", 1, t);
+    feed(&mut room, b"/nick alice2", 1, t);
+    feed(&mut room, b"/nick a1ice", 3, t);
+    assert_eq!(
+        feed(&mut room, b"/r my secret answer", 2, t),
+        vec![
+            (1, "* private from bob: my secret answer".into()),
+            (2, "* private to alice2: my secret answer".into()),
+        ],
+        "alice, now alice2, gets it; a1ice does not"
+    );
+    feed(&mut room, b"quit", 1, t);
+    feed(&mut room, b"@im@", 1, t);
+    assert_eq!(
+        feed(&mut room, b"/r still there?", 2, t),
+        to(&[2], "* no one here is called alice"),
+        "the same address joining again is someone else"
+    );
+}
+
+// Found in review: a goodbye with a message is a leave, not a line the rate drops.
+#[test]
+fn quit_with_a_message_is_never_dropped_for_the_rate() {
+    let t = Instant::now();
+    let mut room = rated(5.0, 10, t);
+    for port in [1, 2] {
+        feed(&mut room, b"@im@", port, t);
+    }
+    for _ in 0..30 {
+        feed(&mut room, b"a paste", 1, t);
+    }
+    assert_eq!(
+        feed(&mut room, b"/quit bye", 1, t),
+        to(&[2], "* 127.0.0.1:1 left (bye)")
+    );
+    assert_eq!(room.len(), 1);
+    assert!(
+        feed(&mut room, b"/quit", 9, t).is_empty(),
+        "a stranger's /quit joins nothing to leave, as a bare quit"
+    );
+    assert_eq!(room.len(), 1);
+}
+
+// Found in review: ignoring goes by address too, so a new name does not shake it off;
+// and nobody's own lines are hidden from them.
+#[test]
+fn an_ignored_member_stays_ignored_under_a_new_name_and_own_lines_are_never_hidden() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/nick bob", 2, t);
+    feed(&mut room, b"/ignore bob", 1, t);
+    feed(&mut room, b"/nick bobby", 2, t);
+    let sent = feed(&mut room, b"it is me again", 2, t);
+    assert!(
+        !sent.contains(&(1, "bobby it is me again".into())),
+        "{sent:?}"
+    );
+    feed(&mut room, b"/ignore carol", 1, t);
+    feed(&mut room, b"/nick carol", 1, t);
+    assert_eq!(
+        feed(&mut room, b"my own line", 1, t),
+        to(&[1, 2], "carol my own line"),
+        "alice, now carol, still sees her own line"
+    );
+}

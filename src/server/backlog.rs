@@ -60,6 +60,10 @@ pub struct Backlog {
     /// When the socket was last found empty: whatever arrived before then has been
     /// taken off it.
     emptied_at: Instant,
+    /// How many waiting datagrams arrived after each instant the socket was found
+    /// empty, oldest first (a count may fall to zero behind the first): the horizon is
+    /// the first, with no scan of the queues.
+    arrivals: VecDeque<(Instant, usize)>,
     /// The latest time [`Backlog::pop`] gave: the room's time never goes back, though
     /// hosts' turns hand it datagrams out of the order they were taken off.
     last_at: Instant,
@@ -110,6 +114,7 @@ impl Backlog {
             dropped: 0,
             high_water: 0,
             emptied_at: now,
+            arrivals: VecDeque::new(),
             last_at: now,
         }
     }
@@ -150,6 +155,10 @@ impl Backlog {
             at,
             arrived_after: self.emptied_at,
         };
+        match self.arrivals.back_mut() {
+            Some((after, n)) if *after == self.emptied_at => *n += 1,
+            _ => self.arrivals.push_back((self.emptied_at, 1)),
+        }
         let spare_queues = &mut self.spare_queues;
         let round = &mut self.round;
         let queue = self.queues.entry(key).or_insert_with(|| {
@@ -191,7 +200,9 @@ impl Backlog {
         queue.bytes -= cost;
         self.bytes -= cost;
         self.serving = Some(key);
-        if queue.waiting.is_empty() {
+        let emptied = queue.waiting.is_empty();
+        self.gone(waiting.arrived_after);
+        if emptied {
             // An empty queue leaves the round, its debt forgiven (as in deficit round
             // robin): a host that sends less than its share is never held back.
             self.round.pop_front();
@@ -227,14 +238,9 @@ impl Backlog {
     /// empty at all, if nothing waits here), and never later than `clock`. Judging
     /// anyone silent later than that could evict a member whose heartbeat waits.
     pub fn horizon(&self, clock: Instant) -> Instant {
-        // Each queue is in the order its datagrams were taken off: its first is its
-        // oldest.
-        self.queues
-            .values()
-            .filter_map(|queue| queue.waiting.front())
-            .map(|waiting| waiting.arrived_after)
-            .min()
-            .unwrap_or(self.emptied_at)
+        self.arrivals
+            .front()
+            .map_or(self.emptied_at, |&(after, _)| after)
             .min(clock)
     }
 
@@ -280,11 +286,29 @@ impl Backlog {
             self.bytes -= cost;
             self.dropped += 1;
             let emptied = queue.waiting.is_empty();
+            self.gone(waiting.arrived_after);
             self.recycle(waiting.datagram);
             if emptied {
                 self.round.retain(|&k| k != key);
                 self.remove(key);
             }
+        }
+    }
+
+    /// Counts a datagram that arrived after `arrived_after` as gone from the backlog.
+    fn gone(&mut self, arrived_after: Instant) {
+        let i = self
+            .arrivals
+            .partition_point(|&(after, _)| after < arrived_after);
+        if let Some((_, n)) = self
+            .arrivals
+            .get_mut(i)
+            .filter(|(after, _)| *after == arrived_after)
+        {
+            *n = n.saturating_sub(1);
+        }
+        while self.arrivals.front().is_some_and(|&(_, n)| n == 0) {
+            self.arrivals.pop_front();
         }
     }
 
@@ -552,5 +576,51 @@ mod tests {
         }
         assert_eq!(last, ms(5));
         assert!(horizons.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// The horizon as a scan of every queue finds it: what the count must agree with.
+    fn horizon_by_scan(backlog: &Backlog, clock: Instant) -> Instant {
+        backlog
+            .queues
+            .values()
+            .filter_map(|queue| queue.waiting.front())
+            .map(|waiting| waiting.arrived_after)
+            .min()
+            .unwrap_or(backlog.emptied_at)
+            .min(clock)
+    }
+
+    #[test]
+    fn the_horizon_kept_by_count_is_the_one_a_scan_finds() {
+        let t = Instant::now();
+        let ms = |n: u64| t + std::time::Duration::from_millis(n);
+        // Small, so some pushes are refused and some push others out.
+        let mut backlog = Backlog::new(40 * (8 + ENTRY_COST), t);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..5000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 5 {
+                0 => backlog.socket_emptied(ms(step)),
+                1 | 2 => {
+                    let from = host((x >> 8) as u8 % 6, 1);
+                    backlog.push(b"datagram", from, ms(step));
+                }
+                _ => {
+                    if let Some(waiting) = backlog.pop() {
+                        backlog.charge((x >> 16) as usize % 700);
+                        backlog.recycle(waiting.datagram);
+                    }
+                }
+            }
+            let clock = ms(step + 1);
+            assert_eq!(
+                backlog.horizon(clock),
+                horizon_by_scan(&backlog, clock),
+                "step {step}"
+            );
+            assert!(backlog.arrivals.len() <= 5000);
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! and the console thread prints them, so a paused terminal stalls only the console.
 
 use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufRead, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use crate::proto::Notice;
 use crate::room::{Config, Outbox, Presence, Room};
 use crate::sockerr::{self, Meaning};
 use backlog::Backlog;
@@ -374,8 +376,8 @@ impl Server {
                     continue;
                 }
                 ConsoleCommand::Topic(None) => match self.room.topic() {
-                    Some((text, by)) => format!("topic: {text} (set by {by})"),
-                    None => "no topic is set".to_string(),
+                    Some((topic, by)) => Notice::Topic { topic, by }.to_string(),
+                    None => Notice::NoTopic.to_string(),
                 },
             };
             // The console may have given up waiting; the answer is then lost, harmlessly.
@@ -488,8 +490,8 @@ impl Server {
     fn send_all(&mut self, out: &mut Outbox) {
         // A session's frame is put together here, in memory reused send after send.
         let mut frame = std::mem::take(&mut self.frame);
-        // Members the socket will not send to at all; few, so a short list.
-        let mut refused: Vec<SocketAddr> = Vec::new();
+        // Destinations the system will never send to (a LAN's broadcast address).
+        let mut refused: HashSet<SocketAddr> = HashSet::new();
         for (to, datagram) in out.iter() {
             self.count_busy(1);
             let bytes = datagram.bytes(&mut frame);
@@ -507,8 +509,8 @@ impl Server {
                     // flood it.
                     self.send_errors += 1;
                     debug!("send to {to}: {e}");
-                    if e.kind() == ErrorKind::PermissionDenied && !refused.contains(&to) {
-                        refused.push(to);
+                    if sockerr::is_refused_destination(&e) {
+                        refused.insert(to);
                     }
                 }
             }
