@@ -547,6 +547,8 @@ fn away_topic_reply_ignore_and_quit_work_in_plain_text() {
     a.expect("* private to bob: ping");
     a.expect("* bob is away: lunch");
     b.send(b"/r pong");
+    // Whispering is being back at the keyboard.
+    b.expect("* you are back");
     b.expect("* private to alice: pong");
     a.expect("* private from bob: pong");
     b.send(b"/topic the plan");
@@ -555,7 +557,6 @@ fn away_topic_reply_ignore_and_quit_work_in_plain_text() {
     a.send(b"/ignore bob");
     a.expect("* you now ignore bob: their lines and private messages are hidden");
     b.send(b"can you hear me?");
-    b.expect("* you are back");
     b.expect("bob can you hear me?");
     a.expect("* hidden from you: 1 message from people you ignore (/ignore lists them)");
     b.send(b"/quit bye all");

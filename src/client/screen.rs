@@ -75,12 +75,16 @@ impl Screen {
         // Notices (the server's and our own), and lines said before we joined, are dim;
         // our own lines have our name in bold, and a line that names us (an action
         // too) is in reverse video, even without colors.
+        // A private message to us stands out as a mention does (not dim as notices).
+        let parsed = Notice::parse(text);
         let whose = if text.starts_with(CLIENT_MARKER) {
             Whose::Other
         } else {
-            whose(text, Notice::parse(text), prompt.name.as_deref())
+            whose(text, parsed, prompt.name.as_deref())
         };
-        let mention = whose == Whose::MentionsUs && self.palette.has_attributes();
+        let to_us =
+            whose == Whose::MentionsUs || matches!(parsed, Some(Notice::PrivateFrom { .. }));
+        let mention = to_us && self.palette.has_attributes();
         let notice =
             !mention && (text.starts_with("* ") || text.starts_with(CLIENT_MARKER) || earlier);
         let who_len = if notice || text.starts_with("* ") {
@@ -447,6 +451,11 @@ mod tests {
             assert!(!other.contains("\x1b[7m") && !other.contains("\x1b[1"));
             let word_inside = show("bob malice aforethought");
             assert!(!word_inside.contains("\x1b[7m"), "only whole words");
+            let private = show("* private from bob: psst");
+            assert!(
+                private.contains("\x1b[7m* private from bob: psst"),
+                "{palette:?}: {private:?}"
+            );
         }
         let dumb = plain(80).print_above("t", false, "bob hi alice", false, &alice, &Editor::new());
         assert!(!String::from_utf8(dumb).unwrap().contains("\x1b[7m"));

@@ -161,6 +161,8 @@ pub enum Notice<'a> {
     /// Lines, actions and private messages not delivered to a member because it
     /// ignores their sender, told at most once a minute.
     Hidden { count: u64 },
+    /// `/ignore` from a member that ignores as many as it may.
+    IgnoreFull { max: usize },
 }
 
 impl<'a> Notice<'a> {
@@ -318,6 +320,12 @@ impl<'a> Notice<'a> {
                 }),
             };
         }
+        if let Some(rest) = text.strip_prefix("you cannot ignore more than ") {
+            let (n, _) = rest.split_once(';')?;
+            return Some(Notice::IgnoreFull {
+                max: n.parse().ok()?,
+            });
+        }
         if let Some(rest) = text.strip_prefix("hidden from you: ") {
             let (n, _) = rest.split_once(' ')?;
             return Some(Notice::Hidden {
@@ -393,7 +401,8 @@ impl<'a> Notice<'a> {
             | Notice::NowIgnoring(_)
             | Notice::Unignored(_)
             | Notice::NotIgnoring(_)
-            | Notice::Hidden { .. } => None,
+            | Notice::Hidden { .. }
+            | Notice::IgnoreFull { .. } => None,
         }
     }
 
@@ -497,6 +506,7 @@ impl<'a> Notice<'a> {
             Notice::Unignored("bob"),
             Notice::NotIgnoring("bob"),
             Notice::Hidden { count: 3 },
+            Notice::IgnoreFull { max: 32 },
         ]
     }
 
@@ -552,6 +562,7 @@ impl<'a> Notice<'a> {
             Notice::Unignored(_) => 45,
             Notice::NotIgnoring(_) => 46,
             Notice::Hidden { .. } => 47,
+            Notice::IgnoreFull { .. } => 48,
         }
     }
 
@@ -594,7 +605,7 @@ impl<'a> Notice<'a> {
 }
 
 /// The number of kinds of [`Notice`].
-pub const KINDS: usize = 48;
+pub const KINDS: usize = 49;
 
 /// The end of [`Notice::NowIgnoring`].
 const IGNORE_SUFFIX: &str = ": their lines and private messages are hidden";
@@ -693,6 +704,10 @@ impl fmt::Display for Notice<'_> {
             Notice::NowIgnoring(who) => write!(f, "you now ignore {who}{IGNORE_SUFFIX}"),
             Notice::Unignored(who) => write!(f, "you no longer ignore {who}"),
             Notice::NotIgnoring(who) => write!(f, "you do not ignore {}", quote(who)),
+            Notice::IgnoreFull { max } => write!(
+                f,
+                "you cannot ignore more than {max}; /unignore someone first"
+            ),
             Notice::Hidden { count } => write!(
                 f,
                 "hidden from you: {} from people you ignore (/ignore lists them)",

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use log::debug;
 
-use super::manners::{Presence, ReplyTo};
+use super::manners::{Presence, ReplyTo, MAX_IGNORED};
 use super::members::RenameError;
-use super::{Departure, Outbox, Room};
+use super::{Departure, Outbox, Room, AWAY_MAX_BYTES};
 use crate::proto::notice::{quote, short_duration};
+use crate::proto::text::cut;
 use crate::proto::{Command, Name, NameError, Notice};
 
 /// The longest `/who` answer before `… and K more`: small, as a forged `/who` makes the
@@ -44,6 +45,7 @@ impl Room {
             Command::Me("") => Notice::ActionUsage,
             Command::Me(action) if Notice::action_reads_as_notice(action) => Notice::ActionRefused,
             Command::Me(action) => {
+                self.come_back(from, out);
                 let Some(member) = self.members.get(from) else {
                     return;
                 };
@@ -87,6 +89,7 @@ impl Room {
                 let Some(member) = self.members.get_mut(from) else {
                     return;
                 };
+                let message = cut(message, AWAY_MAX_BYTES);
                 member.manners_mut().presence = Presence::Away {
                     since: now,
                     message: message.to_string(),
@@ -114,7 +117,12 @@ impl Room {
                         Some(member) => Some(member.label().to_string()),
                         None => Name::parse(who).ok().map(|name| name.to_string()),
                     };
+                    let full = self
+                        .members
+                        .get(from)
+                        .is_some_and(|m| !m.manners().can_ignore_more());
                     match label {
+                        Some(_) if full => Notice::IgnoreFull { max: MAX_IGNORED },
                         Some(label) => {
                             self.members.ignore(from, &label, target);
                             listing = label;
@@ -169,6 +177,7 @@ impl Room {
         now: Instant,
         out: &mut Outbox,
     ) {
+        self.come_back(from, out);
         let (Some(sender), Some(receiver)) = (self.members.get(from), self.members.get(target))
         else {
             return;
@@ -300,7 +309,12 @@ impl Room {
                     let away = short_duration(now.saturating_duration_since(*since));
                     Cow::Owned(match message.as_str() {
                         "" => format!("{} (away {away})", member.label()),
-                        message => format!("{} (away {away}: {})", member.label(), quote(message)),
+                        // Its commas would read as more members.
+                        message => format!(
+                            "{} (away {away}: {})",
+                            member.label(),
+                            quote(&message.replace(',', ";"))
+                        ),
                     })
                 }
             };

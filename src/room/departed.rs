@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::manners::Manners;
 use super::throttle::Allowance;
 use crate::proto::Name;
 
@@ -15,6 +16,8 @@ use crate::proto::Name;
 pub struct Departed {
     /// Its name, if it timed out with one: it gets it back if it returns in time.
     pub name: Option<Name>,
+    /// Its manners (away, whom it ignores), if it timed out: they come back with it.
+    pub manners: Manners,
     /// Its allowance, so leaving and coming back refills nothing.
     pub allowance: Allowance,
     /// Whether it was in a session: then its name comes back only to a session, never

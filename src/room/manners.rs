@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use crate::proto::name::skeleton;
 
-/// The most labels one member ignores; ignoring one more forgets the oldest.
+/// The most labels one member ignores; past it, `/ignore` is refused and says so.
 pub const MAX_IGNORED: usize = 32;
 /// The least time between two notices telling a member what was hidden from it.
 pub const HIDDEN_NOTICE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A member's manners: away or here, whom it ignores, whom it replies to.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Manners {
     /// Here, or away since when and why.
     pub presence: Presence,
@@ -46,7 +46,7 @@ pub struct ReplyTo {
 
 /// A member ignored: matched by the skeleton of the label it had (names are unique
 /// under it), and by its address, so a new name does not shake the ignore off.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Ignored {
     skeleton: String,
     label: String,
@@ -54,7 +54,7 @@ struct Ignored {
 }
 
 /// Deliveries held back from a member because it ignores their sender.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Hidden {
     untold: u64,
     last_told: Option<Instant>,
@@ -75,14 +75,11 @@ impl Manners {
     }
 
     /// Ignores `label`, and the member at `addr` if it is here; false if it did
-    /// already. The oldest is forgotten past [`MAX_IGNORED`].
+    /// already, or ignores [`MAX_IGNORED`] already (see [`Manners::can_ignore_more`]).
     pub(super) fn ignore(&mut self, label: &str, addr: Option<SocketAddr>) -> bool {
         let key = skeleton(label);
-        if self.ignored.iter().any(|i| i.skeleton == key) {
+        if self.ignored.iter().any(|i| i.skeleton == key) || !self.can_ignore_more() {
             return false;
-        }
-        if self.ignored.len() >= MAX_IGNORED {
-            self.ignored.remove(0);
         }
         self.ignored.push(Ignored {
             skeleton: key,
@@ -90,6 +87,11 @@ impl Manners {
             addr,
         });
         true
+    }
+
+    /// Whether it may ignore one more.
+    pub fn can_ignore_more(&self) -> bool {
+        self.ignored.len() < MAX_IGNORED
     }
 
     /// No longer ignores `who` (under its skeleton); the label it had, if it was ignored.
@@ -133,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ignoring_goes_by_the_names_skeleton_and_forgets_the_oldest_when_full() {
+    fn ignoring_goes_by_the_names_skeleton_and_address_and_stops_when_full() {
         let somewhere = SocketAddr::from(([10, 0, 0, 1], 1));
         let bobs = SocketAddr::from(([10, 0, 0, 2], 2));
         let mut manners = Manners::default();
@@ -146,15 +148,16 @@ mod tests {
         );
         assert_eq!(manners.unignore("Bob").as_deref(), Some("bob"));
         assert!(!manners.ignores_anyone());
-        for n in 0..=MAX_IGNORED {
+        for n in 0..MAX_IGNORED {
             assert!(manners.ignore(&format!("user{n}"), None));
         }
+        assert!(!manners.can_ignore_more());
+        assert!(!manners.ignore("one-more", None));
         assert_eq!(manners.ignored().count(), MAX_IGNORED);
         assert!(
-            !manners.ignores(&skeleton("user0"), somewhere),
-            "the oldest went"
+            manners.ignores(&skeleton("user0"), somewhere),
+            "nothing forgotten"
         );
-        assert!(manners.ignores(&skeleton(&format!("user{MAX_IGNORED}")), somewhere));
     }
 
     #[test]

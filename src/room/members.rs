@@ -134,6 +134,11 @@ impl Member {
         self.name.as_ref()
     }
 
+    /// The same member with the manners it had when it timed out.
+    pub fn with_manners(self, manners: Manners) -> Member {
+        Member { manners, ..self }
+    }
+
     /// Its place in the join order: the same address joining again is someone else.
     pub fn joined(&self) -> u64 {
         self.joined
@@ -216,6 +221,9 @@ impl Members {
             self.by_name.insert(name.skeleton(), addr);
         }
         self.by_join.insert(member.joined, addr);
+        if member.manners.ignores_anyone() {
+            self.ignorers += 1;
+        }
         if let Some(host) = Host::of(addr) {
             let now = member.last_seen;
             self.by_host

@@ -33,10 +33,12 @@ use log::debug;
 use crate::outbox::Payload;
 pub use crate::outbox::{Outbox, Wrap};
 use crate::proto::frame::{self, Cookie, Framed, Token};
+use crate::proto::text::cut;
 use crate::proto::{self, Chat, Command, Notice, RateLimit, Request, NOTICE_PREFIX};
 use departed::{Departed, Recent};
 use history::History;
 pub use history::HISTORY_BYTES;
+use manners::Manners;
 pub use manners::{Presence, HIDDEN_NOTICE_INTERVAL, MAX_IGNORED};
 pub use members::Host;
 use members::{Member, Members};
@@ -61,6 +63,11 @@ pub const KICK_BAN: Duration = Duration::from_secs(60);
 /// coming back gets its name again, and a quick leave-and-rejoin neither refills its
 /// rate allowance nor earns another welcome.
 pub const REMEMBER_DEPARTED_FOR: Duration = Duration::from_secs(60);
+/// The longest topic kept, in bytes: newcomers are told it, so it stays a few rows.
+pub const TOPIC_MAX_BYTES: usize = 300;
+/// The longest away or leaving message kept, in bytes: it is repeated to whoever
+/// writes to someone away.
+pub const AWAY_MAX_BYTES: usize = 100;
 /// The most departed members remembered; past it, the one that left longest ago is
 /// forgotten.
 pub const DEPARTED_MAX: usize = 1024;
@@ -676,15 +683,11 @@ impl Room {
             .map(|t| (t.text.as_str(), t.by.as_str()))
     }
 
-    /// Sets the room's topic and tells everyone who set it; a topic longer than a
-    /// message may be is cut to fit.
+    /// Sets the room's topic and tells everyone who set it; a longer topic than
+    /// [`TOPIC_MAX_BYTES`] is cut to fit.
     pub fn set_topic(&mut self, text: &str, by: &str, out: &mut Outbox) {
-        let mut text = proto::terminal_safe(text.trim()).into_owned();
-        let mut cut = text.len().min(self.config.max_message_bytes);
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
+        let safe = proto::terminal_safe(text.trim());
+        let text = cut(&safe, TOPIC_MAX_BYTES.min(self.config.max_message_bytes)).to_string();
         let payload = out.notice(Notice::TopicSet {
             who: by,
             topic: &text,
@@ -894,20 +897,22 @@ impl Room {
             .departed
             .get(from, now)
             .map(|d| (d.was_session, d.allowance));
-        let (name, mut allowance) = match remembered {
-            // A session's name waits for its session: a classic datagram from its
-            // address, which anyone could forge, leaves it where it is.
-            Some((true, allowance)) if !is_session => (None, allowance),
+        let (name, manners, mut allowance) = match remembered {
+            // A session's name (and manners) wait for its session: a classic datagram
+            // from its address, which anyone could forge, leaves them where they are.
+            Some((true, allowance)) if !is_session => (None, Manners::default(), allowance),
             Some(_) => self
                 .departed
                 .take(from, now)
-                .map_or((None, fresh), |d| (d.name, d.allowance)),
-            None => (None, fresh),
+                .map_or((None, Manners::default(), fresh), |d| {
+                    (d.name, d.manners, d.allowance)
+                }),
+            None => (None, Manners::default(), fresh),
         };
         // A timed-out member's name comes back with it, if no one took it meanwhile.
         let name = name.filter(|name| self.members.name_is_free(name));
         let welcome = allowance.take_welcome(now) || is_session;
-        let member = Member::new(from, name, wrap, allowance, now);
+        let member = Member::new(from, name, wrap, allowance, now).with_manners(manners);
         let label = member.label().to_string();
         debug!("{label} joined");
         self.members.insert(from, member, self.config.timeout);
@@ -961,6 +966,11 @@ impl Room {
             },
             _ => Departed {
                 name: member.name().filter(|_| timed_out).cloned(),
+                manners: if timed_out {
+                    member.manners().clone()
+                } else {
+                    Manners::default()
+                },
                 allowance: member.allowance,
                 was_session: member.is_session(),
             },
@@ -1079,18 +1089,14 @@ impl Room {
         }
     }
 
-    /// What `/quit MESSAGE` says on the way out: terminal-safe, cut to a message's limit.
+    /// What `/quit MESSAGE` says on the way out: terminal-safe, cut to [`AWAY_MAX_BYTES`].
     fn farewell(&self, raw: &[u8]) -> String {
         let decoded = proto::decode(raw);
         let text = proto::terminal_safe(&decoded);
         let Chat::Command(Command::Quit(message)) = proto::parse_chat(&text) else {
             return String::new();
         };
-        let mut cut = message.len().min(self.config.max_message_bytes);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message[..cut].to_string()
+        cut(message, AWAY_MAX_BYTES).to_string()
     }
 
     /// Counts a message over the limit and tells its sender, at most once a second.

@@ -1662,3 +1662,97 @@ fn an_ignored_member_stays_ignored_under_a_new_name_and_own_lines_are_never_hidd
         "alice, now carol, still sees her own line"
     );
 }
+
+// Found in a trial: what a member asked of the room comes back with it after a timeout
+// (netcat times out after every 10 s of silence), like its name.
+#[test]
+fn ignores_come_back_with_a_member_that_timed_out() {
+    let t = Instant::now();
+    let mut room = room_with(&[2], t);
+    feed(&mut room, b"/nick bob", 2, t);
+    feed(&mut room, b"/nick nc\n", 1, t);
+    feed(&mut room, b"/ignore bob\n", 1, t);
+    let later = t + Duration::from_secs(5);
+    feed(&mut room, b"@im@", 2, later);
+    let mut out = Outbox::new();
+    room.handle_timeout(t + TIMEOUT + Duration::from_millis(1), &mut out);
+    assert_eq!(room.len(), 1, "nc timed out");
+    let back = t + TIMEOUT + Duration::from_secs(2);
+    feed(&mut room, b"back\n", 1, back);
+    assert_eq!(
+        feed(&mut room, b"/ignore\n", 1, back),
+        to(&[1], "* you ignore: bob\n")
+    );
+    let sent = feed(&mut room, b"still hidden?", 2, back);
+    assert!(
+        !sent
+            .iter()
+            .any(|(port, text)| *port == 1 && text.starts_with("bob")),
+        "{sent:?}"
+    );
+}
+
+// Found in a trial: past the most one may ignore, /ignore says so and forgets no one.
+#[test]
+fn ignoring_more_than_the_most_is_refused_and_said() {
+    let t = Instant::now();
+    let mut room = room_with(&[1], t);
+    for n in 0..MAX_IGNORED {
+        feed(&mut room, format!("/ignore person{n}").as_bytes(), 1, t);
+    }
+    assert_eq!(
+        feed(&mut room, b"/ignore one-more", 1, t),
+        to(
+            &[1],
+            "* you cannot ignore more than 32; /unignore someone first"
+        )
+    );
+    let listing = feed(&mut room, b"/ignore", 1, t);
+    assert!(listing[0].1.starts_with("* you ignore: person0, person1"));
+}
+
+// Found in a trial: an away message cannot make /who list members who are not there,
+// and it is kept short, as it is repeated to everyone who writes.
+#[test]
+fn an_away_message_is_short_and_adds_no_one_to_who() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            max_message_bytes: 1024,
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"@im@", 2, t);
+    feed(&mut room, b"/nick alice", 1, t);
+    feed(&mut room, b"/away brb), mallory, trent (zz", 1, t);
+    assert_eq!(
+        feed(&mut room, b"/who", 2, t),
+        to(
+            &[2],
+            "* 2 here: alice (away 0s: brb); mallory; trent (zz), 127.0.0.1:2"
+        )
+    );
+    let long = format!("/away {}", "x".repeat(500));
+    let answer = feed(&mut room, long.as_bytes(), 1, t);
+    assert!(
+        answer[0].1.len() < AWAY_MAX_BYTES + 80,
+        "{}",
+        answer[0].1.len()
+    );
+}
+
+// Found in a trial: an action or a private message brings a member back, as a line does.
+#[test]
+fn an_action_or_a_whisper_brings_a_member_back() {
+    let t = Instant::now();
+    let mut room = room_with(&[1, 2], t);
+    feed(&mut room, b"/away lunch", 1, t);
+    let sent = feed(&mut room, b"/me stretches", 1, t);
+    assert!(sent.contains(&(1, "* you are back".into())), "{sent:?}");
+    feed(&mut room, b"/away again", 1, t);
+    let sent = feed(&mut room, b"/msg 127.0.0.1:2 hi", 1, t);
+    assert!(sent.contains(&(1, "* you are back".into())), "{sent:?}");
+    assert_eq!(room.members(t)[0].presence, Presence::Here);
+}

@@ -62,6 +62,8 @@ pub struct KeyDecoder {
 /// The longest unfinished escape sequence kept waiting for its end: past it, the
 /// bytes are no key, and are skipped.
 const MAX_SEQUENCE: usize = 16;
+/// The longest operating system command (`ESC ] … BEL`) waited for whole.
+const MAX_STRING: usize = 512;
 
 const ESC: u8 = 0x1b;
 
@@ -160,6 +162,9 @@ fn decode_escape(bytes: &[u8]) -> Decoded {
     };
     match next {
         b'[' | b'O' => decode_sequence(bytes),
+        // An operating system command (a window title), which a terminal never sends
+        // as a key, pasted: skipped whole, up to its BEL or ST (`ESC \`).
+        b']' => decode_string(bytes),
         b'b' | b'B' => Decoded::Key(Some(Key::WordLeft), 2),
         b'f' | b'F' => Decoded::Key(Some(Key::WordRight), 2),
         b'd' | b'D' => Decoded::Key(Some(Key::KillWordAfter), 2),
@@ -175,6 +180,24 @@ fn decode_escape(bytes: &[u8]) -> Decoded {
             Some((_, len)) => Decoded::Key(None, 1 + len),
             None => Decoded::Incomplete,
         },
+    }
+}
+
+/// `ESC ] … BEL` or `ESC ] … ESC \`: nothing, skipped whole; one that never ends is
+/// given up after [`MAX_STRING`] bytes.
+fn decode_string(bytes: &[u8]) -> Decoded {
+    for (i, pair) in bytes.windows(2).enumerate().skip(1) {
+        if pair[1] == 0x07 {
+            return Decoded::Key(None, i + 2);
+        }
+        if pair == [ESC, b'\\'] {
+            return Decoded::Key(None, i + 2);
+        }
+    }
+    if bytes.len() > MAX_STRING {
+        Decoded::Key(None, bytes.len())
+    } else {
+        Decoded::Incomplete
     }
 }
 
@@ -279,6 +302,26 @@ mod tests {
                 Key::Enter
             ]
         );
+    }
+
+    // Found in a trial: a pasted window-title sequence left `0;pwned` to be sent.
+    #[test]
+    fn a_pasted_title_sequence_is_skipped_whole_even_split() {
+        let mut decoder = KeyDecoder::default();
+        assert_eq!(
+            decoder.feed(b"a\x1b]0;pwned\x07b"),
+            vec![Key::Char('a'), Key::Char('b')]
+        );
+        assert_eq!(decoder.feed(b"\x1b]2;a long window title, "), vec![]);
+        assert_eq!(
+            decoder.feed(b"split across reads\x1b\\c"),
+            vec![Key::Char('c')]
+        );
+        // One that never ends is given up, not waited for for ever.
+        let endless = [b'x'; MAX_STRING + 8];
+        let mut keys = decoder.feed(b"\x1b]");
+        keys.extend(decoder.feed(&endless));
+        assert!(keys.len() < 16, "{}", keys.len());
     }
 
     #[test]
