@@ -72,6 +72,8 @@ pub const HANDSHAKE_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long a server that has not answered at all may stay silent before the person
 /// is told (and before piped input that ended gives up on it, exit status 1).
 pub const NO_ANSWER_AFTER: Duration = Duration::from_secs(3);
+/// How long piped input waits for the answer to a command it sent before it leaves.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// The longest a secured session may go unanswered (probed every [`PROBE_EVERY`])
 /// before it is given up and joined again; two heartbeat intervals, if shorter.
 pub const SESSION_LOST_AFTER: Duration = Duration::from_secs(6);
@@ -345,6 +347,10 @@ impl Session {
         if self.phase == Phase::Ended {
             return;
         }
+        // The wait for a command's answer is over, answered or not.
+        if self.timers.is_due(Due::Answer, now) {
+            self.timers.set(Due::Answer, None);
+        }
         self.tell_drops(now, actions);
         self.tell_forged(now, actions);
         self.expire_handshake(now, actions);
@@ -415,6 +421,9 @@ impl Session {
                 .min();
         }
         dues.extend([Due::Heartbeat, Due::Probe]);
+        if matches!(self.phase, Phase::Closing { .. }) {
+            dues.push(Due::Answer);
+        }
         if self.link.is_unheard() {
             dues.push(Due::NoAnswer);
         }
@@ -500,6 +509,9 @@ impl Session {
             // session (our server welcomes every session; its welcome may be late).
             let echoed = self.label.is_some() || self.link.is_secured();
             while let Some(text) = self.outgoing.take_due(now, echoed) {
+                if awaits_answer(&text) {
+                    self.timers.set(Due::Answer, Some(now + ANSWER_WAIT));
+                }
                 let action = self.send_typed(text.as_bytes(), now);
                 actions.push(action);
             }
@@ -517,7 +529,10 @@ impl Session {
             _ if self.link.is_unheard() => {}
             // Piped input ends once everything typed was sent and relayed back (or
             // named as not relayed), so its echoes are shown before the client leaves.
-            _ if self.outgoing.waiting() == 0 && self.outgoing.all_confirmed() => {
+            _ if self.outgoing.waiting() == 0
+                && self.outgoing.all_confirmed()
+                && self.timers.at(Due::Answer).is_none() =>
+            {
                 self.leave(now, actions)
             }
             _ => {}
@@ -1077,6 +1092,9 @@ impl Session {
         if let Some(label) = &self.label {
             self.outgoing.confirm(&text, label);
         }
+        if text.starts_with(proto::NOTICE_PREFIX) {
+            self.timers.set(Due::Answer, None);
+        }
         if let Some(request) = notice.and_then(|n| self.names.on_notice(n, now)) {
             self.outgoing.push_front(request);
         }
@@ -1108,6 +1126,17 @@ impl SeenLines {
 
     fn contains(&self, line: &str) -> bool {
         self.hashes.contains(&self.keys.hash_one(line))
+    }
+}
+
+/// Whether a typed line is a command the room answers with a notice (not `/me`, which
+/// is confirmed by its echo, nor a leave).
+fn awaits_answer(text: &str) -> bool {
+    let safe = proto::terminal_safe(text);
+    match proto::parse_chat(&safe) {
+        proto::Chat::Command(proto::Command::Me(_) | proto::Command::Quit(_)) => false,
+        proto::Chat::Command(_) => true,
+        proto::Chat::Text(_) => false,
     }
 }
 

@@ -1557,3 +1557,45 @@ fn quit_with_a_message_says_it_on_the_way_out() {
         "a longer word is no quit"
     );
 }
+
+// Found in a trial: `printf '/who\n' | udpchat-client` left before the answer came.
+// Piped input waits for the notice that answers a command (at most ANSWER_WAIT).
+#[test]
+fn piped_input_waits_for_the_answer_to_its_last_command() {
+    let t = Instant::now();
+    let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(WELCOME), t);
+    assert_eq!(sends(&step(&mut s, Input::Typed("/who"), t)), ["/who"]);
+    assert!(
+        step(&mut s, Input::InputClosed, t).is_empty(),
+        "not before the answer"
+    );
+    let answer = b"* 1 here: 127.0.0.1:5";
+    let actions = step(&mut s, Input::Datagram(answer), t);
+    assert_eq!(
+        actions,
+        vec![
+            show("* 1 here: 127.0.0.1:5", false),
+            send(b"quit"),
+            Action::End(Outcome::Quit)
+        ]
+    );
+    // An answer that never comes does not keep it for ever.
+    let (mut s, _) = start(None, t);
+    step(&mut s, Input::Datagram(WELCOME), t);
+    step(&mut s, Input::Typed("/away"), t);
+    step(&mut s, Input::InputClosed, t);
+    let due = s.next_deadline().expect("the wait ends");
+    assert!(due <= t + ANSWER_WAIT);
+    let mut actions = Vec::new();
+    let mut now = due;
+    for _ in 0..10 {
+        s.handle_timeout(now, &mut actions);
+        if actions.contains(&Action::End(Outcome::Quit)) {
+            break;
+        }
+        now = s.next_deadline().expect("more to do");
+    }
+    assert!(actions.contains(&Action::End(Outcome::Quit)));
+    assert!(now <= t + ANSWER_WAIT);
+}

@@ -18,10 +18,13 @@ pub(super) enum Due {
     TellForged,
     /// Until when an ICMP error draws no new probe (a pause, not a wake-up).
     RefusedQuiet,
+    /// Until when piped input waits for the answer to a command it sent (`/who`)
+    /// before it leaves: the room answers every command with a notice.
+    Answer,
 }
 
 /// How many kinds of [`Due`] there are: the table's size.
-const KINDS: usize = Due::RefusedQuiet as usize + 1;
+const KINDS: usize = Due::Answer as usize + 1;
 
 /// When each [`Due`] is next due, if ever.
 #[derive(Debug, Clone, Default)]
