@@ -28,13 +28,13 @@ impl Roster {
 
     /// Learns from a line the client shows (terminal-safe, as shown).
     pub fn learn(&mut self, line: &str) {
-        let Some(text) = line.strip_prefix(NOTICE_PREFIX) else {
+        if !line.starts_with(NOTICE_PREFIX) {
             // A chat line: its sender, if a name (a classic member's address is not).
             if let Some((who, _)) = line.split_once(' ') {
                 self.touch(who.strip_suffix(':').unwrap_or(who));
             }
             return;
-        };
+        }
         match Notice::parse(line) {
             Some(Notice::Welcome { who, .. }) => self.me = Some(who.to_string()),
             Some(Notice::NowCalled(name) | Notice::AlreadyCalled(name)) => {
@@ -48,7 +48,7 @@ impl Roster {
                 self.forget(who);
             }
             Some(_) => {}
-            None => self.learn_labelled(text),
+            None => self.learn_labelled(line),
         }
     }
 
@@ -58,40 +58,27 @@ impl Roster {
     }
 
     /// A notice that starts with a label or a count: joined, left, renamed, `/who`, an
-    /// action.
-    fn learn_labelled(&mut self, text: &str) {
-        if let Some((old, new)) = text.split_once(" is now ") {
-            self.forget(old);
-            self.touch(new);
-            return;
-        }
-        for gone in [" left", " timed out", " was removed"] {
-            if let Some(who) = text.strip_suffix(gone) {
-                self.forget(who);
-                return;
+    /// action, as [`Notice::parse_labelled`] reads it.
+    fn learn_labelled(&mut self, line: &str) {
+        match Notice::parse_labelled(line) {
+            Some(Notice::Renamed { old, new }) => {
+                self.forget(old);
+                self.touch(new);
             }
-        }
-        // `alice left (bye all)`: a name has no space, so the first ` left (` ends it.
-        if let Some((who, _)) = text
-            .split_once(" left (")
-            .filter(|(who, _)| !who.contains(' ') && text.ends_with(')'))
-        {
-            self.forget(who);
-            return;
-        }
-        if let Some(who) = text.strip_suffix(" joined") {
-            self.touch(who);
-            return;
-        }
-        if let Some((count, listing)) = text.split_once(" here: ") {
-            if count.parse::<usize>().is_ok() {
-                self.learn_who(listing);
-                return;
-            }
-        }
-        // An action, `* alice waves`.
-        if let Some((who, _)) = text.split_once(' ') {
-            self.touch(who);
+            Some(
+                Notice::Left(who)
+                | Notice::LeftSaying { who, .. }
+                | Notice::TimedOut(who)
+                | Notice::WasRemoved(who),
+            ) => self.forget(who),
+            Some(Notice::Who { listing, .. }) => self.learn_who(listing),
+            Some(
+                Notice::Joined(who)
+                | Notice::Action { who, .. }
+                | Notice::IsAway { who, .. }
+                | Notice::TopicSet { who, .. },
+            ) => self.touch(who),
+            _ => {}
         }
     }
 

@@ -350,6 +350,44 @@ impl<'a> Notice<'a> {
         fixed.into_iter().find(|n| n.to_string() == text)
     }
 
+    /// Reads a notice that starts with a member's label or a count (joined, left,
+    /// renamed, away, a topic set, `/who`, an action): what [`Notice::parse`] leaves
+    /// alone, as a client cannot tell them from what a member may say with `/me`. For
+    /// what is shown, not acted on (our client's Tab learns names from them). A label
+    /// has no space, so the first space ends it; anything else is an action.
+    pub fn parse_labelled(line: &'a str) -> Option<Notice<'a>> {
+        let text = line.strip_prefix(NOTICE_PREFIX)?;
+        if let Some((count, listing)) = text.split_once(" here: ") {
+            if let Ok(here) = count.parse() {
+                return Some(Notice::Who { here, listing });
+            }
+        }
+        let (who, rest) = text.split_once(' ')?;
+        Some(match rest {
+            "joined" => Notice::Joined(who),
+            "left" => Notice::Left(who),
+            "timed out" => Notice::TimedOut(who),
+            "was removed" => Notice::WasRemoved(who),
+            "is away" => Notice::IsAway { who, message: "" },
+            _ => {
+                if let Some(new) = rest.strip_prefix("is now ") {
+                    Notice::Renamed { old: who, new }
+                } else if let Some(message) = rest
+                    .strip_prefix("left (")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    Notice::LeftSaying { who, message }
+                } else if let Some(message) = rest.strip_prefix("is away: ") {
+                    Notice::IsAway { who, message }
+                } else if let Some(topic) = rest.strip_prefix("set the topic: ") {
+                    Notice::TopicSet { who, topic }
+                } else {
+                    Notice::Action { who, action: rest }
+                }
+            }
+        })
+    }
+
     /// For a notice that starts with a member's label, the words that follow it
     /// (`joined`, `is now`, …); `None` for the rest. `/me` refuses an action that
     /// starts with one of these, so `* <who> <action>` cannot pass for one.
@@ -772,6 +810,16 @@ mod tests {
             match Notice::parse(&line) {
                 Some(parsed) => assert_eq!(parsed, notice, "{line}"),
                 None => assert!(notice.starts_with_a_value(), "{line} does not parse"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_notice_that_starts_with_a_value_reads_back_as_itself_as_labelled() {
+        for notice in Notice::examples() {
+            if notice.starts_with_a_value() {
+                let line = format!("{NOTICE_PREFIX}{notice}");
+                assert_eq!(Notice::parse_labelled(&line), Some(notice), "{line}");
             }
         }
     }
