@@ -203,13 +203,14 @@ impl Room {
             .manners()
             .ignores(&crate::proto::name::skeleton(&sender_label), from);
         if ignored {
-            if let Some(count) = self
-                .members
-                .get_mut(target)
-                .and_then(|m| m.manners_mut().hide(now))
-            {
+            let Some(receiver) = self.members.get_mut(target) else {
+                return;
+            };
+            if let Some(count) = receiver.manners_mut().hide(now) {
                 let told = out.notice(Notice::Hidden { count });
                 self.deliver(target, told, out);
+            } else if let Some(due) = receiver.manners().hidden_due() {
+                self.untold_hidden.wait(target, due);
             }
         } else {
             let private_from = out.notice(Notice::PrivateFrom {

@@ -121,6 +121,24 @@ impl Manners {
         Some(std::mem::take(&mut self.hidden.untold))
     }
 
+    /// When what was hidden and not yet told may be told, if anything was.
+    pub fn hidden_due(&self) -> Option<Instant> {
+        // (Nothing waits untold before the first notice: the first is told at once.)
+        let told = self.hidden.last_told.filter(|_| self.hidden.untold > 0)?;
+        told.checked_add(HIDDEN_NOTICE_INTERVAL)
+    }
+
+    /// How many to tell of now, if any were hidden and not told and the interval has
+    /// passed: what [`Manners::hide`] left for later.
+    pub fn hidden_untold(&mut self, now: Instant) -> Option<u64> {
+        let due = self.hidden_due()?;
+        if now < due {
+            return None;
+        }
+        self.hidden.last_told = Some(now);
+        Some(std::mem::take(&mut self.hidden.untold))
+    }
+
     /// Its away message, if it is away.
     pub fn away_message(&self) -> Option<&str> {
         match &self.presence {
@@ -168,5 +186,11 @@ mod tests {
         assert_eq!(manners.hide(t + Duration::from_secs(1)), None);
         assert_eq!(manners.hide(t + Duration::from_secs(30)), None);
         assert_eq!(manners.hide(t + Duration::from_secs(60)), Some(3));
+        // What is hidden within the minute is told when it is over, if nothing more is.
+        assert_eq!(manners.hide(t + Duration::from_secs(61)), None);
+        assert_eq!(manners.hidden_due(), Some(t + Duration::from_secs(120)));
+        assert_eq!(manners.hidden_untold(t + Duration::from_secs(100)), None);
+        assert_eq!(manners.hidden_untold(t + Duration::from_secs(120)), Some(1));
+        assert_eq!(manners.hidden_due(), None);
     }
 }

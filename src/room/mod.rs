@@ -176,6 +176,8 @@ pub struct Room {
     strangers: StrangerMemory,
     /// Members with drops they have not been told of yet.
     untold: UntoldDrops,
+    /// Members with deliveries hidden from them (they ignore the sender) not yet told.
+    untold_hidden: UntoldDrops,
     /// Makes and checks cookies and join codes.
     cookies: CookieJar,
     /// Under `--verify`, what addresses not yet proven sent and were sent.
@@ -239,6 +241,7 @@ impl Room {
             presence: TokenBucket::full(PRESENCE_BURST, now),
             strangers: StrangerMemory::new(now),
             untold: UntoldDrops::default(),
+            untold_hidden: UntoldDrops::default(),
             cookies: CookieJar::new(now),
             budgets: Budgets::new(),
             history,
@@ -643,6 +646,17 @@ impl Room {
                 Some(member.allowance.next_notice())
             }
         });
+        self.untold_hidden.due(now, |addr| {
+            let member = members.get_mut(addr)?;
+            match member.manners_mut().hidden_untold(now) {
+                Some(count) => {
+                    let told = out.notice(Notice::Hidden { count });
+                    push_line(addr, member, told, None, sent, out);
+                    None
+                }
+                None => member.manners().hidden_due(),
+            }
+        });
         for addr in self.members.timed_out(now, self.config.timeout) {
             self.stats.timed_out += 1;
             self.tell_timed_out(addr, out);
@@ -706,10 +720,14 @@ impl Room {
             .members
             .next_timeout()
             .and_then(|due| due.checked_add(Duration::from_millis(1)));
-        [eviction, self.untold.next_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            eviction,
+            self.untold.next_due(),
+            self.untold_hidden.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Removes the member named by `who` (its name or address) on the operator's say-so,
@@ -956,6 +974,7 @@ impl Room {
             return;
         };
         self.untold.forget(addr);
+        self.untold_hidden.forget(addr);
         let timed_out = how == Departure::TimedOut;
         let departed = match self.departed.take(addr, now) {
             // A classic member at a departed session's address leaves that session's
@@ -1160,6 +1179,8 @@ impl Room {
             } else if let Some(count) = member.manners_mut().hide(now) {
                 let told = out.notice(Notice::Hidden { count });
                 push_line(addr, member, told, None, &mut self.sent, out);
+            } else if let Some(due) = member.manners().hidden_due() {
+                self.untold_hidden.wait(addr, due);
             }
         }
     }

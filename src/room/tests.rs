@@ -1756,3 +1756,37 @@ fn an_action_or_a_whisper_brings_a_member_back() {
     assert!(sent.contains(&(1, "* you are back".into())), "{sent:?}");
     assert_eq!(room.members(t)[0].presence, Presence::Here);
 }
+
+// Found in a trial: what was hidden within the minute after a notice is told when the
+// minute is over, even if nothing more is hidden.
+#[test]
+fn hidden_lines_are_told_when_the_minute_is_over() {
+    let t = Instant::now();
+    let mut room = Room::new(
+        Config {
+            timeout: Duration::from_secs(600),
+            ..config()
+        },
+        t,
+    );
+    feed(&mut room, b"@im@", 1, t);
+    feed(&mut room, b"@im@", 2, t);
+    feed(&mut room, b"/ignore 127.0.0.1:2", 1, t);
+    feed(&mut room, b"one", 2, t);
+    feed(&mut room, b"two", 2, t + Duration::from_secs(1));
+    feed(&mut room, b"three", 2, t + Duration::from_secs(2));
+    let due = room.next_deadline().expect("the untold count is due");
+    assert!(due <= t + HIDDEN_NOTICE_INTERVAL, "{:?}", due - t);
+    let mut out = Outbox::new();
+    room.handle_timeout(t + HIDDEN_NOTICE_INTERVAL, &mut out);
+    assert_eq!(
+        sorted(&out),
+        to(
+            &[1],
+            "* hidden from you: 2 messages from people you ignore (/ignore lists them)"
+        )
+    );
+    let mut out = Outbox::new();
+    room.handle_timeout(t + HIDDEN_NOTICE_INTERVAL * 3, &mut out);
+    assert!(out.is_empty(), "told once");
+}
