@@ -203,15 +203,7 @@ impl Room {
             .manners()
             .ignores(&crate::proto::name::skeleton(&sender_label), from);
         if ignored {
-            let Some(receiver) = self.members.get_mut(target) else {
-                return;
-            };
-            if let Some(count) = receiver.manners_mut().hide(now) {
-                let told = out.notice(Notice::Hidden { count });
-                self.deliver(target, told, out);
-            } else if let Some(due) = receiver.manners().hidden_due() {
-                self.untold_hidden.wait(target, due);
-            }
+            self.hide_from(target, now, out);
         } else {
             let private_from = out.notice(Notice::PrivateFrom {
                 from: &sender_label,

@@ -1173,15 +1173,30 @@ impl Room {
         out: &mut Outbox,
     ) {
         let mut id = None;
+        let mut hidden = Vec::new();
         for (addr, member) in self.members.iter_mut() {
             if addr == from || !member.manners().ignores(sender, from) {
                 id = push_line(addr, member, payload, id, &mut self.sent, out);
-            } else if let Some(count) = member.manners_mut().hide(now) {
-                let told = out.notice(Notice::Hidden { count });
-                push_line(addr, member, told, None, &mut self.sent, out);
-            } else if let Some(due) = member.manners().hidden_due() {
-                self.untold_hidden.wait(addr, due);
+            } else {
+                hidden.push(addr);
             }
+        }
+        for addr in hidden {
+            self.hide_from(addr, now, out);
+        }
+    }
+
+    /// Counts one delivery hidden from `addr` (it ignores the sender): it is told at
+    /// once if its notice is due, or else when it is.
+    fn hide_from(&mut self, addr: SocketAddr, now: Instant, out: &mut Outbox) {
+        let Some(member) = self.members.get_mut(addr) else {
+            return;
+        };
+        if let Some(count) = member.manners_mut().hide(now) {
+            let told = out.notice(Notice::Hidden { count });
+            push_line(addr, member, told, None, &mut self.sent, out);
+        } else if let Some(due) = member.manners().hidden_due() {
+            self.untold_hidden.wait(addr, due);
         }
     }
 
