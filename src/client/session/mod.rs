@@ -1148,11 +1148,10 @@ fn quit_farewell(line: &str) -> Option<&str> {
     if line.eq_ignore_ascii_case("quit") {
         return Some("");
     }
-    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    ["/quit", "/exit"]
-        .iter()
-        .any(|quit| word.eq_ignore_ascii_case(quit))
-        .then(|| rest.trim())
+    match proto::parse_chat(line) {
+        proto::Chat::Command(proto::Command::Quit(farewell)) => Some(farewell),
+        _ => None,
+    }
 }
 
 /// Whether a line from the server deserves the bell: a private message to us, or
