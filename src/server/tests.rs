@@ -96,6 +96,15 @@ impl Model {
         }
     }
 
+    /// Makes every one of `members` a member at `at` by its heartbeat; what the room
+    /// says of it is not sent.
+    fn seat(&mut self, members: impl IntoIterator<Item = SocketAddr>, at: Instant) {
+        for member in members {
+            self.handle(HEARTBEAT_BYTES, member, at);
+        }
+        self.out.clear();
+    }
+
     fn handle(&mut self, datagram: &[u8], from: SocketAddr, at: Instant) {
         self.room.handle_datagram(datagram, from, at, &mut self.out);
         if Some(from) == self.watched {
@@ -209,11 +218,7 @@ fn a_burst_of_heartbeats_during_a_stalled_fan_out_is_read_and_evicts_no_one() {
     // Descheduled for 30 ms after the 750th send, across the members' timeout.
     model.stall = (750, ms(30));
     let chatter = member(5000);
-    for port in 1..=MEMBERS {
-        model.handle(HEARTBEAT_BYTES, member(port), t0);
-    }
-    model.handle(HEARTBEAT_BYTES, chatter, t0);
-    model.out.clear();
+    model.seat((1..=MEMBERS).map(member).chain([chatter]), t0);
     assert_eq!(model.room.len(), usize::from(MEMBERS) + 1);
 
     // Every member heartbeats once more, one every 100 µs from 1.89 s, all before their
@@ -272,11 +277,7 @@ fn one_host_saturating_the_room_delays_another_hosts_lines_by_a_turn_or_two() {
     let mut model = Model::new(config, t0, Duration::from_micros(3));
     let flood = |port: u16| SocketAddr::from(([10, 0, 0, 1], port));
     let honest = SocketAddr::from(([10, 0, 0, 2], 4000));
-    for port in 1..=FLOOD_MEMBERS {
-        model.handle(HEARTBEAT_BYTES, flood(port), t0);
-    }
-    model.handle(HEARTBEAT_BYTES, honest, t0);
-    model.out.clear();
+    model.seat((1..=FLOOD_MEMBERS).map(flood).chain([honest]), t0);
     assert_eq!(model.room.len(), usize::from(FLOOD_MEMBERS) + 1);
 
     // For two seconds each flooding member says a line every 250 ms (4 a second, under
