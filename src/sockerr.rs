@@ -55,17 +55,31 @@ pub fn is_refused_destination(error: &io::Error) -> bool {
     error.raw_os_error() == Some(EACCES)
 }
 
-/// Numbers std gives no kind of its own that an ICMP error turns into on a connected
-/// UDP socket, each saying the host cannot be reached that way for now: EHOSTDOWN,
-/// EMSGSIZE (fragmentation needed), ENOPROTOOPT (protocol unreachable), EPROTO
-/// (parameter problem), EOPNOTSUPP (source route failed), and on Linux ENONET (host
-/// isolated). Linux: 112, 90, 92, 71, 95, 64; BSD and macOS: 64, 40, 42, 100, 102.
+/// The error numbers each system gives for what std has no kind of its own, one
+/// module a system; each holds the same two tables.
+///
+/// `UNREACHABLE`: what an ICMP error turns into on a connected UDP socket, each saying
+/// the host cannot be reached that way for now: EHOSTDOWN, EMSGSIZE (fragmentation
+/// needed), ENOPROTOOPT (protocol unreachable), EPROTO (parameter problem), EOPNOTSUPP
+/// (source route failed), and on Linux ENONET (host isolated).
+///
+/// `TRANSIENT`: what says nothing about the socket: ENOBUFS (a send queue full for a
+/// moment).
 #[cfg(target_os = "linux")]
-const UNREACHABLE: &[i32] = &[112, 90, 92, 71, 95, 64];
+mod numbers {
+    pub const UNREACHABLE: &[i32] = &[112, 90, 92, 71, 95, 64];
+    pub const TRANSIENT: &[i32] = &[105];
+}
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-const UNREACHABLE: &[i32] = &[64, 40, 42, 100, 102];
+mod numbers {
+    pub const UNREACHABLE: &[i32] = &[64, 40, 42, 100, 102];
+    pub const TRANSIENT: &[i32] = &[55];
+}
 #[cfg(windows)]
-const UNREACHABLE: &[i32] = &[10064, 10040]; // WSAEHOSTDOWN, WSAEMSGSIZE
+mod numbers {
+    pub const UNREACHABLE: &[i32] = &[10064, 10040]; // WSAEHOSTDOWN, WSAEMSGSIZE
+    pub const TRANSIENT: &[i32] = &[10055]; // WSAENOBUFS
+}
 #[cfg(not(any(
     target_os = "linux",
     target_os = "macos",
@@ -73,24 +87,11 @@ const UNREACHABLE: &[i32] = &[10064, 10040]; // WSAEHOSTDOWN, WSAEMSGSIZE
     target_os = "freebsd",
     windows
 )))]
-const UNREACHABLE: &[i32] = &[];
-
-/// Numbers that say nothing about the socket: ENOBUFS (a send queue full for a moment:
-/// Linux 105, macOS 55, Windows WSAENOBUFS 10055).
-#[cfg(target_os = "linux")]
-const TRANSIENT: &[i32] = &[105];
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-const TRANSIENT: &[i32] = &[55];
-#[cfg(windows)]
-const TRANSIENT: &[i32] = &[10055];
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    windows
-)))]
-const TRANSIENT: &[i32] = &[];
+mod numbers {
+    pub const UNREACHABLE: &[i32] = &[];
+    pub const TRANSIENT: &[i32] = &[];
+}
+use numbers::{TRANSIENT, UNREACHABLE};
 
 #[cfg(test)]
 mod tests {
